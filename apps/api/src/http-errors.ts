@@ -1,0 +1,77 @@
+import type { ErrorRequestHandler, Response } from 'express';
+import multer from 'multer';
+import { AppError, toAppError, type ErrorCode, type Logger } from '@passage/spec';
+
+/** The one place where error codes become HTTP statuses. */
+const statusByCode: Partial<Record<ErrorCode, number>> = {
+  invalid_request: 400,
+  too_many_files: 400,
+  not_found: 404,
+  knowledge_base_not_found: 404,
+  document_not_found: 404,
+  payload_too_large: 413,
+  unsupported_type: 415,
+  empty_document: 422,
+  pdf_encrypted: 422,
+  pdf_corrupt: 422,
+  pdf_no_text_layer: 422,
+  parse_failed: 422,
+  parse_timeout: 422,
+  parse_resource_limit: 422,
+  llm_authentication_failed: 502,
+  llm_failed: 502,
+  embedding_failed: 502,
+  llm_rate_limited: 503,
+  llm_unavailable: 503,
+  service_unavailable: 503,
+  llm_timeout: 504,
+  aborted: 499,
+  internal_error: 500,
+};
+
+export function statusOf(code: string): number {
+  return statusByCode[code as ErrorCode] ?? 500;
+}
+
+export function sendError(response: Response, error: AppError): void {
+  if (error.retryAfterSeconds !== undefined) response.setHeader('Retry-After', String(Math.ceil(error.retryAfterSeconds)));
+  response.status(statusOf(error.code)).json({ error: { code: error.code, message: error.message } });
+}
+
+/** Errors from Express's own parsers and multer, as AppErrors. */
+export function fromFrameworkError(error: unknown): AppError {
+  if (error instanceof multer.MulterError) {
+    switch (error.code) {
+      case 'LIMIT_FILE_SIZE':
+        return new AppError('payload_too_large', `A file is larger than the limit (${error.field ?? 'files'})`);
+      case 'LIMIT_FILE_COUNT':
+        return new AppError('too_many_files', 'Too many files in one upload');
+      case 'LIMIT_UNEXPECTED_FILE':
+        return new AppError('invalid_request', `Unexpected file field "${error.field ?? ''}"; send files in the field "files"`);
+      default:
+        return new AppError('invalid_request', `Upload rejected: ${error.message}`);
+    }
+  }
+  const candidate = error as { type?: string; status?: number; message?: string };
+  if (candidate.type === 'entity.parse.failed') return new AppError('invalid_request', 'The request body is not valid JSON');
+  if (candidate.type === 'entity.too.large') return new AppError('payload_too_large', 'The request body is too large');
+  if (typeof candidate.status === 'number' && candidate.status >= 400 && candidate.status < 500) {
+    return new AppError('invalid_request', candidate.message ?? 'Bad request');
+  }
+  if (candidate.message?.startsWith('Multipart:') || candidate.message === 'Unexpected end of form') {
+    return new AppError('invalid_request', `Malformed multipart body: ${candidate.message}`);
+  }
+  return toAppError(error);
+}
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error, request, response, next) => {
+    const appError = fromFrameworkError(error);
+    if (statusOf(appError.code) >= 500) logger.error({ err: error, method: request.method, url: request.originalUrl }, 'request failed');
+    if (response.headersSent) {
+      next(error);
+      return;
+    }
+    sendError(response, appError);
+  };
+}

@@ -1,0 +1,43 @@
+import { once } from 'node:events';
+import pino from 'pino';
+import { ConfigError, loadConfig } from '@passage/spec';
+import { createRuntime } from '@passage/runtime';
+import { createApp } from './app.js';
+
+let config;
+try {
+  config = loadConfig(process.env);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(`Invalid configuration: ${error.message}`);
+    process.exit(1);
+  }
+  throw error;
+}
+
+const logger = pino({ level: config.LOG_LEVEL, base: { service: 'passage-api' } });
+const runtime = createRuntime(config, logger);
+const app = createApp(runtime, logger);
+const server = app.listen(config.PORT, config.HOST);
+await once(server, 'listening');
+const address = server.address();
+const port = typeof address === 'object' && address !== null ? address.port : config.PORT;
+logger.info(
+  { host: config.HOST, port, dataDir: config.DATA_DIR, answers: runtime.chatModel ? `llm (${config.LLM_MODEL})` : 'extractive' },
+  `listening on http://${config.HOST}:${port}`,
+);
+// Ingestion starts after the server listens, so resuming a backlog never delays /healthz.
+await runtime.queue.start();
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'shutting down');
+  server.close();
+  server.closeAllConnections();
+  await runtime.close();
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

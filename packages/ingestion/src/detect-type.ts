@@ -1,0 +1,91 @@
+import path from 'node:path';
+import { DocumentError, type DocumentType } from '@passage/spec';
+import { fileTypeFromBuffer } from 'file-type';
+import { decodeUtf8Text } from './parse-text.js';
+
+const supportedTypes = 'supported: PDF, plain text, Markdown, HTML';
+const pdfSignature = '%PDF-';
+/** PDF readers accept the signature anywhere in the first 1024 bytes (junk before it is common). */
+const pdfSignatureWindow = 1024;
+
+/**
+ * Formats that are valid UTF-8 text but not prose: `file-type` recognises them by their first
+ * bytes. Its other matches on text are false positives of two-byte signatures (a text starting
+ * with "BM" is not a bitmap), so text is only rejected for these.
+ */
+const textBasedUnsupportedMediaTypes = new Set(['application/rtf', 'application/postscript', 'application/eps']);
+
+/**
+ * Finds the type of a document from its bytes. The file name and the declared media type only
+ * choose between the text formats (and name the file in messages): an upload named `x.pdf` that
+ * holds a PNG is rejected as a PNG.
+ */
+export async function detectDocumentType(
+  bytes: Uint8Array,
+  fileName: string,
+  declaredMediaType?: string | null,
+): Promise<DocumentType> {
+  if (bytes.length === 0) throw new DocumentError('empty_document', `${fileName} is empty`);
+  if (hasPdfSignature(bytes)) return 'pdf';
+
+  const extension = path.extname(fileName).toLowerCase();
+  const mediaType = normalizeMediaType(declaredMediaType);
+  const claimsPdf = extension === '.pdf' || mediaType === 'application/pdf';
+  const text = decodeText(bytes);
+  const detected = await fileTypeFromBuffer(bytes);
+
+  if (detected !== undefined && (text === undefined || textBasedUnsupportedMediaTypes.has(detected.mime))) {
+    throw new DocumentError(
+      'unsupported_type',
+      claimsPdf
+        ? `${fileName} is not a PDF: its content is ${detected.mime}; ${supportedTypes}`
+        : `Unsupported file type ${detected.mime} (${fileName}); ${supportedTypes}`,
+    );
+  }
+  if (claimsPdf) {
+    throw new DocumentError(
+      'pdf_corrupt',
+      `${fileName} does not start like a PDF (no ${pdfSignature} header in its first ${pdfSignatureWindow} bytes)`,
+    );
+  }
+  if (text === undefined) {
+    throw new DocumentError(
+      'unsupported_type',
+      `Unsupported file type (${fileName}): the content is neither a PDF nor UTF-8 text; ${supportedTypes}`,
+    );
+  }
+  if (text.trim() === '') throw new DocumentError('empty_document', `${fileName} contains only whitespace`);
+
+  if (extension === '.html' || extension === '.htm' || mediaType === 'text/html' || looksLikeHtml(text)) {
+    return 'html';
+  }
+  if (extension === '.md' || extension === '.markdown' || mediaType === 'text/markdown') return 'markdown';
+  return 'text';
+}
+
+function hasPdfSignature(bytes: Uint8Array): boolean {
+  const window = bytes.subarray(0, pdfSignatureWindow);
+  return Buffer.from(window.buffer, window.byteOffset, window.byteLength).includes(pdfSignature, 0, 'latin1');
+}
+
+function normalizeMediaType(mediaType: string | null | undefined): string | undefined {
+  const essence = mediaType?.split(';')[0]?.trim().toLowerCase();
+  return essence === '' ? undefined : essence;
+}
+
+/** The text, or undefined when the bytes are not UTF-8 text. */
+function decodeText(bytes: Uint8Array): string | undefined {
+  // NUL never occurs in text files and marks binary data (or UTF-16, which is not supported).
+  if (bytes.includes(0)) return undefined;
+  try {
+    return decodeUtf8Text(bytes);
+  } catch (error) {
+    if (error instanceof TypeError) return undefined; // the decoder's report of invalid UTF-8
+    throw error;
+  }
+}
+
+/** Starts (after a BOM, whitespace, an XML declaration or comments) with a doctype or `<html`. */
+function looksLikeHtml(text: string): boolean {
+  return /^\s*(?:<\?xml[^>]*>\s*)?(?:<!--[\s\S]*?-->\s*)*<(?:!doctype\s+html|html)[\s>]/i.test(text);
+}

@@ -1,0 +1,2 @@
+export * from './openai-chat-model.js';
+export * from './map-openai-error.js';

@@ -1,0 +1,183 @@
+/**
+ * The lexical analyzer: text in, terms out. The same function feeds the in-memory BM25 index and
+ * the sparse vectors stored in Qdrant, for documents and queries alike, so its output must depend on
+ * nothing but the text and the options (no locale, no clock, no global state beyond the read-only
+ * dictionaries).
+ *
+ * Pipeline: Unicode NFKC, lowercase, then the text is cut into runs of CJK script (Han, kana,
+ * hangul) and runs of anything else.
+ *
+ * - Other scripts: words are maximal runs of letters, marks and digits. Hyphens and underscores
+ *   split a word into parts ("covid-19" gives "covid" and "19") and the joined parts are kept too
+ *   ("covid19", so a query written either way matches). Apostrophes join ("don't" gives "dont",
+ *   possessive "'s" is dropped), a dot between digits joins ("3.14", "2.0.3") and a comma before
+ *   exactly three digits is a thousands separator ("1,000" gives "1000"). English stop words are
+ *   dropped, Latin letters lose their diacritics ("naïve" is "naive") and purely a-z words are
+ *   stemmed with Porter's algorithm ("running" and "runs" are both "run").
+ * - Han: words from jieba's search mode (whole words and the dictionary words inside them:
+ *   "北京大学" gives "北京", "大学", "北京大学"), plus, by default, every character and every pair of
+ *   adjacent characters of the run. Jieba alone misses whenever the query and the passage are
+ *   segmented differently (names, terms outside the dictionary, a word split differently in another
+ *   context); character 1- and 2-grams match regardless and are what the strong baseline uses, and
+ *   the words on top add the specific multi-character terms (a three- or four-character word is a
+ *   rarer, higher-IDF term than any of its bigrams). A two-character dictionary word is also a
+ *   bigram, so it is counted twice: words weigh a little more than accidental bigrams across word
+ *   boundaries, in documents and queries alike.
+ * - Kana and hangul: character 1- and 2-grams only (jieba knows no Japanese or Korean).
+ *
+ * Terms come out in text order; inside one CJK run the jieba words come first, then the n-grams
+ * by position.
+ */
+import { createRequire } from 'node:module';
+import type { Jieba } from '@node-rs/jieba';
+import type { TextAnalyzer } from '@passage/spec';
+import { stemmer } from 'stemmer';
+
+export type Analyzer = TextAnalyzer;
+
+/**
+ * Chinese stop words: function words and pronouns frequent enough to match nearly every passage,
+ * and question words, which fill queries but say nothing about the answer. Applied to jieba words
+ * and to character n-grams alike. Deliberately short: a word missing here costs little, as BM25
+ * gives very frequent terms a tiny IDF anyway.
+ */
+export const chineseStopWords: readonly string[] = [
+  '的', '地', '得', '了', '着', '过', '是', '在', '和', '与', '及', '或', '而', '也', '就', '都',
+  '又', '还', '把', '被', '之', '其', '这', '那', '这个', '那个', '一个', '没有', '我们', '你们',
+  '他们', '她们', '它们', '吗', '呢', '吧', '啊', '么', '什么', '怎么', '怎样', '如何', '为什么',
+  '哪', '哪个', '哪些', '哪里', '谁', '多少',
+];
+
+export interface AnalyzerOptions {
+  /** Reduce a-z words to their Porter stem. Default true. */
+  stem?: boolean;
+  /** Dropped words of non-CJK text, lowercase. Default: the English list of the `stopword` package. */
+  englishStopWords?: readonly string[];
+  /** Dropped CJK words and n-grams. Default: {@link chineseStopWords}. */
+  chineseStopWords?: readonly string[];
+  /** Emit each CJK character as a term. Default true. */
+  cjkCharacterUnigrams?: boolean;
+  /** Emit each pair of adjacent CJK characters as a term. Default true. */
+  cjkCharacterBigrams?: boolean;
+  /** Strip diacritics from words in Latin script ("café" matches "cafe"). Default true. */
+  foldDiacritics?: boolean;
+  /** Terms longer than this, in UTF-16 code units, are dropped (encoded blobs, not words). Default 64. */
+  maxTermLength?: number;
+}
+
+const require = createRequire(import.meta.url);
+
+let jiebaInstance: Jieba | undefined;
+
+/** Jieba with its default dictionary, built on first use (about 0.2 s) and shared by all analyzers. */
+function jieba(): Jieba {
+  if (jiebaInstance === undefined) {
+    // Loaded with require: the packages are CommonJS, and the dictionary subpath has no ESM entry.
+    const { Jieba: JiebaClass } = require('@node-rs/jieba') as typeof import('@node-rs/jieba');
+    const { dict } = require('@node-rs/jieba/dict') as typeof import('@node-rs/jieba/dict');
+    jiebaInstance = JiebaClass.withDict(dict);
+  }
+  return jiebaInstance;
+}
+
+let defaultEnglishStopWords: readonly string[] | undefined;
+
+function englishStopWordList(): readonly string[] {
+  // `stopword` ships no type declarations, hence require and the cast.
+  defaultEnglishStopWords ??= (require('stopword') as { eng: string[] }).eng;
+  return defaultEnglishStopWords;
+}
+
+const cjkRunPattern = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\u30fc]+/gu;
+const hanRunPattern = /\p{Script=Han}+/gu;
+const nonHanRunPattern = /\P{Script=Han}+/gu;
+
+// A word part: letters, marks and digits, joined by apostrophes, by a dot between digits and by a
+// thousands comma. Parts joined by hyphens or underscores make one word.
+const part = String.raw`[\p{L}\p{M}\p{N}]+(?:(?:['’]|(?<=\p{N})\.(?=\p{N})|(?<=\p{N}),(?=\p{N}{3}(?!\p{N})))[\p{L}\p{M}\p{N}]+)*`;
+const wordPattern = new RegExp(String.raw`${part}(?:[\-‐‑_]${part})*`, 'gu');
+const partSeparatorPattern = /[-‐‑_]/u;
+const latinPattern = /^[\p{Script=Latin}\p{M}\p{N}]+$/u;
+const asciiLettersPattern = /^[a-z]+$/;
+
+export function createAnalyzer(options: AnalyzerOptions = {}): Analyzer {
+  const stem = options.stem ?? true;
+  const englishStop = new Set(options.englishStopWords ?? englishStopWordList());
+  const chineseStop = new Set(options.chineseStopWords ?? chineseStopWords);
+  const unigrams = options.cjkCharacterUnigrams ?? true;
+  const bigrams = options.cjkCharacterBigrams ?? true;
+  const fold = options.foldDiacritics ?? true;
+  const maxTermLength = options.maxTermLength ?? 64;
+
+  function emit(terms: string[], term: string): void {
+    if (term.length > 0 && term.length <= maxTermLength) terms.push(term);
+  }
+
+  function normalizePart(value: string): string {
+    let result = value;
+    if (/['’]/u.test(result)) result = result.replace(/['’]s$/u, '').replace(/['’]/gu, '');
+    if (result.includes(',')) result = result.replace(/,/gu, '');
+    if (fold && /[^\x00-\x7f]/u.test(result) && latinPattern.test(result)) {
+      result = result.normalize('NFD').replace(/\p{M}/gu, '').normalize('NFC');
+    }
+    return result;
+  }
+
+  function stemmed(value: string): string {
+    return stem && asciiLettersPattern.test(value) ? stemmer(value) : value;
+  }
+
+  function analyzeWords(segment: string, terms: string[]): void {
+    for (const match of segment.matchAll(wordPattern)) {
+      const parts = match[0].split(partSeparatorPattern).map(normalizePart).filter((value) => value.length > 0);
+      for (const value of parts) {
+        if (!englishStop.has(value)) emit(terms, stemmed(value));
+      }
+      if (parts.length > 1) emit(terms, stemmed(parts.join('')));
+    }
+  }
+
+  function analyzeCjk(run: string, terms: string[]): void {
+    for (const match of run.matchAll(hanRunPattern)) {
+      for (const word of jieba().cutForSearch(match[0], true)) {
+        if (!chineseStop.has(word)) emit(terms, word);
+      }
+    }
+    if (!unigrams && !bigrams) {
+      // Without n-grams, kana and hangul (which jieba does not segment) are kept as whole runs.
+      for (const match of run.matchAll(nonHanRunPattern)) emit(terms, match[0]);
+      return;
+    }
+    const characters = Array.from(run);
+    for (let index = 0; index < characters.length; index += 1) {
+      const character = characters[index] as string;
+      if (unigrams && !chineseStop.has(character)) terms.push(character);
+      const next = characters[index + 1];
+      if (bigrams && next !== undefined) {
+        const pair = character + next;
+        if (!chineseStop.has(pair)) terms.push(pair);
+      }
+    }
+  }
+
+  function analyze(text: string): string[] {
+    const normalized = text.normalize('NFKC').toLowerCase();
+    const terms: string[] = [];
+    let position = 0;
+    for (const match of normalized.matchAll(cjkRunPattern)) {
+      if (match.index > position) analyzeWords(normalized.slice(position, match.index), terms);
+      analyzeCjk(match[0], terms);
+      position = match.index + match[0].length;
+    }
+    if (position < normalized.length) analyzeWords(normalized.slice(position), terms);
+    return terms;
+  }
+
+  function termFrequencies(text: string): Record<string, number> {
+    const counts = new Map<string, number>();
+    for (const term of analyze(text)) counts.set(term, (counts.get(term) ?? 0) + 1);
+    return Object.fromEntries(counts);
+  }
+
+  return { analyze, termFrequencies };
+}

@@ -1,0 +1,300 @@
+/**
+ * An in-memory BM25 inverted index over documents given as term frequencies (from the analyzer).
+ *
+ * Score of a document d for a query q:
+ *
+ *   sum over terms t of q:  w(t, q) · idf(t) · f(t, d) · (k1 + 1) / (f(t, d) + k1 · (1 − b + b · |d| / avgdl))
+ *
+ * with w(t, q) the frequency of t in the query, f(t, d) its frequency in d, |d| the sum of d's term
+ * frequencies, avgdl the mean of |d| over the index, and
+ *
+ *   idf(t) = ln(1 + (N − df(t) + 0.5) / (df(t) + 0.5))
+ *
+ * where N counts the documents and df(t) those containing t. This is Lucene's non-negative IDF (the
+ * classic Robertson form goes negative for terms in more than half the documents), the same as
+ * Qdrant's sparse vector `modifier: idf`, so the lexical ranking can move to Qdrant unchanged.
+ *
+ * Documents live in numeric slots so that a query accumulates scores in a typed array. Removal
+ * updates N, df and the total length at once (they stay exact) and leaves tombstones in the
+ * postings, which searches skip; once tombstones outnumber live documents the postings are rebuilt.
+ */
+
+export interface Bm25Options {
+  /** Term-frequency saturation: how fast repeated occurrences stop adding score. Default 1.2. */
+  k1?: number;
+  /** Length normalisation, from 0 (none) to 1 (full). Default 0.75. */
+  b?: number;
+}
+
+export interface Bm25Entry {
+  id: string;
+  /** Term frequencies of the document. Non-positive and non-finite frequencies are ignored. */
+  terms: Record<string, number>;
+}
+
+export interface Bm25Hit {
+  id: string;
+  score: number;
+}
+
+interface PostingList {
+  term: string;
+  /** Documents containing the term, by slot; may include removed slots until compaction. */
+  slots: number[];
+  frequencies: number[];
+  /** Live documents containing the term. */
+  documentFrequency: number;
+}
+
+/** Tombstones below this count never trigger a compaction, so small indexes are not rebuilt often. */
+const minimumTombstonesForCompaction = 64;
+
+export class Bm25Index {
+  private readonly k1: number;
+  private readonly b: number;
+
+  private readonly postings = new Map<string, PostingList>();
+  private readonly slotById = new Map<string, number>();
+  /** By slot; undefined once the document is removed. */
+  private ids: Array<string | undefined> = [];
+  private lengths: number[] = [];
+  private documentPostings: Array<PostingList[] | undefined> = [];
+  private liveCount = 0;
+  private totalLength = 0;
+
+  /** Per-query scratch space, reused across searches. */
+  private scores = new Float64Array(0);
+  private touched = new Int32Array(0);
+
+  constructor(options: Bm25Options = {}) {
+    this.k1 = options.k1 ?? 1.2;
+    this.b = options.b ?? 0.75;
+    if (!(this.k1 >= 0) || !Number.isFinite(this.k1)) throw new RangeError(`k1 must be a finite number ≥ 0, got ${this.k1}`);
+    if (!(this.b >= 0 && this.b <= 1)) throw new RangeError(`b must be between 0 and 1, got ${this.b}`);
+  }
+
+  /** Number of documents in the index. */
+  get size(): number {
+    return this.liveCount;
+  }
+
+  has(id: string): boolean {
+    return this.slotById.has(id);
+  }
+
+  /** Adds documents; a document whose id is already present is replaced. */
+  add(entries: Iterable<Bm25Entry>): void {
+    for (const entry of entries) {
+      this.removeOne(entry.id);
+      const slot = this.ids.length;
+      const lists: PostingList[] = [];
+      let length = 0;
+      for (const [term, frequency] of Object.entries(entry.terms)) {
+        if (!(frequency > 0) || !Number.isFinite(frequency)) continue;
+        let list = this.postings.get(term);
+        if (list === undefined) {
+          list = { term, slots: [], frequencies: [], documentFrequency: 0 };
+          this.postings.set(term, list);
+        }
+        list.slots.push(slot);
+        list.frequencies.push(frequency);
+        list.documentFrequency += 1;
+        lists.push(list);
+        length += frequency;
+      }
+      this.ids.push(entry.id);
+      this.lengths.push(length);
+      this.documentPostings.push(lists);
+      this.slotById.set(entry.id, slot);
+      this.liveCount += 1;
+      this.totalLength += length;
+    }
+    this.compactIfWorthwhile();
+  }
+
+  remove(ids: Iterable<string>): void {
+    for (const id of ids) this.removeOne(id);
+    this.compactIfWorthwhile();
+  }
+
+  /**
+   * The `topK` best documents for the query, by score descending then id ascending. Only documents
+   * sharing a term with the query are returned; `filter` drops documents before they take a place.
+   */
+  search(queryTerms: Record<string, number>, topK: number, filter?: (id: string) => boolean): Bm25Hit[] {
+    if (!(topK >= 1) || this.liveCount === 0) return [];
+    const slotCount = this.ids.length;
+    if (this.scores.length < slotCount) {
+      const capacity = Math.max(slotCount, this.scores.length * 2, 1024);
+      this.scores = new Float64Array(capacity);
+      this.touched = new Int32Array(capacity);
+    }
+    const scores = this.scores;
+    const touched = this.touched;
+    const lengths = this.lengths;
+    const ids = this.ids;
+    const k1 = this.k1;
+    const b = this.b;
+    const documentCount = this.liveCount;
+    const averageLength = this.totalLength / documentCount;
+    let touchedCount = 0;
+
+    for (const [term, weight] of Object.entries(queryTerms)) {
+      if (!(weight > 0) || !Number.isFinite(weight)) continue;
+      const list = this.postings.get(term);
+      if (list === undefined || list.documentFrequency === 0) continue;
+      const df = list.documentFrequency;
+      const idf = Math.log(1 + (documentCount - df + 0.5) / (df + 0.5));
+      const termWeight = weight * idf;
+      const slots = list.slots;
+      const frequencies = list.frequencies;
+      for (let index = 0; index < slots.length; index += 1) {
+        const slot = slots[index] as number;
+        if (ids[slot] === undefined) continue;
+        const frequency = frequencies[index] as number;
+        const normalization = k1 * (1 - b + (b * (lengths[slot] as number)) / averageLength);
+        const contribution = (termWeight * frequency * (k1 + 1)) / (frequency + normalization);
+        // Every contribution is positive, so a zero score means the slot was not touched yet.
+        if (scores[slot] === 0) touched[touchedCount++] = slot;
+        scores[slot] = (scores[slot] as number) + contribution;
+      }
+    }
+
+    const heap = new TopHeap(topK, ids);
+    for (let index = 0; index < touchedCount; index += 1) {
+      const slot = touched[index] as number;
+      const score = scores[slot] as number;
+      scores[slot] = 0;
+      if (heap.wouldAccept(slot, score) && (filter === undefined || filter(ids[slot] as string))) heap.push(slot, score);
+    }
+    return heap.sorted();
+  }
+
+  private removeOne(id: string): void {
+    const slot = this.slotById.get(id);
+    if (slot === undefined) return;
+    for (const list of this.documentPostings[slot] ?? []) list.documentFrequency -= 1;
+    this.slotById.delete(id);
+    this.ids[slot] = undefined;
+    this.documentPostings[slot] = undefined;
+    this.liveCount -= 1;
+    this.totalLength -= this.lengths[slot] as number;
+    this.lengths[slot] = 0;
+    if (this.liveCount === 0) this.totalLength = 0;
+  }
+
+  private compactIfWorthwhile(): void {
+    const tombstones = this.ids.length - this.liveCount;
+    if (tombstones >= minimumTombstonesForCompaction && tombstones > this.liveCount) this.compact();
+  }
+
+  /** Renumbers the live documents into consecutive slots (keeping their order) and drops tombstones. */
+  private compact(): void {
+    const newSlotByOld = new Int32Array(this.ids.length).fill(-1);
+    const ids: string[] = [];
+    const lengths: number[] = [];
+    const documentPostings: PostingList[][] = [];
+    let totalLength = 0;
+    for (let slot = 0; slot < this.ids.length; slot += 1) {
+      const id = this.ids[slot];
+      if (id === undefined) continue;
+      const newSlot = ids.length;
+      newSlotByOld[slot] = newSlot;
+      ids.push(id);
+      lengths.push(this.lengths[slot] as number);
+      documentPostings.push(this.documentPostings[slot] as PostingList[]);
+      this.slotById.set(id, newSlot);
+      totalLength += this.lengths[slot] as number;
+    }
+    for (const [term, list] of this.postings) {
+      if (list.documentFrequency === 0) {
+        this.postings.delete(term);
+        continue;
+      }
+      const slots: number[] = [];
+      const frequencies: number[] = [];
+      for (let index = 0; index < list.slots.length; index += 1) {
+        const newSlot = newSlotByOld[list.slots[index] as number] as number;
+        if (newSlot < 0) continue;
+        slots.push(newSlot);
+        frequencies.push(list.frequencies[index] as number);
+      }
+      list.slots = slots;
+      list.frequencies = frequencies;
+    }
+    this.ids = ids;
+    this.lengths = lengths;
+    this.documentPostings = documentPostings;
+    // Summed afresh, so rounding from many incremental updates (non-integer frequencies) is dropped.
+    this.totalLength = totalLength;
+  }
+}
+
+/**
+ * Keeps the k best (slot, score) pairs seen: a binary min-heap whose root is the worst kept pair,
+ * where lower score is worse and, at equal scores, the larger id is worse.
+ */
+class TopHeap {
+  private readonly slots: number[] = [];
+  private readonly scores: number[] = [];
+
+  constructor(
+    private readonly capacity: number,
+    private readonly ids: ReadonlyArray<string | undefined>,
+  ) {}
+
+  /** Whether a pair would be kept: cheap, so callers can test it before an expensive filter. */
+  wouldAccept(slot: number, score: number): boolean {
+    if (this.slots.length < this.capacity) return true;
+    return this.isWorse(this.slots[0] as number, this.scores[0] as number, slot, score);
+  }
+
+  push(slot: number, score: number): void {
+    const slots = this.slots;
+    const scores = this.scores;
+    if (slots.length < this.capacity) {
+      slots.push(slot);
+      scores.push(score);
+      let index = slots.length - 1;
+      while (index > 0) {
+        const parent = (index - 1) >> 1;
+        if (!this.isWorse(slot, score, slots[parent] as number, scores[parent] as number)) break;
+        slots[index] = slots[parent] as number;
+        scores[index] = scores[parent] as number;
+        index = parent;
+      }
+      slots[index] = slot;
+      scores[index] = score;
+      return;
+    }
+    // Replace the root and sift down.
+    let index = 0;
+    const size = slots.length;
+    for (;;) {
+      const left = index * 2 + 1;
+      if (left >= size) break;
+      const right = left + 1;
+      let child = left;
+      if (right < size && this.isWorse(slots[right] as number, scores[right] as number, slots[left] as number, scores[left] as number)) {
+        child = right;
+      }
+      if (!this.isWorse(slots[child] as number, scores[child] as number, slot, score)) break;
+      slots[index] = slots[child] as number;
+      scores[index] = scores[child] as number;
+      index = child;
+    }
+    slots[index] = slot;
+    scores[index] = score;
+  }
+
+  sorted(): Bm25Hit[] {
+    const hits = this.slots.map((slot, index) => ({ id: this.ids[slot] as string, score: this.scores[index] as number }));
+    return hits.sort((left, right) => right.score - left.score || (left.id < right.id ? -1 : left.id > right.id ? 1 : 0));
+  }
+
+  /** Whether pair a ranks below pair b. */
+  private isWorse(slotA: number, scoreA: number, slotB: number, scoreB: number): boolean {
+    if (scoreA !== scoreB) return scoreA < scoreB;
+    return (this.ids[slotA] as string) > (this.ids[slotB] as string);
+  }
+}

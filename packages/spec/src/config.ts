@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const integer = (defaultValue: number, minimum: number, maximum = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(minimum).max(maximum).default(defaultValue);
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const optionalUrl = optionalText.pipe(z.url().optional());
+
+/**
+ * Every environment variable the apps read, with defaults. The README's configuration table
+ * lists the same names; `loadConfig` fails at boot naming the first bad variable.
+ */
+export const configSchema = z.object({
+  PORT: integer(8777, 0, 65535),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  OPENAI_API_KEY: optionalText,
+  OPENAI_BASE_URL: optionalUrl,
+  LLM_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  LLM_TEMPERATURE: z.coerce.number().min(0).max(2).default(0.1),
+  LLM_MAX_TOKENS: integer(1024, 1),
+  LLM_MAX_RETRIES: integer(2, 0, 10),
+  LLM_IDLE_TIMEOUT_MS: integer(30_000, 100),
+  LLM_TIMEOUT_MS: integer(120_000, 100),
+
+  TOP_K: integer(5, 1, 50),
+  CONTEXT_TOKEN_BUDGET: integer(3000, 200),
+  CHUNK_TOKENS: integer(256, 32, 4096),
+  CHUNK_OVERLAP_TOKENS: integer(32, 0, 1024),
+
+  INGEST_CONCURRENCY: integer(1, 1, 32),
+  PARSE_TIMEOUT_MS: integer(120_000, 1000),
+  PARSE_MEMORY_MB: integer(512, 64, 16_384),
+  MAX_UPLOAD_BYTES: integer(100 * 1024 * 1024, 1),
+  MAX_FILES_PER_UPLOAD: integer(20, 1, 1000),
+});
+
+export type Config = z.infer<typeof configSchema> & {
+  /** True when OPENAI_API_KEY or OPENAI_BASE_URL is set: answers come from the LLM. */
+  llmEnabled: boolean;
+};
+
+/** Reads and validates configuration once; throws ConfigError naming the variable at fault. */
+export function loadConfig(environment: Record<string, string | undefined>): Config {
+  const result = configSchema.safeParse(environment);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const variable = String(issue?.path[0] ?? 'environment');
+    const received = environment[variable];
+    throw new ConfigError(
+      variable,
+      `${issue?.message ?? 'invalid value'}${received === undefined ? '' : ` (got ${JSON.stringify(received)})`}`,
+    );
+  }
+  const config = result.data;
+  if (config.CHUNK_OVERLAP_TOKENS >= config.CHUNK_TOKENS) {
+    throw new ConfigError('CHUNK_OVERLAP_TOKENS', `must be smaller than CHUNK_TOKENS (${config.CHUNK_TOKENS})`);
+  }
+  return { ...config, llmEnabled: config.OPENAI_API_KEY !== undefined || config.OPENAI_BASE_URL !== undefined };
+}

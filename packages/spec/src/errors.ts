@@ -1,0 +1,126 @@
+/**
+ * One error hierarchy for the whole service. Every error that can reach a user carries a stable
+ * `code` (snake_case, part of the public API) and says whether retrying the same work can succeed.
+ * The HTTP layer maps codes to statuses in one place; the queue layer maps `retryable: false` to a
+ * job that fails at once.
+ */
+export const errorCodes = [
+  // Request errors (4xx)
+  'invalid_request',
+  'not_found',
+  'knowledge_base_not_found',
+  'document_not_found',
+  'payload_too_large',
+  'too_many_files',
+  // Document errors: the document ends `failed` with one of these
+  'unsupported_type',
+  'empty_document',
+  'pdf_encrypted',
+  'pdf_corrupt',
+  'pdf_no_text_layer',
+  'parse_timeout',
+  'parse_resource_limit',
+  'parse_failed',
+  'file_missing',
+  // Upstream model errors
+  'llm_unavailable',
+  'llm_authentication_failed',
+  'llm_rate_limited',
+  'llm_timeout',
+  'llm_failed',
+  'embedding_failed',
+  // Server side
+  'service_unavailable',
+  'internal_error',
+  'aborted',
+] as const;
+
+export type ErrorCode = (typeof errorCodes)[number];
+
+export interface AppErrorOptions {
+  /** Whether doing the same work again may succeed. Default: false. */
+  retryable?: boolean;
+  /** Seconds after which a retry makes sense, when the cause said so (HTTP Retry-After). */
+  retryAfterSeconds?: number;
+  cause?: unknown;
+  /** Extra machine-readable detail, safe to show to the client. */
+  details?: Record<string, unknown>;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly retryAfterSeconds: number | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.details = options.details;
+  }
+
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** A bad request from the client: never retryable. */
+export class InvalidRequestError extends AppError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('invalid_request', message, details === undefined ? {} : { details });
+    this.name = 'InvalidRequestError';
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(code: 'not_found' | 'knowledge_base_not_found' | 'document_not_found', message: string) {
+    super(code, message);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** The input document cannot be turned into text. Never retryable: the same bytes fail again. */
+export class DocumentError extends AppError {
+  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
+    super(code, message, { ...options, retryable: false });
+    this.name = 'DocumentError';
+  }
+}
+
+/** Configuration is invalid; names the variable. Raised at boot. */
+export class ConfigError extends Error {
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+/** The work was cancelled through its AbortSignal. */
+export class AbortedError extends AppError {
+  constructor(message = 'The operation was aborted') {
+    super('aborted', message);
+    this.name = 'AbortedError';
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}
+
+/** Turns anything thrown into an AppError without losing the original as `cause`. */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof Error && error.name === 'AbortError') return new AbortedError();
+  const message = error instanceof Error ? error.message : String(error);
+  return new AppError('internal_error', message || 'Unexpected error', { cause: error });
+}
+
+/** Throws AbortedError when the signal has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortedError();
+}

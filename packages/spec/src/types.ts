@@ -1,0 +1,135 @@
+/** Domain types shared by every layer. They know no vendor and no framework. */
+
+export interface KnowledgeBase {
+  id: string;
+  name: string;
+  /** ISO 8601 timestamp. */
+  createdAt: string;
+  /**
+   * The index generation that searches read. Reindexing builds generation + 1 and switches this
+   * number in one step.
+   */
+  generation: number;
+}
+
+export const documentStatuses = ['queued', 'processing', 'ready', 'failed'] as const;
+export type DocumentStatus = (typeof documentStatuses)[number];
+
+export const ingestionStages = ['queued', 'parsing', 'chunking', 'embedding', 'indexing', 'done'] as const;
+export type IngestionStage = (typeof ingestionStages)[number];
+
+export interface IngestionProgress {
+  stage: IngestionStage;
+  done: number;
+  total: number;
+}
+
+export type DocumentType = 'pdf' | 'text' | 'markdown' | 'html';
+
+export interface DocumentRecord {
+  id: string;
+  knowledgeBaseId: string;
+  name: string;
+  /** Size of the original file in bytes. */
+  bytes: number;
+  /** SHA-256 of the original, hex. */
+  contentHash: string;
+  /** Declared by the client at upload; the real type is detected from the bytes while parsing. */
+  mediaType: string | null;
+  type: DocumentType | null;
+  status: DocumentStatus;
+  progress: IngestionProgress;
+  pages: number | null;
+  chunks: number | null;
+  error: { code: string; message: string } | null;
+  /** How many times ingestion started for this document (restarts and retries count). */
+  attempts: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** One page of extracted text. Page numbers start at 1; non-paginated formats have one page. */
+export interface ParsedPage {
+  number: number;
+  text: string;
+}
+
+export interface ParsedDocument {
+  type: DocumentType;
+  pages: ParsedPage[];
+  title?: string;
+}
+
+/** A passage of a document: the unit that is indexed, retrieved and cited. */
+export interface Chunk {
+  /** Deterministic: derived from document id, index generation and ordinal. */
+  id: string;
+  knowledgeBaseId: string;
+  documentId: string;
+  documentName: string;
+  generation: number;
+  /** Position of the chunk in its document, from 0. */
+  ordinal: number;
+  page: number;
+  /** Character offsets into the page's text: `pageText.slice(start, end) === text`. */
+  start: number;
+  end: number;
+  text: string;
+  /** Approximate token count (see estimateTokens). */
+  tokens: number;
+}
+
+/** A chunk with the lexical terms and, when an embedder is configured, its dense vector. */
+export interface IndexedChunk extends Chunk {
+  /** Term frequencies from the lexical analyzer. */
+  terms: Record<string, number>;
+  vector?: number[];
+}
+
+export type RetrievalMode = 'lexical' | 'dense' | 'hybrid';
+
+export interface SearchHit {
+  chunk: Chunk;
+  score: number;
+}
+
+export type ChatRole = 'system' | 'user' | 'assistant';
+
+export interface ChatMessage {
+  role: ChatRole;
+  content: string;
+}
+
+/** A passage given to the model, numbered as it is cited: [index]. */
+export interface Source {
+  index: number;
+  documentId: string;
+  documentName: string;
+  page: number;
+  chunkId: string;
+  score: number;
+  text: string;
+}
+
+export type AnswerMode = 'llm' | 'extractive';
+
+export interface AnswerTimings {
+  retrievalMs: number;
+  /** Null when no text was produced. */
+  firstTokenMs: number | null;
+  totalMs: number;
+}
+
+/** What the answering service yields; every transport renders these same events. */
+export type AnswerEvent =
+  | { type: 'sources'; sources: Source[] }
+  | { type: 'text-delta'; delta: string }
+  | {
+      type: 'end';
+      answer: string;
+      citations: number[];
+      invalidCitations: number[];
+      mode: AnswerMode;
+      timings: AnswerTimings;
+    }
+  | { type: 'error'; code: string; message: string };

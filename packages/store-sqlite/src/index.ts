@@ -1,0 +1,4 @@
+export * from './database.js';
+export * from './sqlite-catalog.js';
+export * from './sqlite-chunk-store.js';
+export * from './local-file-store.js';

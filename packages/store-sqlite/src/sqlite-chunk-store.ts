@@ -1,0 +1,192 @@
+import type { Chunk, ChunkPostings, ChunkStore, IndexChange, IndexedChunk } from '@passage/spec';
+import type { SqliteDatabase } from './database.js';
+
+interface ChunkRow {
+  id: string;
+  knowledge_base_id: string;
+  generation: number;
+  document_id: string;
+  document_name: string;
+  ordinal: number;
+  page: number;
+  start_offset: number;
+  end_offset: number;
+  text: string;
+  tokens: number;
+}
+
+interface PostingRow {
+  id: string;
+  document_id: string;
+  terms: string;
+  vector: Buffer | null;
+}
+
+interface ChangeRow {
+  sequence: number;
+  kind: IndexChange['kind'];
+  knowledge_base_id: string;
+  generation: number | null;
+  document_id: string | null;
+}
+
+function toChunk(row: ChunkRow): Chunk {
+  return {
+    id: row.id,
+    knowledgeBaseId: row.knowledge_base_id,
+    generation: row.generation,
+    documentId: row.document_id,
+    documentName: row.document_name,
+    ordinal: row.ordinal,
+    page: row.page,
+    start: row.start_offset,
+    end: row.end_offset,
+    text: row.text,
+    tokens: row.tokens,
+  };
+}
+
+function toPostings(row: PostingRow): ChunkPostings {
+  const postings: ChunkPostings = {
+    id: row.id,
+    documentId: row.document_id,
+    terms: JSON.parse(row.terms) as Record<string, number>,
+  };
+  if (row.vector !== null) {
+    postings.vector = Array.from(new Float32Array(row.vector.buffer, row.vector.byteOffset, row.vector.byteLength / 4));
+  }
+  return postings;
+}
+
+function encodeVector(vector: number[] | undefined): Buffer | null {
+  return vector === undefined ? null : Buffer.from(new Float32Array(vector).buffer);
+}
+
+/** Chunks, their terms and vectors, and the change feed, in the embedded SQLite database. */
+export class SqliteChunkStore implements ChunkStore {
+  readonly #database: SqliteDatabase;
+
+  constructor(database: SqliteDatabase) {
+    this.#database = database;
+  }
+
+  async replaceDocumentChunks(
+    target: { knowledgeBaseId: string; generation: number; documentId: string },
+    chunks: IndexedChunk[],
+  ): Promise<void> {
+    const remove = this.#database.prepare('DELETE FROM chunks WHERE document_id = ? AND generation = ?');
+    const insert = this.#database.prepare(`
+      INSERT INTO chunks (id, knowledge_base_id, generation, document_id, document_name, ordinal, page,
+        start_offset, end_offset, text, tokens, terms, vector)
+      VALUES (@id, @knowledge_base_id, @generation, @document_id, @document_name, @ordinal, @page,
+        @start_offset, @end_offset, @text, @tokens, @terms, @vector)`);
+    const log = this.#database.prepare(
+      `INSERT INTO index_changes (knowledge_base_id, generation, document_id, kind) VALUES (?, ?, ?, 'upsert')`,
+    );
+    this.#database
+      .transaction(() => {
+        remove.run(target.documentId, target.generation);
+        for (const chunk of chunks) {
+          insert.run({
+            id: chunk.id,
+            knowledge_base_id: target.knowledgeBaseId,
+            generation: target.generation,
+            document_id: target.documentId,
+            document_name: chunk.documentName,
+            ordinal: chunk.ordinal,
+            page: chunk.page,
+            start_offset: chunk.start,
+            end_offset: chunk.end,
+            text: chunk.text,
+            tokens: chunk.tokens,
+            terms: JSON.stringify(chunk.terms),
+            vector: encodeVector(chunk.vector),
+          });
+        }
+        log.run(target.knowledgeBaseId, target.generation, target.documentId);
+      })
+      .immediate();
+  }
+
+  async removeDocument(knowledgeBaseId: string, documentId: string): Promise<void> {
+    this.#database
+      .transaction(() => {
+        this.#database.prepare('DELETE FROM chunks WHERE document_id = ? AND knowledge_base_id = ?').run(documentId, knowledgeBaseId);
+        this.#database
+          .prepare(`INSERT INTO index_changes (knowledge_base_id, generation, document_id, kind) VALUES (?, NULL, ?, 'remove-document')`)
+          .run(knowledgeBaseId, documentId);
+      })
+      .immediate();
+  }
+
+  async removeKnowledgeBase(knowledgeBaseId: string): Promise<void> {
+    this.#database
+      .transaction(() => {
+        this.#database.prepare('DELETE FROM chunks WHERE knowledge_base_id = ?').run(knowledgeBaseId);
+        this.#database.prepare('DELETE FROM index_changes WHERE knowledge_base_id = ?').run(knowledgeBaseId);
+        this.#database
+          .prepare(`INSERT INTO index_changes (knowledge_base_id, generation, document_id, kind) VALUES (?, NULL, NULL, 'remove-knowledge-base')`)
+          .run(knowledgeBaseId);
+      })
+      .immediate();
+  }
+
+  async snapshot(knowledgeBaseId: string, generation: number): Promise<{ sequence: number; postings: ChunkPostings[] }> {
+    // One read transaction: the postings and the feed position come from the same snapshot.
+    return this.#database.transaction(() => {
+      const sequenceRow = this.#database
+        .prepare('SELECT COALESCE(MAX(sequence), 0) AS sequence FROM index_changes WHERE knowledge_base_id = ?')
+        .get(knowledgeBaseId) as { sequence: number };
+      const rows = this.#database
+        .prepare('SELECT id, document_id, terms, vector FROM chunks WHERE knowledge_base_id = ? AND generation = ? ORDER BY document_id, ordinal')
+        .all(knowledgeBaseId, generation) as PostingRow[];
+      return { sequence: sequenceRow.sequence, postings: rows.map(toPostings) };
+    }).deferred();
+  }
+
+  async changesSince(knowledgeBaseId: string, sequence: number): Promise<IndexChange[]> {
+    const rows = this.#database
+      .prepare('SELECT * FROM index_changes WHERE knowledge_base_id = ? AND sequence > ? ORDER BY sequence')
+      .all(knowledgeBaseId, sequence) as ChangeRow[];
+    return rows.map((row) => ({
+      sequence: row.sequence,
+      kind: row.kind,
+      knowledgeBaseId: row.knowledge_base_id,
+      generation: row.generation,
+      documentId: row.document_id,
+    }));
+  }
+
+  async documentPostings(knowledgeBaseId: string, generation: number, documentId: string): Promise<ChunkPostings[]> {
+    const rows = this.#database
+      .prepare('SELECT id, document_id, terms, vector FROM chunks WHERE knowledge_base_id = ? AND generation = ? AND document_id = ? ORDER BY ordinal')
+      .all(knowledgeBaseId, generation, documentId) as PostingRow[];
+    return rows.map(toPostings);
+  }
+
+  async getChunks(ids: string[]): Promise<Chunk[]> {
+    if (ids.length === 0) return [];
+    const placeholders = ids.map(() => '?').join(', ');
+    const rows = this.#database
+      .prepare(
+        `SELECT id, knowledge_base_id, generation, document_id, document_name, ordinal, page, start_offset,
+           end_offset, text, tokens FROM chunks WHERE id IN (${placeholders})`,
+      )
+      .all(...ids) as ChunkRow[];
+    const byId = new Map(rows.map((row) => [row.id, toChunk(row)]));
+    return ids.flatMap((id) => {
+      const chunk = byId.get(id);
+      return chunk === undefined ? [] : [chunk];
+    });
+  }
+
+  async countChunks(knowledgeBaseId: string, generation: number, documentId?: string): Promise<number> {
+    const row =
+      documentId === undefined
+        ? this.#database.prepare('SELECT COUNT(*) AS count FROM chunks WHERE knowledge_base_id = ? AND generation = ?').get(knowledgeBaseId, generation)
+        : this.#database
+            .prepare('SELECT COUNT(*) AS count FROM chunks WHERE knowledge_base_id = ? AND generation = ? AND document_id = ?')
+            .get(knowledgeBaseId, generation, documentId);
+    return (row as { count: number }).count;
+  }
+}
