@@ -27,7 +27,8 @@ logger.info(
   `listening on http://${config.HOST}:${port}`,
 );
 // Ingestion starts after the server listens, so resuming a backlog never delays /healthz.
-await runtime.queue.start();
+if (config.INGEST_IN_API) await runtime.queue.start();
+else logger.info({}, 'ingestion left to worker processes (INGEST_IN_API=false)');
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Retriever } from '@passage/retrieval';
+import type { RetrieveRequest } from '@passage/retrieval';
 import {
   AbortedError,
   InvalidRequestError,
@@ -9,6 +9,7 @@ import {
   type ChatModel,
   type Logger,
   type RetrievalMode,
+  type SearchHit,
   type Source,
   type TextAnalyzer,
 } from '@passage/spec';
@@ -16,8 +17,13 @@ import { checkCitations } from './citations.js';
 import { extractiveDeltas, selectSentences, type ExtractiveOptions } from './extractive-answer.js';
 import { buildPrompt, type PromptOptions } from './prompt.js';
 
+/** What answering needs of retrieval (the Retriever, or a stand-in in tests). */
+export interface PassageSearch {
+  search(request: RetrieveRequest): Promise<SearchHit[]>;
+}
+
 export interface AnswerServiceOptions {
-  retriever: Retriever;
+  retriever: PassageSearch;
   analyzer: TextAnalyzer;
   /** Answers come from this model when given; otherwise they are extractive. Default: none. */
   chatModel?: ChatModel | null;
@@ -107,6 +113,8 @@ export class AnswerService {
       yield { type: 'error', code: appError.code, message: appError.message };
       return;
     }
+    // A model stream cut short by the abort may end quietly; that is not a finished answer.
+    if (request.signal.aborted) return;
     const check = checkCitations(answer, sources.length);
     yield {
       type: 'end',

@@ -18,6 +18,11 @@ export interface InProcessQueueOptions {
   retryAttempts?: number;
   /** First retry delay, doubled each time, ms; a Retry-After from upstream wins. Default: 1000. */
   retryBaseDelayMs?: number;
+  /**
+   * Also look for new `queued` documents this often, ms, for a worker process that shares the
+   * store with an API that does not ingest. Default: off.
+   */
+  pollIntervalMs?: number;
   logger?: Logger;
 }
 
@@ -35,6 +40,7 @@ export class InProcessQueue implements IngestionQueue {
   readonly #idleWaiters: Array<() => void> = [];
   #started = false;
   #closed = false;
+  #poller: NodeJS.Timeout | null = null;
 
   constructor(options: InProcessQueueOptions) {
     this.#options = options;
@@ -56,6 +62,15 @@ export class InProcessQueue implements IngestionQueue {
     const unfinished = await this.#options.catalog.listDocumentsByStatus(['processing', 'queued']);
     if (unfinished.length > 0) this.#logger.info({ documents: unfinished.length }, 'resuming unfinished ingestion');
     await this.enqueue(unfinished.map((document) => document.id));
+    const interval = this.#options.pollIntervalMs;
+    if (interval !== undefined) {
+      this.#poller = setInterval(() => {
+        this.#options.catalog
+          .listDocumentsByStatus(['queued'])
+          .then((queued) => this.enqueue(queued.map((document) => document.id)))
+          .catch((error: unknown) => this.#logger.error({ err: error }, 'polling for queued documents failed'));
+      }, interval);
+    }
   }
 
   /** Stops the running document (its file was deleted, say). It is not retried in this process. */
@@ -75,6 +90,7 @@ export class InProcessQueue implements IngestionQueue {
 
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#poller !== null) clearInterval(this.#poller);
     this.#pending.length = 0;
     this.#pendingSet.clear();
     for (const { controller } of this.#running.values()) controller.abort();

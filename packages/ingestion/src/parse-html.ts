@@ -26,7 +26,12 @@ const convertToText = compile({
     { selector: 'h4', options: headingOptions },
     { selector: 'h5', options: headingOptions },
     { selector: 'h6', options: headingOptions },
-    { selector: 'table', options: { uppercaseHeaderCells: false } },
+    // Tables stay blocks (a layout table must not be laid out as a grid); a row is a line and
+    // its cells are separated by tabs, as pdf-parse does for PDF tables.
+    { selector: 'tr', format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } },
+    { selector: 'th', format: 'inlineSurround', options: { suffix: '\t' } },
+    { selector: 'td', format: 'inlineSurround', options: { suffix: '\t' } },
+    { selector: 'caption', format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } },
   ],
 });
 
@@ -38,9 +43,16 @@ export function parseHtml(bytes: Uint8Array): ParsedDocument {
   const title = findTitle(html);
   return {
     type: 'html',
-    pages: [{ number: 1, text: convertToText(html) }],
+    pages: [{ number: 1, text: trimLineEnds(convertToText(html)) }],
     ...(title === undefined ? {} : { title }),
   };
+}
+
+function trimLineEnds(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .join('\n');
 }
 
 function findTitle(html: string): string | undefined {

@@ -37,7 +37,7 @@ export async function parsePdf(bytes: Uint8Array, options: ParsePdfOptions): Pro
   const pages = await extractPageTexts(bytes, options.password);
   if (pages.length === 0) throw new DocumentError('pdf_corrupt', 'The PDF is damaged and cannot be read: it has no pages');
 
-  const fieldValues = await readFormFieldValues(bytes, options.password);
+  const fieldValues = await readFormFieldValues(bytes, options.password, pages.length);
   for (const page of pages) {
     const values = fieldValues.get(page.number);
     if (values !== undefined) page.text = `${page.text}\n\n${values.join('\n')}`;
@@ -57,10 +57,11 @@ export async function parsePdf(bytes: Uint8Array, options: ParsePdfOptions): Pro
 
 async function extractPageTexts(bytes: Uint8Array, password: string | undefined): Promise<ParsedPage[]> {
   // pdf.js transfers (detaches) the buffer it is given: it gets a copy.
-  const parser = new PDFParse({ ...pdfjsOptions, data: bytes.slice(), ...(password === undefined ? {} : { password }) });
+  const parser = new PDFParse({ ...pdfjsOptions, data: new Uint8Array(bytes), ...(password === undefined ? {} : { password }) });
   try {
-    // pdf.js caps the page count at the pages it can find, so a /Count of millions yields the
-    // real pages only (corrupt/bad_pdfjs_poppler85140_pagecount.pdf gives one).
+    // No work per claimed page: when the last page a /Count claims does not exist, pdf.js counts
+    // the pages of the tree instead (corrupt/bad_pdfjs_poppler85140_pagecount.pdf claims 213
+    // million and gives one).
     const result = await parser.getText({ pageJoiner: '' });
     return result.pages.map((page) => ({ number: page.num, text: page.text }));
   } catch (error) {
@@ -143,9 +144,13 @@ const valueFieldTypes = new Set(['text', 'combobox', 'listbox']);
  * reads page content only, and a filled form keeps its values in the fields, so the same bytes
  * are opened once more with pdf.js; `getFieldObjects` reads the AcroForm without walking pages.
  */
-async function readFormFieldValues(bytes: Uint8Array, password: string | undefined): Promise<Map<number, string[]>> {
+async function readFormFieldValues(
+  bytes: Uint8Array,
+  password: string | undefined,
+  pageCount: number,
+): Promise<Map<number, string[]>> {
   const pdfjs = await loadPdfjs();
-  const task = pdfjs.getDocument({ ...pdfjsOptions, data: bytes.slice(), ...(password === undefined ? {} : { password }) });
+  const task = pdfjs.getDocument({ ...pdfjsOptions, data: new Uint8Array(bytes), ...(password === undefined ? {} : { password }) });
   const valuesByPage = new Map<number, string[]>();
   try {
     const fields = await (await task.promise).getFieldObjects();
@@ -154,7 +159,9 @@ async function readFormFieldValues(bytes: Uint8Array, password: string | undefin
       const label = fieldLabel(name);
       for (const widget of widgets) {
         if (widget.type === undefined || !valueFieldTypes.has(widget.type) || widget.password === true) continue;
-        const pageNumber = typeof widget.page === 'number' && widget.page >= 0 ? widget.page + 1 : 1;
+        // A widget on no page (or past the last one) still holds a value: it goes to the nearest page.
+        const pageIndex = typeof widget.page === 'number' ? widget.page : 0;
+        const pageNumber = Math.min(Math.max(pageIndex + 1, 1), pageCount);
         for (const value of fieldValues(widget.value)) {
           const line = `${label}: ${value}`;
           const key = `${pageNumber}\n${line}`;
@@ -180,7 +187,10 @@ function fieldLabel(fullName: string): string {
   return last.replace(/\[\d+\]$/, '').trim() || fullName;
 }
 
+/** The field's values that say something: IRS forms, for one, fill fields with a lone backslash. */
 function fieldValues(value: unknown): string[] {
-  const values = Array.isArray(value) ? value : [value];
-  return values.filter((item): item is string => typeof item === 'string' && item.trim() !== '').map((item) => item.trim());
+  const values: unknown[] = Array.isArray(value) ? value : [value];
+  return values
+    .filter((item): item is string => typeof item === 'string' && /[\p{L}\p{N}]/u.test(item))
+    .map((item) => item.trim());
 }

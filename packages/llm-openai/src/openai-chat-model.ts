@@ -74,6 +74,8 @@ export class OpenAiChatModel implements ChatModel {
         const delta = chunk.choices[0]?.delta?.content;
         if (typeof delta === 'string' && delta.length > 0) yield delta;
       }
+      // The SDK ends the iteration quietly when its signal fires; an abort is never a complete answer.
+      if (controller.signal.aborted) throw new AbortedError();
     } catch (error) {
       if (timedOut === 'idle') {
         throw new AppError('llm_timeout', `The language model sent nothing for ${idleTimeoutMs} ms; the request was stopped`, { cause: error });

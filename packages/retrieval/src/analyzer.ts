@@ -74,7 +74,7 @@ function jieba(): Jieba {
   if (jiebaInstance === undefined) {
     // Loaded with require: the packages are CommonJS, and the dictionary subpath has no ESM entry.
     const { Jieba: JiebaClass } = require('@node-rs/jieba') as typeof import('@node-rs/jieba');
-    const { dict } = require('@node-rs/jieba/dict') as typeof import('@node-rs/jieba/dict');
+    const { dict } = require('@node-rs/jieba/dict.js') as typeof import('@node-rs/jieba/dict.js');
     jiebaInstance = JiebaClass.withDict(dict);
   }
   return jiebaInstance;

@@ -65,6 +65,12 @@ export class Bm25Index {
   /** Per-query scratch space, reused across searches. */
   private scores = new Float64Array(0);
   private touched = new Int32Array(0);
+  /**
+   * By slot: k1 · (1 − b + b · |d| / avgdl), or −1 for a removed slot. Recomputed by the first search
+   * after a change, as every add or remove moves avgdl.
+   */
+  private normalizations = new Float64Array(0);
+  private normalizationsCurrent = false;
 
   constructor(options: Bm25Options = {}) {
     this.k1 = options.k1 ?? 1.2;
@@ -108,6 +114,7 @@ export class Bm25Index {
       this.slotById.set(entry.id, slot);
       this.liveCount += 1;
       this.totalLength += length;
+      this.normalizationsCurrent = false;
     }
     this.compactIfWorthwhile();
   }
@@ -118,8 +125,10 @@ export class Bm25Index {
   }
 
   /**
-   * The `topK` best documents for the query, by score descending then id ascending. Only documents
-   * sharing a term with the query are returned; `filter` drops documents before they take a place.
+   * The `topK` best documents for the query, by score descending then id ascending (UTF-16 code
+   * unit order). Only documents sharing a term with the query are returned. `filter` drops
+   * documents before they take a place; it is called only for documents that would rank, and must
+   * not search this index itself (the per-query buffers are shared).
    */
   search(queryTerms: Record<string, number>, topK: number, filter?: (id: string) => boolean): Bm25Hit[] {
     if (!(topK >= 1) || this.liveCount === 0) return [];
@@ -129,14 +138,13 @@ export class Bm25Index {
       this.scores = new Float64Array(capacity);
       this.touched = new Int32Array(capacity);
     }
+    if (!this.normalizationsCurrent) this.computeNormalizations();
     const scores = this.scores;
     const touched = this.touched;
-    const lengths = this.lengths;
+    const normalizations = this.normalizations;
     const ids = this.ids;
     const k1 = this.k1;
-    const b = this.b;
     const documentCount = this.liveCount;
-    const averageLength = this.totalLength / documentCount;
     let touchedCount = 0;
 
     for (const [term, weight] of Object.entries(queryTerms)) {
@@ -150,9 +158,9 @@ export class Bm25Index {
       const frequencies = list.frequencies;
       for (let index = 0; index < slots.length; index += 1) {
         const slot = slots[index] as number;
-        if (ids[slot] === undefined) continue;
+        const normalization = normalizations[slot] as number;
+        if (normalization < 0) continue;
         const frequency = frequencies[index] as number;
-        const normalization = k1 * (1 - b + (b * (lengths[slot] as number)) / averageLength);
         const contribution = (termWeight * frequency * (k1 + 1)) / (frequency + normalization);
         // Every contribution is positive, so a zero score means the slot was not touched yet.
         if (scores[slot] === 0) touched[touchedCount++] = slot;
@@ -161,13 +169,28 @@ export class Bm25Index {
     }
 
     const heap = new TopHeap(topK, ids);
-    for (let index = 0; index < touchedCount; index += 1) {
-      const slot = touched[index] as number;
-      const score = scores[slot] as number;
-      scores[slot] = 0;
-      if (heap.wouldAccept(slot, score) && (filter === undefined || filter(ids[slot] as string))) heap.push(slot, score);
+    try {
+      for (let index = 0; index < touchedCount; index += 1) {
+        const slot = touched[index] as number;
+        const score = scores[slot] as number;
+        if (heap.wouldAccept(slot, score) && (filter === undefined || filter(ids[slot] as string))) heap.push(slot, score);
+      }
+    } finally {
+      // Leave the accumulator zeroed for the next search, even when the filter throws.
+      for (let index = 0; index < touchedCount; index += 1) scores[touched[index] as number] = 0;
     }
     return heap.sorted();
+  }
+
+  private computeNormalizations(): void {
+    const slotCount = this.ids.length;
+    if (this.normalizations.length < slotCount) this.normalizations = new Float64Array(Math.max(slotCount, this.scores.length));
+    const averageLength = this.totalLength / this.liveCount;
+    for (let slot = 0; slot < slotCount; slot += 1) {
+      this.normalizations[slot] =
+        this.ids[slot] === undefined ? -1 : this.k1 * (1 - this.b + (this.b * (this.lengths[slot] as number)) / averageLength);
+    }
+    this.normalizationsCurrent = true;
   }
 
   private removeOne(id: string): void {
@@ -178,6 +201,7 @@ export class Bm25Index {
     this.ids[slot] = undefined;
     this.documentPostings[slot] = undefined;
     this.liveCount -= 1;
+    this.normalizationsCurrent = false;
     this.totalLength -= this.lengths[slot] as number;
     this.lengths[slot] = 0;
     if (this.liveCount === 0) this.totalLength = 0;
@@ -227,6 +251,7 @@ export class Bm25Index {
     this.documentPostings = documentPostings;
     // Summed afresh, so rounding from many incremental updates (non-integer frequencies) is dropped.
     this.totalLength = totalLength;
+    this.normalizationsCurrent = false;
   }
 }
 
@@ -267,6 +292,7 @@ class TopHeap {
       scores[index] = score;
       return;
     }
+    if (!this.wouldAccept(slot, score)) return;
     // Replace the root and sift down.
     let index = 0;
     const size = slots.length;

@@ -28,7 +28,12 @@ export interface Runtime {
  * and builds the adapters the configuration asks for. Today that is the embedded default: SQLite
  * catalog and chunk store, originals in DATA_DIR, in-memory BM25, in-process durable queue.
  */
-export function createRuntime(config: Config, logger: Logger): Runtime {
+export interface RuntimeOptions {
+  /** Poll the catalog for queued documents, ms (a separate worker process). Default: off. */
+  pollIntervalMs?: number;
+}
+
+export function createRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Runtime {
   const dataDirectory = path.resolve(config.DATA_DIR);
   const database = openDatabase({ dataDirectory });
   const catalog = new SqliteCatalog(database);
@@ -65,7 +70,13 @@ export function createRuntime(config: Config, logger: Logger): Runtime {
     chunking: { targetTokens: config.CHUNK_TOKENS, overlapTokens: config.CHUNK_OVERLAP_TOKENS },
     logger,
   });
-  const queue = new InProcessQueue({ catalog, service: ingestion, concurrency: config.INGEST_CONCURRENCY, logger });
+  const queue = new InProcessQueue({
+    catalog,
+    service: ingestion,
+    concurrency: config.INGEST_CONCURRENCY,
+    logger,
+    ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }),
+  });
 
   return {
     config,

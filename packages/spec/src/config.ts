@@ -37,6 +37,10 @@ export const configSchema = z.object({
   CHUNK_OVERLAP_TOKENS: integer(32, 0, 1024),
 
   INGEST_CONCURRENCY: integer(1, 1, 32),
+  INGEST_IN_API: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((value) => value === 'true'),
   PARSE_TIMEOUT_MS: integer(120_000, 1000),
   PARSE_MEMORY_MB: integer(512, 64, 16_384),
   MAX_UPLOAD_BYTES: integer(100 * 1024 * 1024, 1),

@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { AppError, type AnswerEvent, type Source } from '@passage/spec';
 import type { Runtime } from '@passage/runtime';
@@ -26,13 +26,13 @@ const askSchema = z.object({
 });
 
 /** An AbortController that fires when the client goes away before the response is complete. */
-export function abortOnDisconnect(request: Request, response: Response): AbortController {
+export function abortOnDisconnect(response: Response): AbortController {
   const controller = new AbortController();
-  const abort = () => {
+  // The request's own 'close' fires once its body is read; the response's fires when the
+  // connection goes away or the response is complete, which `writableFinished` tells apart.
+  response.once('close', () => {
     if (!response.writableFinished) controller.abort();
-  };
-  request.once('close', abort);
-  response.once('close', abort);
+  });
   return controller;
 }
 
@@ -42,7 +42,7 @@ export function questionRoutes(runtime: Runtime): Router {
   router.post('/search', async (request, response) => {
     const knowledgeBaseId = (request.params as { knowledgeBaseId: string }).knowledgeBaseId;
     const body = parseRequest(searchSchema, request.body);
-    const controller = abortOnDisconnect(request, response);
+    const controller = abortOnDisconnect(response);
     const hits = await runtime.retriever.search({
       knowledgeBaseId,
       query: body.query,
@@ -67,7 +67,7 @@ export function questionRoutes(runtime: Runtime): Router {
   router.post('/ask', async (request, response) => {
     const knowledgeBaseId = (request.params as { knowledgeBaseId: string }).knowledgeBaseId;
     const body = parseRequest(askSchema, request.body);
-    const controller = abortOnDisconnect(request, response);
+    const controller = abortOnDisconnect(response);
     const events = runtime.answers
       .answer({
         knowledgeBaseId,

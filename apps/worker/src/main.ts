@@ -1,0 +1,32 @@
+import pino from 'pino';
+import { ConfigError, loadConfig } from '@passage/spec';
+import { createRuntime } from '@passage/runtime';
+
+let config;
+try {
+  config = loadConfig(process.env);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(`Invalid configuration: ${error.message}`);
+    process.exit(1);
+  }
+  throw error;
+}
+
+const logger = pino({ level: config.LOG_LEVEL, base: { service: 'passage-worker' } });
+// Embedded store: this process shares DATA_DIR with an API started with INGEST_IN_API=false and
+// takes the documents it queues.
+const runtime = createRuntime(config, logger, { pollIntervalMs: 1000 });
+await runtime.queue.start();
+logger.info({ dataDir: config.DATA_DIR, concurrency: config.INGEST_CONCURRENCY }, 'worker started');
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'worker shutting down');
+  await runtime.close();
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,0 +1,167 @@
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import {
+  AbortedError,
+  DocumentError,
+  errorCodes,
+  throwIfAborted,
+  type DocumentParser,
+  type ErrorCode,
+  type ParsedDocument,
+} from '@passage/spec';
+import type { DocumentMetadata } from './parse-document.js';
+import type { ParseFailure, ParseReply, ParseRequest } from './parse-worker.js';
+
+export interface BoundedParserOptions {
+  /** Wall-clock limit per parse, in milliseconds, thread start included. Default: 120000. */
+  timeoutMs?: number;
+  /**
+   * Heap limit of the parsing thread (V8 old generation), in MiB. The young generation adds an
+   * eighth of it, at most 64 MiB. Default: 512.
+   */
+  memoryMb?: number;
+}
+
+const defaultTimeoutMs = 120_000;
+const defaultMemoryMb = 512;
+const stackSizeMb = 8;
+const workerUrl = new URL('./parse-worker.ts', import.meta.url);
+
+/**
+ * Worker threads do not get the tsx hooks that `--import tsx` installs in this process (tsx
+ * issue #354 on Node 20: the thread fails with "Unknown file extension .ts"), so the thread
+ * registers tsx itself before it loads parse-worker.ts. pdf.js (3 MB of JavaScript, resolved from
+ * pdf-parse like parse-pdf.ts does) is loaded natively first: through tsx's loader it costs about
+ * a second per thread instead of 0.1 s, and later imports of it hit the module cache.
+ */
+const pdfParseRequire = createRequire(createRequire(import.meta.url).resolve('pdf-parse'));
+const nativelyLoadedModules = ['pdfjs-dist/legacy/build/pdf.mjs', 'pdfjs-dist/legacy/build/pdf.worker.mjs'].map(
+  (specifier) => pathToFileURL(pdfParseRequire.resolve(specifier)).href,
+);
+const workerBootstrap = `
+Promise.all(${JSON.stringify(nativelyLoadedModules)}.map((url) => import(url)))
+  .then(() => import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}))
+  .then((tsx) => {
+    tsx.register();
+    return import(${JSON.stringify(workerUrl.href)});
+  });
+`;
+
+/**
+ * Parses each document in a thread of its own, bounded in time and memory, so that a hostile
+ * file costs one thread and never the process. The calling thread never parses.
+ */
+export class BoundedParser implements DocumentParser {
+  readonly #timeoutMs: number;
+  readonly #memoryMb: number;
+
+  constructor(options: BoundedParserOptions = {}) {
+    this.#timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+    this.#memoryMb = options.memoryMb ?? defaultMemoryMb;
+    if (!(Number.isFinite(this.#timeoutMs) && this.#timeoutMs > 0)) {
+      throw new RangeError(`timeoutMs must be a positive number of milliseconds, got ${this.#timeoutMs}`);
+    }
+    if (!(Number.isFinite(this.#memoryMb) && this.#memoryMb > 0)) {
+      throw new RangeError(`memoryMb must be a positive number of MiB, got ${this.#memoryMb}`);
+    }
+  }
+
+  /**
+   * Rejects with DocumentError (the document's own failure, or parse_timeout,
+   * parse_resource_limit, parse_failed) or AbortedError. The caller's bytes are copied, not
+   * detached.
+   */
+  async parse(bytes: Uint8Array, metadata: DocumentMetadata, signal?: AbortSignal): Promise<ParsedDocument> {
+    throwIfAborted(signal);
+    // A copy in a buffer of its own: transferring detaches it, and `Buffer#slice` would share memory.
+    const copy = new Uint8Array(bytes);
+    const request: ParseRequest = {
+      bytes: copy.buffer,
+      metadata: {
+        fileName: metadata.fileName,
+        mediaType: metadata.mediaType ?? null,
+        ...(metadata.password === undefined ? {} : { password: metadata.password }),
+      },
+    };
+    const worker = new Worker(workerBootstrap, {
+      eval: true,
+      resourceLimits: {
+        maxOldGenerationSizeMb: this.#memoryMb,
+        maxYoungGenerationSizeMb: Math.min(64, Math.ceil(this.#memoryMb / 8)),
+        stackSizeMb,
+      },
+    });
+
+    let settle: { resolve(document: ParsedDocument): void; reject(error: Error): void } | undefined;
+    const outcome = new Promise<ParsedDocument>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    // The executor above ran synchronously.
+    const { resolve, reject } = settle!;
+
+    const onMessage = (reply: ParseReply) => {
+      if (reply.ok) resolve(reply.document);
+      else reject(toDocumentError(reply.error));
+    };
+    const onMessageError = (error: Error) => {
+      reject(new DocumentError('parse_failed', `The parsing thread's answer could not be read: ${error.message}`, { cause: error }));
+    };
+    const onError = (error: Error) => {
+      if ('code' in error && error.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+        reject(
+          new DocumentError('parse_resource_limit', `Parsing needed more than ${this.#memoryMb} MiB of memory and was stopped`, {
+            cause: error,
+          }),
+        );
+      } else {
+        reject(new DocumentError('parse_failed', `The parsing thread failed: ${error.message}`, { cause: error }));
+      }
+    };
+    const onExit = (exitCode: number) => {
+      reject(new DocumentError('parse_failed', `The parsing thread stopped (exit code ${exitCode}) without an answer`));
+    };
+    const onAbort = () => reject(new AbortedError());
+    const timer = setTimeout(() => {
+      reject(new DocumentError('parse_timeout', `Parsing took longer than ${this.#timeoutMs / 1000} s and was stopped`));
+    }, this.#timeoutMs);
+
+    worker.on('message', onMessage);
+    worker.on('messageerror', onMessageError);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    try {
+      try {
+        worker.postMessage(request, [request.bytes]);
+      } catch (error) {
+        reject(new DocumentError('parse_failed', 'The document could not be handed to the parsing thread', { cause: error }));
+      }
+      return await outcome;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      // The first event decides; later ones (the exit this terminate causes, an error racing the
+      // answer) settle nothing. The listeners stay until the thread is gone because an 'error'
+      // event without a listener would crash this process.
+      await worker.terminate();
+      worker.off('message', onMessage);
+      worker.off('messageerror', onMessageError);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    }
+  }
+}
+
+function isErrorCode(code: string): code is ErrorCode {
+  return (errorCodes as readonly string[]).includes(code);
+}
+
+/** Rebuilds the error the thread reported; one without a known code is a parse_failed. */
+function toDocumentError(failure: ParseFailure): DocumentError {
+  if (failure.code !== undefined && isErrorCode(failure.code)) {
+    return new DocumentError(failure.code, failure.message, failure.details === undefined ? {} : { details: failure.details });
+  }
+  return new DocumentError('parse_failed', `Parsing failed: ${failure.name}: ${failure.message}`);
+}

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { DocumentError } from '@passage/spec';
+import { detectDocumentType } from './detect-type.js';
+
+const utf8 = (text: string) => new TextEncoder().encode(text);
+/** The 8-byte PNG signature followed by the start of an IHDR chunk. */
+const pngHeader = Uint8Array.from([
+  0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01,
+  0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00,
+]);
+
+async function detectionError(bytes: Uint8Array, fileName: string, mediaType?: string): Promise<DocumentError> {
+  try {
+    await detectDocumentType(bytes, fileName, mediaType);
+  } catch (error) {
+    assert.ok(error instanceof DocumentError, String(error));
+    return error;
+  }
+  assert.fail(`expected ${fileName} to be rejected`);
+}
+
+describe('detectDocumentType', () => {
+  test('finds a PDF by its signature, whatever the name says', async () => {
+    assert.equal(await detectDocumentType(utf8('%PDF-1.7\n1 0 obj'), 'scan.bin'), 'pdf');
+    assert.equal(await detectDocumentType(utf8(`${'junk '.repeat(100)}%PDF-1.4\n`), 'report'), 'pdf');
+  });
+
+  test('rejects a binary format, naming it', async () => {
+    const error = await detectionError(pngHeader, 'holiday.png', 'image/png');
+    assert.equal(error.code, 'unsupported_type');
+    assert.equal(
+      error.message,
+      'Unsupported file type image/png (holiday.png); supported: PDF, plain text, Markdown, HTML',
+    );
+  });
+
+  test('rejects a file named .pdf that is not a PDF', async () => {
+    const png = await detectionError(pngHeader, 'invoice.pdf');
+    assert.equal(png.code, 'unsupported_type');
+    assert.match(png.message, /invoice\.pdf is not a PDF: its content is image\/png/);
+
+    const text = await detectionError(utf8('Dear customer, ...'), 'invoice.pdf');
+    assert.equal(text.code, 'pdf_corrupt');
+    assert.match(text.message, /does not start like a PDF/);
+
+    const declared = await detectionError(utf8('<html></html>'), 'download', 'application/pdf');
+    assert.equal(declared.code, 'pdf_corrupt');
+  });
+
+  test('rejects bytes that are not UTF-8 text', async () => {
+    const latin1 = Uint8Array.from([0x63, 0x61, 0x66, 0xe9, 0x0a]); // "café" in ISO-8859-1
+    assert.equal((await detectionError(latin1, 'menu.txt')).code, 'unsupported_type');
+    assert.equal((await detectionError(utf8('text\u0000with NUL'), 'dump.txt')).code, 'unsupported_type');
+    const utf16 = Uint8Array.from([0xff, 0xfe, 0x68, 0x00, 0x69, 0x00]);
+    assert.equal((await detectionError(utf16, 'hi.txt')).code, 'unsupported_type');
+  });
+
+  test('rejects an empty or blank file as empty_document', async () => {
+    assert.equal((await detectionError(new Uint8Array(0), 'empty.txt')).code, 'empty_document');
+    assert.equal((await detectionError(utf8(' \n\t\r\n '), 'blank.md')).code, 'empty_document');
+    assert.equal((await detectionError(utf8('\uFEFF  \n'), 'bom.txt')).code, 'empty_document');
+  });
+
+  test('accepts UTF-8 text in any script, with or without BOM', async () => {
+    assert.equal(await detectDocumentType(utf8('机器学习是人工智能的一个分支。'), 'notes.txt'), 'text');
+    assert.equal(await detectDocumentType(utf8('\uFEFFこんにちは'), 'greeting'), 'text');
+  });
+
+  test('does not mistake text for a binary format with a two-byte signature', async () => {
+    // "BM" starts a bitmap and "MZ" an executable for file-type.
+    assert.equal(await detectDocumentType(utf8('BMW annual report 2024'), 'bmw.txt'), 'text');
+    assert.equal(await detectDocumentType(utf8('MZ-80 user manual'), 'manual.md'), 'markdown');
+  });
+
+  test('rejects RTF, which is text but not prose', async () => {
+    assert.equal((await detectionError(utf8('{\\rtf1\\ansi Hello}'), 'letter.txt')).code, 'unsupported_type');
+  });
+
+  test('tells HTML, Markdown and plain text apart', async () => {
+    assert.equal(await detectDocumentType(utf8('<p>hi</p>'), 'page.htm'), 'html');
+    assert.equal(await detectDocumentType(utf8('<p>hi</p>'), 'page', 'text/html; charset=utf-8'), 'html');
+    assert.equal(await detectDocumentType(utf8('\uFEFF\n  <!DOCTYPE html><html></html>'), 'page.txt'), 'html');
+    assert.equal(await detectDocumentType(utf8('<HTML lang="en"><body>x</body></HTML>'), 'upload'), 'html');
+    assert.equal(await detectDocumentType(utf8('<?xml version="1.0"?>\n<html xmlns="http://www.w3.org/1999/xhtml"></html>'), 'page.xhtml'), 'html');
+    assert.equal(await detectDocumentType(utf8('# Title'), 'README.md'), 'markdown');
+    assert.equal(await detectDocumentType(utf8('# Title'), 'notes.markdown'), 'markdown');
+    assert.equal(await detectDocumentType(utf8('# Title'), 'notes', 'text/markdown'), 'markdown');
+    assert.equal(await detectDocumentType(utf8('<b>not html</b> here'), 'notes.txt'), 'text');
+    assert.equal(await detectDocumentType(utf8('plain words'), 'notes'), 'text');
+  });
+});

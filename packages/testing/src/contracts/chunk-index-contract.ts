@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { describe, it, beforeEach, afterEach } from 'node:test';
+import { chunkId, type ChunkIndex, type IndexedChunk } from '@passage/spec';
+
+export interface ChunkIndexFixture {
+  index: ChunkIndex;
+  /** A second handle on the same storage, as another process would have (optional). */
+  openAnother?: () => Promise<ChunkIndex>;
+  cleanup: () => Promise<void>;
+}
+
+function chunk(knowledgeBaseId: string, documentId: string, ordinal: number, terms: Record<string, number>, page = 1): IndexedChunk {
+  const text = Object.keys(terms).join(' ');
+  return {
+    id: chunkId(documentId, 1, ordinal),
+    knowledgeBaseId,
+    documentId,
+    documentName: `${documentId}.pdf`,
+    generation: 1,
+    ordinal,
+    page,
+    start: 0,
+    end: text.length,
+    text,
+    tokens: Object.keys(terms).length,
+    terms,
+  };
+}
+
+/** The behaviour every ChunkIndex adapter must have (lexical part). */
+export function describeChunkIndexContract(name: string, create: () => Promise<ChunkIndexFixture>): void {
+  describe(`ChunkIndex contract: ${name}`, () => {
+    let fixture: ChunkIndexFixture;
+    beforeEach(async () => {
+      fixture = await create();
+    });
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+    const search = (index: ChunkIndex, knowledgeBaseId: string, terms: Record<string, number>, topK = 10) =>
+      index.search({ knowledgeBaseId, generation: 1, terms, mode: 'lexical', topK });
+
+    it('finds chunks by their terms, best first, with page and text', async () => {
+      const { index } = fixture;
+      await index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 1, documentId: 'd1' }, [
+        chunk('kb1', 'd1', 0, { apple: 3, pie: 1 }, 2),
+        chunk('kb1', 'd1', 1, { banana: 2 }, 3),
+      ]);
+      await index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 1, documentId: 'd2' }, [chunk('kb1', 'd2', 0, { apple: 1, tart: 4 }, 7)]);
+      const hits = await search(index, 'kb1', { apple: 1 });
+      assert.deepEqual(hits.map((hit) => hit.chunk.documentId), ['d1', 'd2']);
+      assert.equal(hits[0]?.chunk.page, 2);
+      assert.equal(hits[0]?.chunk.text, 'apple pie');
+      assert.ok((hits[0]?.score ?? 0) > (hits[1]?.score ?? 0));
+      assert.equal(await index.countChunks('kb1', 1), 3);
+      assert.equal(await index.countChunks('kb1', 1, 'd1'), 2);
+    });
+
+    it('keeps knowledge bases apart', async () => {
+      const { index } = fixture;
+      await index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 1, documentId: 'd1' }, [chunk('kb1', 'd1', 0, { shared: 1 })]);
+      await index.upsertDocumentChunks({ knowledgeBaseId: 'kb2', generation: 1, documentId: 'd9' }, [chunk('kb2', 'd9', 0, { shared: 1 })]);
+      assert.deepEqual((await search(index, 'kb1', { shared: 1 })).map((hit) => hit.chunk.documentId), ['d1']);
+    });
+
+    it('replaces a document on re-upsert instead of duplicating it', async () => {
+      const { index } = fixture;
+      const target = { knowledgeBaseId: 'kb1', generation: 1, documentId: 'd1' };
+      await index.upsertDocumentChunks(target, [chunk('kb1', 'd1', 0, { alpha: 1 }), chunk('kb1', 'd1', 1, { alpha: 1, beta: 1 })]);
+      await search(index, 'kb1', { alpha: 1 });
+      await index.upsertDocumentChunks(target, [chunk('kb1', 'd1', 0, { alpha: 1 }), chunk('kb1', 'd1', 1, { alpha: 1, beta: 1 })]);
+      const hits = await search(index, 'kb1', { alpha: 1 });
+      assert.equal(hits.length, 2);
+      assert.equal(new Set(hits.map((hit) => hit.chunk.id)).size, 2);
+      await index.upsertDocumentChunks(target, [chunk('kb1', 'd1', 0, { gamma: 1 })]);
+      assert.deepEqual(await search(index, 'kb1', { alpha: 1 }), []);
+      assert.equal((await search(index, 'kb1', { gamma: 1 })).length, 1);
+    });
+
+    it('forgets a deleted document before deleteDocument resolves', async () => {
+      const { index } = fixture;
+      await index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 1, documentId: 'd1' }, [chunk('kb1', 'd1', 0, { gone: 1 })]);
+      await index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 1, documentId: 'd2' }, [chunk('kb1', 'd2', 0, { gone: 1, stays: 1 })]);
+      assert.equal((await search(index, 'kb1', { gone: 1 })).length, 2);
+      await index.deleteDocument('kb1', 'd1');
+      assert.deepEqual((await search(index, 'kb1', { gone: 1 })).map((hit) => hit.chunk.documentId), ['d2']);
+      assert.equal(await index.countChunks('kb1', 1, 'd1'), 0);
+    });
+
+    it('deletes a whole knowledge base', async () => {
+      const { index } = fixture;
+      await index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 1, documentId: 'd1' }, [chunk('kb1', 'd1', 0, { word: 1 })]);
+      await search(index, 'kb1', { word: 1 });
+      await index.deleteKnowledgeBase('kb1');
+      assert.deepEqual(await search(index, 'kb1', { word: 1 }), []);
+      assert.equal(await index.countChunks('kb1', 1), 0);
+    });
+
+    it('returns nothing for unknown terms and respects topK', async () => {
+      const { index } = fixture;
+      await index.upsertDocumentChunks(
+        { knowledgeBaseId: 'kb1', generation: 1, documentId: 'd1' },
+        Array.from({ length: 8 }, (_, ordinal) => chunk('kb1', 'd1', ordinal, { common: ordinal + 1 })),
+      );
+      assert.deepEqual(await search(index, 'kb1', { absent: 1 }), []);
+      assert.equal((await search(index, 'kb1', { common: 1 }, 3)).length, 3);
+    });
+
+    it('lets another handle on the same storage see writes and deletes', async (context) => {
+      if (fixture.openAnother === undefined) {
+        context.diagnostic('no second handle for this adapter');
+        return;
+      }
+      const other = await fixture.openAnother();
+      const { index } = fixture;
+      assert.deepEqual(await search(other, 'kb1', { shared: 1 }), []);
+      await index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 1, documentId: 'd1' }, [chunk('kb1', 'd1', 0, { shared: 1 })]);
+      assert.equal((await search(other, 'kb1', { shared: 1 })).length, 1);
+      await index.deleteDocument('kb1', 'd1');
+      assert.deepEqual(await search(other, 'kb1', { shared: 1 }), []);
+      await other.close();
+    });
+  });
+}
