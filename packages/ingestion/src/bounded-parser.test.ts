@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { createDeflate } from 'node:zlib';
 import { AbortedError, DocumentError } from '@passage/spec';
 import { BoundedParser } from './bounded-parser.js';
 
@@ -10,6 +11,44 @@ const pdfDirectory = path.join(process.env.SHARED_DIR ?? path.resolve(repository
 /** 352 pages, 2.6 MB: about 1.3 s of parsing and 30–48 MiB of heap. */
 const bookBytes = await readFile(path.join(pdfDirectory, 'huge_pages/pdfjs_freeculture_352p.pdf'));
 const bookMetadata = { fileName: 'freeculture.pdf', mediaType: 'application/pdf' };
+
+/**
+ * A 0.5 MB PDF whose one content stream inflates to 512 MiB of spaces: no text, almost no heap,
+ * and pdf.js holds the inflated bytes in an ArrayBuffer, which V8's heap limit does not cover.
+ */
+async function deflateBombPdf(): Promise<Buffer> {
+  const deflate = createDeflate({ level: 9 });
+  const compressed: Buffer[] = [];
+  deflate.on('data', (chunk: Buffer) => compressed.push(chunk));
+  const finished = new Promise((resolve, reject) => deflate.on('end', resolve).on('error', reject));
+  const spaces = Buffer.alloc(1024 * 1024, 0x20);
+  for (let mebibytes = 0; mebibytes < 512; mebibytes += 1) deflate.write(spaces);
+  deflate.end();
+  await finished;
+  const stream = Buffer.concat(compressed);
+  const objects = [
+    Buffer.from('<< /Type /Catalog /Pages 2 0 R >>'),
+    Buffer.from('<< /Type /Pages /Kids [3 0 R] /Count 1 >>'),
+    Buffer.from('<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>'),
+    Buffer.concat([Buffer.from(`<< /Length ${stream.length} /Filter /FlateDecode >>\nstream\n`), stream, Buffer.from('\nendstream')]),
+  ];
+  const parts = [Buffer.from('%PDF-1.4\n')];
+  const offsets: number[] = [];
+  let length = parts[0]!.length;
+  objects.forEach((object, index) => {
+    offsets.push(length);
+    const part = Buffer.concat([Buffer.from(`${index + 1} 0 obj\n`), object, Buffer.from('\nendobj\n')]);
+    parts.push(part);
+    length += part.length;
+  });
+  const entries = offsets.map((offset) => `${String(offset).padStart(10, '0')} 00000 n \n`).join('');
+  parts.push(
+    Buffer.from(
+      `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${entries}trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${length}\n%%EOF\n`,
+    ),
+  );
+  return Buffer.concat(parts);
+}
 
 /** The parse's thread and timer are gone once its promise has settled. */
 function assertNothingLeftRunning(): void {
@@ -66,10 +105,20 @@ describe('BoundedParser', () => {
     assert.ok(error instanceof DocumentError, String(error));
     assert.equal(error.code, 'parse_resource_limit');
     assert.equal(error.message, 'Parsing needed more than 24 MiB of memory and was stopped');
+    assert.equal((error.cause as { code?: unknown } | undefined)?.code, 'ERR_WORKER_OUT_OF_MEMORY', 'stopped by V8');
     assertNothingLeftRunning();
 
     const document = await new BoundedParser({ memoryMb: 128 }).parse(bookBytes, bookMetadata);
     assert.equal(document.pages.length, 352);
+  });
+
+  test('stops a parse whose memory outside the heap grows past the limit', async () => {
+    const bomb = await deflateBombPdf();
+    const error = await rejection(new BoundedParser({ memoryMb: 48 }).parse(bomb, { fileName: 'bomb.pdf' }));
+    assert.ok(error instanceof DocumentError, String(error));
+    assert.equal(error.code, 'parse_resource_limit');
+    assert.equal(error.cause, undefined, 'stopped by the resident-memory watch, not by V8');
+    assertNothingLeftRunning();
   });
 
   test('stops a parse when its signal aborts', async () => {

@@ -17,8 +17,11 @@ export interface BoundedParserOptions {
   /** Wall-clock limit per parse, in milliseconds, thread start included. Default: 120000. */
   timeoutMs?: number;
   /**
-   * Heap limit of the parsing thread (V8 old generation), in MiB. The young generation adds an
-   * eighth of it, at most 64 MiB. Default: 512.
+   * Heap limit of the parsing thread (V8 old generation), in MiB; the young generation adds an
+   * eighth of it, at most 64 MiB. Memory outside the heap, which V8 does not limit (pdf.js keeps
+   * decoded streams in ArrayBuffers), is bounded too: the parse is stopped when the process's
+   * resident memory has grown, since the parse started, by more than 256 MiB plus twice this
+   * limit for each parse in flight. Default: 512.
    */
   memoryMb?: number;
 }
@@ -26,6 +29,10 @@ export interface BoundedParserOptions {
 const defaultTimeoutMs = 120_000;
 const defaultMemoryMb = 512;
 const stackSizeMb = 8;
+/** Resident memory of a thread besides its heap: the isolate, pdf.js's code, the document's copies. */
+const threadOverheadMb = 256;
+const memoryCheckIntervalMs = 100;
+const mebibyte = 1024 * 1024;
 const workerUrl = new URL('./parse-worker.ts', import.meta.url);
 
 /**
@@ -47,6 +54,9 @@ Promise.all(${JSON.stringify(nativelyLoadedModules)}.map((url) => import(url)))
     return import(${JSON.stringify(workerUrl.href)});
   });
 `;
+
+/** Parses running in this process, across BoundedParser instances: they share its memory. */
+let parsesInFlight = 0;
 
 /**
  * Parses each document in a thread of its own, bounded in time and memory, so that a hostile
@@ -84,14 +94,6 @@ export class BoundedParser implements DocumentParser {
         ...(metadata.password === undefined ? {} : { password: metadata.password }),
       },
     };
-    const worker = new Worker(workerBootstrap, {
-      eval: true,
-      resourceLimits: {
-        maxOldGenerationSizeMb: this.#memoryMb,
-        maxYoungGenerationSizeMb: Math.min(64, Math.ceil(this.#memoryMb / 8)),
-        stackSizeMb,
-      },
-    });
 
     let settle: { resolve(document: ParsedDocument): void; reject(error: Error): void } | undefined;
     const outcome = new Promise<ParsedDocument>((resolve, reject) => {
@@ -99,6 +101,12 @@ export class BoundedParser implements DocumentParser {
     });
     // The executor above ran synchronously.
     const { resolve, reject } = settle!;
+    const memoryLimitError = (cause?: unknown) =>
+      new DocumentError(
+        'parse_resource_limit',
+        `Parsing needed more than ${this.#memoryMb} MiB of memory and was stopped`,
+        cause === undefined ? {} : { cause },
+      );
 
     const onMessage = (reply: ParseReply) => {
       if (reply.ok) resolve(reply.document);
@@ -108,20 +116,28 @@ export class BoundedParser implements DocumentParser {
       reject(new DocumentError('parse_failed', `The parsing thread's answer could not be read: ${error.message}`, { cause: error }));
     };
     const onError = (error: Error) => {
-      if ('code' in error && error.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-        reject(
-          new DocumentError('parse_resource_limit', `Parsing needed more than ${this.#memoryMb} MiB of memory and was stopped`, {
-            cause: error,
-          }),
-        );
-      } else {
-        reject(new DocumentError('parse_failed', `The parsing thread failed: ${error.message}`, { cause: error }));
-      }
+      if ('code' in error && error.code === 'ERR_WORKER_OUT_OF_MEMORY') reject(memoryLimitError(error));
+      else reject(new DocumentError('parse_failed', `The parsing thread failed: ${error.message}`, { cause: error }));
     };
     const onExit = (exitCode: number) => {
       reject(new DocumentError('parse_failed', `The parsing thread stopped (exit code ${exitCode}) without an answer`));
     };
     const onAbort = () => reject(new AbortedError());
+
+    const worker = new Worker(workerBootstrap, {
+      eval: true,
+      resourceLimits: {
+        maxOldGenerationSizeMb: this.#memoryMb,
+        maxYoungGenerationSizeMb: Math.min(64, Math.ceil(this.#memoryMb / 8)),
+        stackSizeMb,
+      },
+    });
+    parsesInFlight += 1;
+    const residentAtStart = process.memoryUsage.rss();
+    const memoryWatch = setInterval(() => {
+      const allowedGrowth = parsesInFlight * (threadOverheadMb + 2 * this.#memoryMb) * mebibyte;
+      if (process.memoryUsage.rss() - residentAtStart > allowedGrowth) reject(memoryLimitError());
+    }, memoryCheckIntervalMs);
     const timer = setTimeout(() => {
       reject(new DocumentError('parse_timeout', `Parsing took longer than ${this.#timeoutMs / 1000} s and was stopped`));
     }, this.#timeoutMs);
@@ -141,11 +157,13 @@ export class BoundedParser implements DocumentParser {
       return await outcome;
     } finally {
       clearTimeout(timer);
+      clearInterval(memoryWatch);
       signal?.removeEventListener('abort', onAbort);
       // The first event decides; later ones (the exit this terminate causes, an error racing the
       // answer) settle nothing. The listeners stay until the thread is gone because an 'error'
       // event without a listener would crash this process.
       await worker.terminate();
+      parsesInFlight -= 1;
       worker.off('message', onMessage);
       worker.off('messageerror', onMessageError);
       worker.off('error', onError);
