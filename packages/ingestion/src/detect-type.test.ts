@@ -23,7 +23,13 @@ async function detectionError(bytes: Uint8Array, fileName: string, mediaType?: s
 describe('detectDocumentType', () => {
   test('finds a PDF by its signature, whatever the name says', async () => {
     assert.equal(await detectDocumentType(utf8('%PDF-1.7\n1 0 obj'), 'scan.bin'), 'pdf');
-    assert.equal(await detectDocumentType(utf8(`${'junk '.repeat(100)}%PDF-1.4\n`), 'report'), 'pdf');
+    const binaryPrefix = Uint8Array.from([0xde, 0xad, 0xbe, 0xef, 0x0a]);
+    assert.equal(await detectDocumentType(new Uint8Array([...binaryPrefix, ...utf8('%PDF-1.4\n')]), 'report'), 'pdf');
+    assert.equal(await detectDocumentType(utf8(`${'junk '.repeat(100)}%PDF-1.4\n`), 'report.pdf'), 'pdf');
+  });
+
+  test('does not take a text that quotes the PDF signature for a PDF', async () => {
+    assert.equal(await detectDocumentType(utf8('# PDF internals\n\nEvery file starts with `%PDF-1.7`.'), 'notes.md'), 'markdown');
   });
 
   test('rejects a binary format, naming it', async () => {

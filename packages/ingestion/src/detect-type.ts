@@ -26,12 +26,16 @@ export async function detectDocumentType(
   declaredMediaType?: string | null,
 ): Promise<DocumentType> {
   if (bytes.length === 0) throw new DocumentError('empty_document', `${fileName} is empty`);
-  if (hasPdfSignature(bytes)) return 'pdf';
+  const signatureOffset = findPdfSignature(bytes);
+  if (signatureOffset === 0) return 'pdf';
 
   const extension = path.extname(fileName).toLowerCase();
   const mediaType = normalizeMediaType(declaredMediaType);
   const claimsPdf = extension === '.pdf' || mediaType === 'application/pdf';
   const text = decodeText(bytes);
+  // Past the first byte the signature counts only in a file that is not text or says it is a
+  // PDF: a note about PDF files may well quote "%PDF-1.7" near its start.
+  if (signatureOffset !== undefined && (text === undefined || claimsPdf)) return 'pdf';
   const detected = await fileTypeFromBuffer(bytes);
 
   if (detected !== undefined && (text === undefined || textBasedUnsupportedMediaTypes.has(detected.mime))) {
@@ -63,9 +67,10 @@ export async function detectDocumentType(
   return 'text';
 }
 
-function hasPdfSignature(bytes: Uint8Array): boolean {
+function findPdfSignature(bytes: Uint8Array): number | undefined {
   const window = bytes.subarray(0, pdfSignatureWindow);
-  return Buffer.from(window.buffer, window.byteOffset, window.byteLength).includes(pdfSignature, 0, 'latin1');
+  const offset = Buffer.from(window.buffer, window.byteOffset, window.byteLength).indexOf(pdfSignature, 0, 'latin1');
+  return offset === -1 ? undefined : offset;
 }
 
 function normalizeMediaType(mediaType: string | null | undefined): string | undefined {

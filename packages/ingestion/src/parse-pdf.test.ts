@@ -159,6 +159,7 @@ function visibleLatexText(source: string): string {
 async function assertExpectations(entry: ManifestEntry, document: ParsedDocument): Promise<void> {
   const { expect: expectation, file } = entry;
   assert.equal(document.type, 'pdf');
+  assert.ok(document.pages.length > 0, 'a parsed PDF has pages');
   assert.deepEqual(
     document.pages.map((page) => page.number),
     document.pages.map((_, index) => index + 1),

@@ -26,6 +26,8 @@ const port = parentPort;
 if (port === null) throw new Error('parse-worker.ts runs only as a worker thread (see BoundedParser)');
 
 port.once('message', (request: ParseRequest) => {
+  // answer() catches every parse failure; a failure to post the reply itself becomes an unhandled
+  // rejection, which ends the thread with an 'error' event that BoundedParser reports.
   void answer(request);
 });
 
