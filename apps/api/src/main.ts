@@ -1,19 +1,9 @@
 import { once } from 'node:events';
 import pino from 'pino';
-import { ConfigError, loadConfig } from '@passage/spec';
-import { createRuntime } from '@passage/runtime';
+import { createRuntime, loadConfigOrExit } from '@passage/runtime';
 import { createApp } from './app.js';
 
-let config;
-try {
-  config = loadConfig(process.env);
-} catch (error) {
-  if (error instanceof ConfigError) {
-    console.error(`Invalid configuration: ${error.message}`);
-    process.exit(1);
-  }
-  throw error;
-}
+const config = loadConfigOrExit(process.env);
 
 const logger = pino({ level: config.LOG_LEVEL, base: { service: 'passage-api' } });
 const runtime = createRuntime(config, logger);

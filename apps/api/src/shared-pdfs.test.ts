@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
+import { documentErrorCodes } from '@passage/spec';
 import { createKnowledgeBase, expectJson, sharedPath, startApiProcess, upload, waitUntilEnded } from '@passage/testing';
 
 interface ManifestEntry {
@@ -9,16 +10,7 @@ interface ManifestEntry {
   expect: { pages?: number; must_fail?: boolean; text_layer?: boolean; user_password?: string };
 }
 
-const documentErrorCodes = new Set([
-  'unsupported_type',
-  'empty_document',
-  'pdf_encrypted',
-  'pdf_corrupt',
-  'pdf_no_text_layer',
-  'parse_timeout',
-  'parse_resource_limit',
-  'parse_failed',
-]);
+const knownDocumentErrors = new Set<string>(documentErrorCodes);
 
 describe('every shared PDF through the API', () => {
   it('ends each one ready or failed with a clear code while /healthz keeps answering', async () => {
@@ -55,7 +47,7 @@ describe('every shared PDF through the API', () => {
         const document = await waitUntilEnded(api, knowledgeBaseId, id, 180_000);
         const label = `${entry.file}: ${JSON.stringify(document.error ?? document.status)}`;
         if (document.status === 'failed') {
-          assert.ok(document.error && documentErrorCodes.has(document.error.code), label);
+          assert.ok(document.error && knownDocumentErrors.has(document.error.code), label);
           assert.ok(document.error.message.length > 10, label);
         } else {
           assert.equal(document.status, 'ready', label);

@@ -1,17 +1,7 @@
 import pino from 'pino';
-import { ConfigError, loadConfig } from '@passage/spec';
-import { createRuntime } from '@passage/runtime';
+import { createRuntime, loadConfigOrExit } from '@passage/runtime';
 
-let config;
-try {
-  config = loadConfig(process.env);
-} catch (error) {
-  if (error instanceof ConfigError) {
-    console.error(`Invalid configuration: ${error.message}`);
-    process.exit(1);
-  }
-  throw error;
-}
+const config = loadConfigOrExit(process.env);
 
 const logger = pino({ level: config.LOG_LEVEL, base: { service: 'passage-worker' } });
 // Embedded store: this process shares DATA_DIR with an API started with INGEST_IN_API=false and

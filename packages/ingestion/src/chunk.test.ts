@@ -3,18 +3,8 @@ import { describe, it } from 'node:test';
 import { estimateTokens, type ParsedPage } from '@passage/spec';
 import { chunkPages, trailingMergeFactor, type ChunkDraft, type ChunkingOptions } from './chunk.js';
 import { splitSentences } from './sentence-split.js';
+import { seededRandom } from '@passage/testing';
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const englishWords = ['the', 'retriever', 'ranks', 'passages', 'by', 'relevance', 'and', 'generation', 'cites', 'pages', 'e.g.', 'Fig.', '42', 'state-of-the-art'];
 const chineseWords = ['检索', '增强', '生成', '模型', '引用', '页面', '段落', '𠀀', '的', '文档'];

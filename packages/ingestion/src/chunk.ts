@@ -3,7 +3,7 @@
  * on one page (a citation names one page), consecutive chunks of a page overlapping by a few
  * trailing sentences.
  */
-import { estimateTokens, isCjkCharacter, type ParsedPage } from '@passage/spec';
+import { estimateTokens, isCjkCharacter, type Chunk, type ParsedPage } from '@passage/spec';
 import { splitSentences } from './sentence-split.js';
 
 export interface ChunkingOptions {
@@ -13,17 +13,8 @@ export interface ChunkingOptions {
   overlapTokens?: number;
 }
 
-export interface ChunkDraft {
-  /** Position in the document, from 0, across pages. */
-  ordinal: number;
-  page: number;
-  /** Offsets into the page's text: `page.text.slice(start, end) === text`. */
-  start: number;
-  end: number;
-  text: string;
-  /** `estimateTokens(text)`. */
-  tokens: number;
-}
+/** A chunk before it has ids: position, page, offsets into the page's text, text and token count. */
+export type ChunkDraft = Pick<Chunk, 'ordinal' | 'page' | 'start' | 'end' | 'text' | 'tokens'>;
 
 /**
  * A page's last chunk is merged into the one before it when the two together stay within this

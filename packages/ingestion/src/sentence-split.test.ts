@@ -1,22 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { splitSentences } from './sentence-split.js';
+import { seededRandom } from '@passage/testing';
 
 function sentences(text: string): string[] {
   return splitSentences(text).map((span) => text.slice(span.start, span.end));
 }
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pieces = [
   'The', 'retriever', 'ranks', 'passages', 'e.g.', 'Fig.', '3', 'Dr.', 'Smith', 'U.S.', 'covid-19', 'naïve',

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Bm25Index, type Bm25Entry } from './bm25-index.js';
+import { seededRandom } from '@passage/testing';
 
 // Lengths 3, 4 and 5: N = 3, avgdl = 4. df(a) = 2, df(b) = 2, df(c) = 1, df(d) = 1.
 const corpus: Bm25Entry[] = [
@@ -19,17 +20,6 @@ function assertClose(actual: number | undefined, expected: number): void {
   assert.ok(actual !== undefined && Math.abs(actual - expected) < 1e-9, `expected ${expected}, got ${actual}`);
 }
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomCorpus(count: number, seed: number): Bm25Entry[] {
   const random = seededRandom(seed);

@@ -37,6 +37,19 @@ export const errorCodes = [
 
 export type ErrorCode = (typeof errorCodes)[number];
 
+/** The codes with which a document ends `failed`. */
+export const documentErrorCodes: readonly ErrorCode[] = [
+  'unsupported_type',
+  'empty_document',
+  'pdf_encrypted',
+  'pdf_corrupt',
+  'pdf_no_text_layer',
+  'parse_timeout',
+  'parse_resource_limit',
+  'parse_failed',
+  'file_missing',
+];
+
 export interface AppErrorOptions {
   /** Whether doing the same work again may succeed. Default: false. */
   retryable?: boolean;

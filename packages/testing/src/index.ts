@@ -5,3 +5,4 @@ export * from './sse-client.js';
 export * from './contracts/catalog-contract.js';
 export * from './contracts/chunk-index-contract.js';
 export * from './api-client.js';
+export * from './seeded-random.js';
