@@ -4,15 +4,9 @@
  * The HTTP layer maps codes to statuses in one place; the queue layer maps `retryable: false` to a
  * job that fails at once.
  */
-export const errorCodes = [
-  // Request errors (4xx)
-  'invalid_request',
-  'not_found',
-  'knowledge_base_not_found',
-  'document_not_found',
-  'payload_too_large',
-  'too_many_files',
-  // Document errors: the document ends `failed` with one of these
+
+/** The codes with which a document ends `failed`. */
+export const documentErrorCodes = [
   'unsupported_type',
   'empty_document',
   'pdf_encrypted',
@@ -22,6 +16,17 @@ export const errorCodes = [
   'parse_resource_limit',
   'parse_failed',
   'file_missing',
+] as const;
+
+export const errorCodes = [
+  // Request errors (4xx)
+  'invalid_request',
+  'not_found',
+  'knowledge_base_not_found',
+  'document_not_found',
+  'payload_too_large',
+  'too_many_files',
+  ...documentErrorCodes,
   // Upstream model errors
   'llm_unavailable',
   'llm_authentication_failed',
@@ -36,19 +41,6 @@ export const errorCodes = [
 ] as const;
 
 export type ErrorCode = (typeof errorCodes)[number];
-
-/** The codes with which a document ends `failed`. */
-export const documentErrorCodes: readonly ErrorCode[] = [
-  'unsupported_type',
-  'empty_document',
-  'pdf_encrypted',
-  'pdf_corrupt',
-  'pdf_no_text_layer',
-  'parse_timeout',
-  'parse_resource_limit',
-  'parse_failed',
-  'file_missing',
-];
 
 export interface AppErrorOptions {
   /** Whether doing the same work again may succeed. Default: false. */
