@@ -1,12 +1,12 @@
 import { once } from 'node:events';
 import pino from 'pino';
-import { createRuntime, loadConfigOrExit } from '@passage/runtime';
+import { createRuntime, exitOnConfigError, loadConfigOrExit } from '@passage/runtime';
 import { createApp } from './app.js';
 
 const config = loadConfigOrExit(process.env);
 
 const logger = pino({ level: config.LOG_LEVEL, base: { service: 'passage-api' } });
-const runtime = createRuntime(config, logger);
+const runtime = await createRuntime(config, logger).catch(exitOnConfigError);
 const app = createApp(runtime, logger);
 const server = app.listen(config.PORT, config.HOST);
 await once(server, 'listening');

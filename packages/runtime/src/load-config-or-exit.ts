@@ -5,10 +5,15 @@ export function loadConfigOrExit(environment: Record<string, string | undefined>
   try {
     return loadConfig(environment);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(`Invalid configuration: ${error.message}`);
-      process.exit(1);
-    }
-    throw error;
+    return exitOnConfigError(error);
   }
+}
+
+/** Ends the process with a one-line message for a ConfigError (found while building adapters, say); rethrows anything else. */
+export function exitOnConfigError(error: unknown): never {
+  if (error instanceof ConfigError) {
+    console.error(`Invalid configuration: ${error.message}`);
+    process.exit(1);
+  }
+  throw error;
 }

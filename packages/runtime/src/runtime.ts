@@ -1,10 +1,11 @@
-import path from 'node:path';
 import { AnswerService } from '@passage/answering';
-import { BoundedParser, InProcessQueue, IngestionService } from '@passage/ingestion';
-import { OpenAiChatModel } from '@passage/llm-openai';
-import { LocalChunkIndex, Retriever, createAnalyzer } from '@passage/retrieval';
-import type { Catalog, ChatModel, ChunkIndex, Config, FileStore, Logger, TextAnalyzer } from '@passage/spec';
-import { LocalFileStore, SqliteCatalog, SqliteChunkStore, openDatabase } from '@passage/store-sqlite';
+import { BoundedParser, IngestionService } from '@passage/ingestion';
+import { Retriever, createAnalyzer } from '@passage/retrieval';
+import type { Catalog, ChatModel, ChunkIndex, Config, Embedder, FileStore, IngestionQueue, Logger, TextAnalyzer } from '@passage/spec';
+import { createChatModel } from './create-chat-model.js';
+import { createEmbedder } from './create-embedder.js';
+import { createQueue } from './create-queue.js';
+import { createStorage } from './create-storage.js';
 
 /** Everything an app needs, built from configuration. */
 export interface Runtime {
@@ -13,46 +14,39 @@ export interface Runtime {
   files: FileStore;
   index: ChunkIndex;
   analyzer: TextAnalyzer;
+  embedder: Embedder | null;
   retriever: Retriever;
   answers: AnswerService;
   ingestion: IngestionService;
-  queue: InProcessQueue;
+  queue: IngestionQueue;
   chatModel: ChatModel | null;
   /** Folder for uploads in flight, on the same file system as the file store. */
   uploadDirectory: string;
   close(): Promise<void>;
 }
 
-/**
- * The composition root: reads nothing from the environment (the app passes a validated Config)
- * and builds the adapters the configuration asks for. Today that is the embedded default: SQLite
- * catalog and chunk store, originals in DATA_DIR, in-memory BM25, in-process durable queue.
- */
 export interface RuntimeOptions {
   /** Poll the catalog for queued documents, ms (a separate worker process). Default: off. */
   pollIntervalMs?: number;
 }
 
-export function createRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Runtime {
-  const dataDirectory = path.resolve(config.DATA_DIR);
-  const database = openDatabase({ dataDirectory });
-  const catalog = new SqliteCatalog(database);
-  const files = new LocalFileStore({ directory: path.join(dataDirectory, 'originals') });
-  const index = new LocalChunkIndex({ store: new SqliteChunkStore(database) });
+/**
+ * The composition root: reads nothing from the environment (the app passes a validated Config)
+ * and builds the adapters the configuration asks for (create-*.ts, one per port family).
+ */
+export async function createRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Promise<Runtime> {
+  const embedder = await createEmbedder(config, logger);
+  const storage = await createStorage(config, logger, embedder);
+  const { catalog, files, index } = storage;
   const analyzer = createAnalyzer();
-  const chatModel: ChatModel | null = config.llmEnabled
-    ? new OpenAiChatModel({
-        model: config.LLM_MODEL,
-        ...(config.OPENAI_BASE_URL === undefined ? {} : { baseUrl: config.OPENAI_BASE_URL }),
-        ...(config.OPENAI_API_KEY === undefined ? {} : { apiKey: config.OPENAI_API_KEY }),
-        temperature: config.LLM_TEMPERATURE,
-        maxTokens: config.LLM_MAX_TOKENS,
-        maxRetries: config.LLM_MAX_RETRIES,
-        idleTimeoutMs: config.LLM_IDLE_TIMEOUT_MS,
-        timeoutMs: config.LLM_TIMEOUT_MS,
-      })
-    : null;
-  const retriever = new Retriever({ catalog, index, analyzer });
+  const chatModel = createChatModel(config);
+  const retriever = new Retriever({
+    catalog,
+    index,
+    analyzer,
+    embedder,
+    ...(config.RETRIEVAL_MODE === undefined ? {} : { defaultMode: config.RETRIEVAL_MODE }),
+  });
   const answers = new AnswerService({
     retriever,
     analyzer,
@@ -67,13 +61,14 @@ export function createRuntime(config: Config, logger: Logger, options: RuntimeOp
     index,
     parser: new BoundedParser({ timeoutMs: config.PARSE_TIMEOUT_MS, memoryMb: config.PARSE_MEMORY_MB }),
     analyzer,
+    embedder,
+    embeddingBatchSize: config.EMBEDDING_BATCH_SIZE,
     chunking: { targetTokens: config.CHUNK_TOKENS, overlapTokens: config.CHUNK_OVERLAP_TOKENS },
     logger,
   });
-  const queue = new InProcessQueue({
+  const queue = createQueue(config, {
     catalog,
-    service: ingestion,
-    concurrency: config.INGEST_CONCURRENCY,
+    ingestion,
     logger,
     ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }),
   });
@@ -84,17 +79,16 @@ export function createRuntime(config: Config, logger: Logger, options: RuntimeOp
     files,
     index,
     analyzer,
+    embedder,
     retriever,
     answers,
     ingestion,
     queue,
     chatModel,
-    uploadDirectory: path.join(dataDirectory, 'uploads'),
+    uploadDirectory: storage.uploadDirectory,
     async close() {
       await queue.close();
-      await index.close();
-      await catalog.close();
-      database.close();
+      await storage.close();
     },
   };
 }

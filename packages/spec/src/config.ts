@@ -36,6 +36,28 @@ export const configSchema = z.object({
   CHUNK_TOKENS: integer(256, 32, 4096),
   CHUNK_OVERLAP_TOKENS: integer(32, 0, 1024),
 
+  EMBEDDING_PROVIDER: z.enum(['none', 'local', 'openai']).default('none'),
+  /** Model id or local folder (local), or model name (openai). Default depends on the provider. */
+  EMBEDDING_MODEL: optionalText,
+  /** OpenAI-compatible embeddings server; defaults to OPENAI_BASE_URL. */
+  EMBEDDING_BASE_URL: optionalUrl,
+  /** Defaults to OPENAI_API_KEY. */
+  EMBEDDING_API_KEY: optionalText,
+  EMBEDDING_BATCH_SIZE: integer(32, 1, 2048),
+  EMBEDDING_MAX_IN_FLIGHT: integer(4, 1, 256),
+  RETRIEVAL_MODE: z.enum(['lexical', 'dense', 'hybrid']).optional(),
+  RRF_K: integer(60, 1, 10_000),
+
+  REDIS_URL: optionalUrl,
+  QUEUE_PREFIX: z.string().min(1).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only').default('passage'),
+  WORKER_CONCURRENCY: integer(2, 1, 64),
+  STORAGE_DIR: optionalText,
+  QDRANT_URL: optionalUrl,
+  QDRANT_API_KEY: optionalText,
+  QDRANT_COLLECTION_PREFIX: z.string().min(1).regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('passage'),
+
+  SSE_HEARTBEAT_MS: integer(15_000, 100),
+
   INGEST_CONCURRENCY: integer(1, 1, 32),
   INGEST_IN_API: z
     .enum(['true', 'false'])

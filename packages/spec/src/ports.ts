@@ -104,6 +104,8 @@ export interface IngestionQueue {
   enqueue(documentIds: string[]): Promise<void>;
   /** Starts consuming; resolves when consumption has started (recovered work included). */
   start(): Promise<void>;
+  /** Stops work on a document that was deleted; best effort. */
+  cancel(documentId: string): void;
   /** Stops taking work and waits for running jobs to settle or be abandoned for recovery. */
   close(): Promise<void>;
 }
