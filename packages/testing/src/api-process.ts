@@ -43,7 +43,10 @@ export async function startApiProcess(options: { dataDirectory?: string; env?: R
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`API did not start in time:\n${output}`)), options.timeoutMs ?? 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`API did not start in time:\n${output}`));
+    }, options.timeoutMs ?? 30_000);
     const onData = (data: Buffer) => {
       output += data.toString('utf8');
       const match = /"port":(\d+)/.exec(output);
