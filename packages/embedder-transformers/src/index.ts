@@ -1,1 +1,3 @@
-export {};
+export * from './transformers-embedder.js';
+export * from './embedding-model-profile.js';
+export * from './fixture-model.js';

@@ -17,6 +17,25 @@ describe('createAnalyzer', () => {
   it('drops English stop words', () => {
     assert.deepEqual(analyzer.analyze('The cat is on the mat and it was there'), ['cat', 'mat']);
     assert.deepEqual(analyzer.analyze('the of and'), []);
+    // Function words the `stopword` list lacks, contractions included.
+    assert.deepEqual(analyzer.analyze("It does not work when she isn't there, so don't"), ['work']);
+    assert.deepEqual(createAnalyzer({ englishStopWords: ['cat'] }).analyze('the cat'), ['the']);
+  });
+
+  it('splits letters from digits inside a part, keeping the whole part', () => {
+    assert.deepEqual(analyzer.analyze('TET2 PGE-2'), ['tet', '2', 'tet2', 'pge', '2', 'pge2']);
+    // Single-letter pieces that are stop-word fragments go; digits with a dot stay one piece.
+    assert.deepEqual(analyzer.analyze('h2o 1990s v2.0 1,000mg'), ['h', '2', 'h2o', '1990', '1990s', 'v', '2.0', 'v2.0', '1000', 'mg', '1000mg']);
+    // The same terms whether a query writes the hyphen or not.
+    assert.deepEqual(analyzer.analyze('covid19'), analyzer.analyze('COVID-19'));
+    assert.deepEqual(createAnalyzer({ splitLettersFromDigits: false }).analyze('TET2 PGE-2'), ['tet2', 'pge', '2', 'pge2']);
+  });
+
+  it('spells out a Greek letter that stands alone, not letters inside Greek words', () => {
+    assert.deepEqual(analyzer.analyze('IFN-γ'), analyzer.analyze('IFN-gamma'));
+    assert.deepEqual(analyzer.analyze('NF-κB TGF-β1'), ['nf', 'kappab', 'nfkappab', 'tgf', 'beta', '1', 'beta1', 'tgfbeta1']);
+    assert.deepEqual(analyzer.analyze('Ελληνικά Α'), ['ελληνικά', 'alpha']);
+    assert.deepEqual(createAnalyzer({ spellGreekLetters: false }).analyze('IFN-γ'), ['ifn', 'γ', 'ifnγ']);
   });
 
   it('splits hyphenated words, keeps the joined form and keeps numbers', () => {
@@ -26,13 +45,13 @@ describe('createAnalyzer', () => {
   });
 
   it('handles apostrophes and diacritics', () => {
-    assert.deepEqual(analyzer.analyze("John's café isn't naïve"), ['john', 'cafe', 'isnt', 'naiv']);
+    assert.deepEqual(analyzer.analyze("John's café, O'Neill naïve"), ['john', 'cafe', 'oneil', 'naiv']);
     assert.deepEqual(createAnalyzer({ foldDiacritics: false, stem: false }).analyze('café'), ['café']);
   });
 
   it('applies NFKC and lowercase', () => {
     assert.deepEqual(analyzer.analyze('ＡＢＣ'), ['abc']);
-    assert.deepEqual(analyzer.analyze('ＡＢＣ１２３ ＢＭ２５'), ['abc123', 'bm25']);
+    assert.deepEqual(analyzer.analyze('ＡＢＣ１２３ ＢＭ２５'), ['abc', '123', 'abc123', 'bm', '25', 'bm25']);
     assert.deepEqual(analyzer.analyze('ｶﾀｶﾅ'), analyzer.analyze('カタカナ'));
   });
 
@@ -60,7 +79,7 @@ describe('createAnalyzer', () => {
 
   it('handles text that mixes Chinese and English', () => {
     const terms = wordsOnly.analyze('使用BM25检索 English words，效果很好！');
-    assert.deepEqual(terms, ['使用', 'bm25', '检索', 'english', 'word', '效果', '很', '好']);
+    assert.deepEqual(terms, ['使用', 'bm', '25', 'bm25', '检索', 'english', 'word', '效果', '很', '好']);
     assert.ok(analyzer.analyze('使用BM25检索').includes('bm25'));
   });
 

@@ -11,9 +11,13 @@
  *   split a word into parts ("covid-19" gives "covid" and "19") and the joined parts are kept too
  *   ("covid19", so a query written either way matches). Apostrophes join ("don't" gives "dont",
  *   possessive "'s" is dropped), a dot between digits joins ("3.14", "2.0.3") and a comma before
- *   exactly three digits is a thousands separator ("1,000" gives "1000"). English stop words are
- *   dropped, Latin letters lose their diacritics ("naïve" is "naive") and purely a-z words are
- *   stemmed with Porter's algorithm ("running" and "runs" are both "run").
+ *   exactly three digits is a thousands separator ("1,000" gives "1000"). A part that mixes letters
+ *   and digits also gives its letter and digit pieces ("tet2" gives "tet", "2" and "tet2"), so
+ *   "TET2" matches "TET" and "PGE2" matches "PGE-2", as hyphenated parts do. A Greek letter standing
+ *   alone (not inside a Greek word) is spelt out, as science writes either form: "IFN-γ" is
+ *   "IFN-gamma", "NF-κB" is "NF-kappaB". English stop words are dropped, Latin letters lose their
+ *   diacritics ("naïve" is "naive") and purely a-z words are stemmed with Porter's algorithm
+ *   ("running" and "runs" are both "run").
  * - Han: words from jieba's search mode (whole words and the dictionary words inside them:
  *   "北京大学" gives "北京", "大学", "北京大学"), plus, by default, every character and every pair of
  *   adjacent characters of the run. Jieba alone misses whenever the query and the passage are
@@ -48,11 +52,42 @@ export const chineseStopWords: readonly string[] = [
   '哪', '哪个', '哪些', '哪里', '谁', '多少',
 ];
 
+/**
+ * English function words missing from the `stopword` package's list, which the default list adds:
+ * NLTK's English stop words that list lacks ("not", "no", "when", "does", "will"…), and the
+ * contractions as this analyzer writes them ("doesnt"; NLTK's list has their fragments, "doesn" and
+ * "t", which are kept as well because splitting letters from digits makes single letters).
+ */
+export const additionalEnglishStopWords: readonly string[] = [
+  'myself', 'ours', 'ourselves', 'yours', 'yourself', 'yourselves', 'she', 'hers', 'herself', 'its',
+  'itself', 'theirs', 'themselves', 'whom', 'having', 'does', 'doing', 'until', 'against', 'during',
+  'above', 'below', 'down', 'off', 'again', 'further', 'once', 'when', 'why', 'few', 'no', 'nor',
+  'not', 'own', 'so', 'will', 'just', 's', 't', 'd', 'll', 'm', 'o', 're', 've', 'y', 'don', 'ain',
+  'aren', 'couldn', 'didn', 'doesn', 'hadn', 'hasn', 'haven', 'isn', 'mightn', 'mustn', 'needn',
+  'shan', 'shouldn', 'wasn', 'weren', 'wouldn', 'dont', 'aint', 'arent', 'couldnt', 'didnt',
+  'doesnt', 'hadnt', 'hasnt', 'havent', 'isnt', 'mightnt', 'mustnt', 'neednt', 'shant', 'shouldnt',
+  'wasnt', 'werent', 'wont', 'wouldnt', 'cant',
+];
+
+/** Names of the Greek letters, as a lone letter is spelt out. */
+const greekLetterNames: Readonly<Record<string, string>> = {
+  α: 'alpha', β: 'beta', γ: 'gamma', δ: 'delta', ε: 'epsilon', ζ: 'zeta', η: 'eta', θ: 'theta',
+  ι: 'iota', κ: 'kappa', λ: 'lambda', μ: 'mu', ν: 'nu', ξ: 'xi', ο: 'omicron', π: 'pi', ρ: 'rho',
+  σ: 'sigma', ς: 'sigma', τ: 'tau', υ: 'upsilon', φ: 'phi', χ: 'chi', ψ: 'psi', ω: 'omega',
+};
+
 export interface AnalyzerOptions {
   /** Reduce a-z words to their Porter stem. Default true. */
   stem?: boolean;
-  /** Dropped words of non-CJK text, lowercase. Default: the English list of the `stopword` package. */
+  /**
+   * Dropped words of non-CJK text, lowercase. Default: the English list of the `stopword` package
+   * plus {@link additionalEnglishStopWords}.
+   */
   englishStopWords?: readonly string[];
+  /** Also emit the letter and digit pieces of a part that mixes them ("tet2": "tet", "2"). Default true. */
+  splitLettersFromDigits?: boolean;
+  /** Spell out a Greek letter that stands alone ("IFN-γ" as "IFN-gamma"). Default true. */
+  spellGreekLetters?: boolean;
   /** Dropped CJK words and n-grams. Default: {@link chineseStopWords}. */
   chineseStopWords?: readonly string[];
   /** Emit each CJK character as a term. Default true. */
@@ -84,7 +119,7 @@ let defaultEnglishStopWords: readonly string[] | undefined;
 
 function englishStopWordList(): readonly string[] {
   // `stopword` ships no type declarations, hence require and the cast.
-  defaultEnglishStopWords ??= (require('stopword') as { eng: string[] }).eng;
+  defaultEnglishStopWords ??= [...(require('stopword') as { eng: string[] }).eng, ...additionalEnglishStopWords];
   return defaultEnglishStopWords;
 }
 
@@ -98,6 +133,10 @@ const part = String.raw`[\p{L}\p{M}\p{N}]+(?:(?:['’]|(?<=\p{N})\.(?=\p{N})|(?<
 const wordPattern = new RegExp(String.raw`${part}(?:[\-‐‑_]${part})*`, 'gu');
 const partSeparatorPattern = /[-‐‑_]/u;
 const latinPattern = /^[\p{Script=Latin}\p{M}\p{N}]+$/u;
+const lettersAndDigitsPattern = /\p{L}.*\p{N}|\p{N}.*\p{L}/u;
+const letterDigitBoundaryPattern = /(?<=\p{L})(?=\p{N})|(?<=\p{N})(?=\p{L})/u;
+const greekPattern = /\p{Script=Greek}/u;
+const loneGreekLetterPattern = /(?<!\p{Script=Greek})\p{Script=Greek}(?!\p{Script=Greek})/gu;
 const asciiLettersPattern = /^[a-z]+$/;
 
 export function createAnalyzer(options: AnalyzerOptions = {}): Analyzer {
@@ -107,6 +146,8 @@ export function createAnalyzer(options: AnalyzerOptions = {}): Analyzer {
   const unigrams = options.cjkCharacterUnigrams ?? true;
   const bigrams = options.cjkCharacterBigrams ?? true;
   const fold = options.foldDiacritics ?? true;
+  const splitDigits = options.splitLettersFromDigits ?? true;
+  const spellGreek = options.spellGreekLetters ?? true;
   const maxTermLength = options.maxTermLength ?? 64;
 
   function emit(terms: string[], term: string): void {
@@ -127,11 +168,22 @@ export function createAnalyzer(options: AnalyzerOptions = {}): Analyzer {
     return stem && asciiLettersPattern.test(value) ? stemmer(value) : value;
   }
 
+  function emitWord(terms: string[], value: string): void {
+    if (!englishStop.has(value)) emit(terms, stemmed(value));
+  }
+
   function analyzeWords(segment: string, terms: string[]): void {
     for (const match of segment.matchAll(wordPattern)) {
-      const parts = match[0].split(partSeparatorPattern).map(normalizePart).filter((value) => value.length > 0);
+      let word = match[0];
+      if (spellGreek && greekPattern.test(word)) {
+        word = word.replace(loneGreekLetterPattern, (letter) => greekLetterNames[letter] ?? letter);
+      }
+      const parts = word.split(partSeparatorPattern).map(normalizePart).filter((value) => value.length > 0);
       for (const value of parts) {
-        if (!englishStop.has(value)) emit(terms, stemmed(value));
+        if (splitDigits && lettersAndDigitsPattern.test(value)) {
+          for (const piece of value.split(letterDigitBoundaryPattern)) emitWord(terms, piece);
+        }
+        emitWord(terms, value);
       }
       if (parts.length > 1) emit(terms, stemmed(parts.join('')));
     }

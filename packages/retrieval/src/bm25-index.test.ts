@@ -159,18 +159,42 @@ describe('Bm25Index', () => {
 
   it('applies the filter before taking topK', () => {
     const index = indexOf(corpus);
-    const hits = index.search({ a: 1, b: 1, c: 1 }, 1, (id) => id !== 'd2');
+    const hits = index.search({ a: 1, b: 1, c: 1 }, 1, { filter: (id) => id !== 'd2' });
     assert.equal(hits.length, 1);
     assert.notEqual(hits[0]?.id, 'd2');
-    assert.deepEqual(index.search({ a: 1 }, 10, () => false), []);
+    assert.deepEqual(index.search({ a: 1 }, 10, { filter: () => false }), []);
     assert.throws(() =>
-      index.search({ a: 1 }, 10, () => {
-        throw new Error('filter failed');
+      index.search({ a: 1 }, 10, {
+        filter: () => {
+          throw new Error('filter failed');
+        },
       }),
     );
     assert.deepEqual(index.search({ a: 1 }, 10), indexOf(corpus).search({ a: 1 }, 10), 'a throwing filter leaves no residue');
     const unfiltered = index.search({ a: 1, b: 1, c: 1 }, 10).filter((hit) => hit.id !== 'd2');
-    assert.deepEqual(index.search({ a: 1, b: 1, c: 1 }, 10, (id) => id !== 'd2'), unfiltered);
+    assert.deepEqual(index.search({ a: 1, b: 1, c: 1 }, 10, { filter: (id) => id !== 'd2' }), unfiltered);
+  });
+
+  it('adds a boost to each matching document before ranking', () => {
+    const index = indexOf(corpus);
+    const plain = index.search({ a: 1, c: 1 }, 10);
+    assert.deepEqual(plain.map((hit) => hit.id), ['d2', 'd1']);
+    const gap = (plain[0]?.score ?? 0) - (plain[1]?.score ?? 0);
+    const boosted = index.search({ a: 1, c: 1 }, 1, { boost: (id) => (id === 'd1' ? gap + 1 : 0) });
+    assert.deepEqual(boosted.map((hit) => hit.id), ['d1']);
+    assertClose(boosted[0]?.score, (plain[1]?.score ?? 0) + gap + 1);
+    // Documents that match no query term get no boost and stay out.
+    assert.deepEqual(index.search({ c: 1 }, 10, { boost: () => 5 }).map((hit) => hit.id), ['d2']);
+  });
+
+  it('scores every matching document with scoreAll, the same as search', () => {
+    const index = indexOf(corpus);
+    const all = index.scoreAll({ a: 1, b: 1, d: 1 });
+    assert.deepEqual([...all.keys()].sort(), ['d1', 'd2', 'd3']);
+    for (const hit of index.search({ a: 1, b: 1, d: 1 }, 10)) assertClose(all.get(hit.id), hit.score);
+    assert.equal(index.scoreAll({ unknown: 1 }).size, 0);
+    // The shared accumulator is left clean: a search afterwards is unaffected.
+    assert.deepEqual(index.search({ a: 1 }, 10), indexOf(corpus).search({ a: 1 }, 10));
   });
 
   it('finds the same top hits as a full sort on a larger corpus', () => {

@@ -18,6 +18,7 @@
  * updates N, df and the total length at once (they stay exact) and leaves tombstones in the
  * postings, which searches skip; once tombstones outnumber live documents the postings are rebuilt.
  */
+import { TopHeap, type RankedHit } from './top-heap.js';
 
 export interface Bm25Options {
   /** Term-frequency saturation: how fast repeated occurrences stop adding score. Default 1.2. */
@@ -32,9 +33,16 @@ export interface Bm25Entry {
   terms: Record<string, number>;
 }
 
-export interface Bm25Hit {
-  id: string;
-  score: number;
+export type Bm25Hit = RankedHit;
+
+export interface Bm25SearchOptions {
+  /**
+   * Drops documents before they take a place. Called only for documents that would rank; must not
+   * search this index itself (the per-query buffers are shared).
+   */
+  filter?: (id: string) => boolean;
+  /** Added to a matching document's score before ranking (another signal about the same document). */
+  boost?: (id: string) => number;
 }
 
 interface PostingList {
@@ -126,12 +134,47 @@ export class Bm25Index {
 
   /**
    * The `topK` best documents for the query, by score descending then id ascending (UTF-16 code
-   * unit order). Only documents sharing a term with the query are returned. `filter` drops
-   * documents before they take a place; it is called only for documents that would rank, and must
-   * not search this index itself (the per-query buffers are shared).
+   * unit order). Only documents sharing a term with the query are returned.
    */
-  search(queryTerms: Record<string, number>, topK: number, filter?: (id: string) => boolean): Bm25Hit[] {
+  search(queryTerms: Record<string, number>, topK: number, options: Bm25SearchOptions = {}): Bm25Hit[] {
     if (!(topK >= 1) || this.liveCount === 0) return [];
+    const { filter, boost } = options;
+    const touchedCount = this.accumulate(queryTerms);
+    const scores = this.scores;
+    const touched = this.touched;
+    const ids = this.ids;
+    const heap = new TopHeap(topK, ids);
+    try {
+      for (let index = 0; index < touchedCount; index += 1) {
+        const slot = touched[index] as number;
+        const score = (scores[slot] as number) + (boost === undefined ? 0 : boost(ids[slot] as string));
+        if (heap.wouldAccept(slot, score) && (filter === undefined || filter(ids[slot] as string))) heap.push(slot, score);
+      }
+    } finally {
+      // Leave the accumulator zeroed for the next search, even when a callback throws.
+      for (let index = 0; index < touchedCount; index += 1) scores[touched[index] as number] = 0;
+    }
+    return heap.sorted();
+  }
+
+  /** The score of every document sharing a term with the query, in no particular order. */
+  scoreAll(queryTerms: Record<string, number>): Map<string, number> {
+    const result = new Map<string, number>();
+    if (this.liveCount === 0) return result;
+    const touchedCount = this.accumulate(queryTerms);
+    for (let index = 0; index < touchedCount; index += 1) {
+      const slot = this.touched[index] as number;
+      result.set(this.ids[slot] as string, this.scores[slot] as number);
+      this.scores[slot] = 0;
+    }
+    return result;
+  }
+
+  /**
+   * Adds every query term's contribution into `scores` by slot and lists the slots it touched in
+   * `touched`; returns how many. The caller must zero those slots of `scores` afterwards.
+   */
+  private accumulate(queryTerms: Record<string, number>): number {
     const slotCount = this.ids.length;
     if (this.scores.length < slotCount) {
       const capacity = Math.max(slotCount, this.scores.length * 2, 1024);
@@ -142,7 +185,6 @@ export class Bm25Index {
     const scores = this.scores;
     const touched = this.touched;
     const normalizations = this.normalizations;
-    const ids = this.ids;
     const k1 = this.k1;
     const documentCount = this.liveCount;
     let touchedCount = 0;
@@ -167,19 +209,7 @@ export class Bm25Index {
         scores[slot] = (scores[slot] as number) + contribution;
       }
     }
-
-    const heap = new TopHeap(topK, ids);
-    try {
-      for (let index = 0; index < touchedCount; index += 1) {
-        const slot = touched[index] as number;
-        const score = scores[slot] as number;
-        if (heap.wouldAccept(slot, score) && (filter === undefined || filter(ids[slot] as string))) heap.push(slot, score);
-      }
-    } finally {
-      // Leave the accumulator zeroed for the next search, even when the filter throws.
-      for (let index = 0; index < touchedCount; index += 1) scores[touched[index] as number] = 0;
-    }
-    return heap.sorted();
+    return touchedCount;
   }
 
   private computeNormalizations(): void {
@@ -252,75 +282,5 @@ export class Bm25Index {
     // Summed afresh, so rounding from many incremental updates (non-integer frequencies) is dropped.
     this.totalLength = totalLength;
     this.normalizationsCurrent = false;
-  }
-}
-
-/**
- * Keeps the k best (slot, score) pairs seen: a binary min-heap whose root is the worst kept pair,
- * where lower score is worse and, at equal scores, the larger id is worse.
- */
-class TopHeap {
-  private readonly slots: number[] = [];
-  private readonly scores: number[] = [];
-
-  constructor(
-    private readonly capacity: number,
-    private readonly ids: ReadonlyArray<string | undefined>,
-  ) {}
-
-  /** Whether a pair would be kept: cheap, so callers can test it before an expensive filter. */
-  wouldAccept(slot: number, score: number): boolean {
-    if (this.slots.length < this.capacity) return true;
-    return this.isWorse(this.slots[0] as number, this.scores[0] as number, slot, score);
-  }
-
-  push(slot: number, score: number): void {
-    const slots = this.slots;
-    const scores = this.scores;
-    if (slots.length < this.capacity) {
-      slots.push(slot);
-      scores.push(score);
-      let index = slots.length - 1;
-      while (index > 0) {
-        const parent = (index - 1) >> 1;
-        if (!this.isWorse(slot, score, slots[parent] as number, scores[parent] as number)) break;
-        slots[index] = slots[parent] as number;
-        scores[index] = scores[parent] as number;
-        index = parent;
-      }
-      slots[index] = slot;
-      scores[index] = score;
-      return;
-    }
-    if (!this.wouldAccept(slot, score)) return;
-    // Replace the root and sift down.
-    let index = 0;
-    const size = slots.length;
-    for (;;) {
-      const left = index * 2 + 1;
-      if (left >= size) break;
-      const right = left + 1;
-      let child = left;
-      if (right < size && this.isWorse(slots[right] as number, scores[right] as number, slots[left] as number, scores[left] as number)) {
-        child = right;
-      }
-      if (!this.isWorse(slots[child] as number, scores[child] as number, slot, score)) break;
-      slots[index] = slots[child] as number;
-      scores[index] = scores[child] as number;
-      index = child;
-    }
-    slots[index] = slot;
-    scores[index] = score;
-  }
-
-  sorted(): Bm25Hit[] {
-    const hits = this.slots.map((slot, index) => ({ id: this.ids[slot] as string, score: this.scores[index] as number }));
-    return hits.sort((left, right) => right.score - left.score || (left.id < right.id ? -1 : left.id > right.id ? 1 : 0));
-  }
-
-  /** Whether pair a ranks below pair b. */
-  private isWorse(slotA: number, scoreA: number, slotB: number, scoreB: number): boolean {
-    if (scoreA !== scoreB) return scoreA < scoreB;
-    return (this.ids[slotA] as string) > (this.ids[slotB] as string);
   }
 }

@@ -1,5 +1,6 @@
 import {
   AppError,
+  InvalidRequestError,
   throwIfAborted,
   type ChunkIndex,
   type ChunkPostings,
@@ -9,19 +10,53 @@ import {
   type SearchHit,
 } from '@passage/spec';
 import { Bm25Index, type Bm25Options } from './bm25-index.js';
+import { defaultRrfK, reciprocalRankFusion } from './reciprocal-rank-fusion.js';
+import type { RankedHit } from './top-heap.js';
+import { VectorIndex } from './vector-index.js';
+
+/** Default of {@link LocalChunkIndexOptions.documentWeight}. */
+export const defaultDocumentWeight = 0.3;
+
+/** Default of {@link LocalChunkIndexOptions.fusionCandidates}. */
+export const defaultFusionCandidates = 100;
 
 export interface LocalChunkIndexOptions {
   /** Where chunks live durably. */
   store: ChunkStore;
-  /** BM25 parameters. Default: k1 1.2, b 0.75. */
+  /** BM25 parameters, for chunks and whole documents alike. Default: k1 1.2, b 0.75. */
   bm25?: Bm25Options;
+  /**
+   * Weight of the whole document's BM25 score in the lexical score of each of its chunks:
+   * score(chunk) = BM25(chunk) + documentWeight × BM25(document), the document being the sum of its
+   * chunks' terms. Evidence from the rest of the document ranks a passage of a document about the
+   * query above an equally matching passage of a document that only mentions it (Callan 1994,
+   * "Passage-level evidence in document retrieval"). Default 0.3; 0 turns it off.
+   */
+  documentWeight?: number;
+  /** RRF's k for hybrid searches (RRF_K). Default 60. */
+  rrfK?: number;
+  /**
+   * How many candidates each of the lexical and the dense lists brings to a hybrid fusion, at least
+   * the request's topK: Qdrant's prefetch `limit`. Default 100.
+   */
+  fusionCandidates?: number;
 }
 
 interface GenerationState {
   generation: number;
   sequence: number;
+  /** BM25 over chunks. */
   lexical: Bm25Index;
+  /** BM25 over whole documents, for the document evidence; empty when documentWeight is 0. */
+  documents: Bm25Index;
+  vectors: VectorIndex;
+  /**
+   * Chunks whose vector the dense index refused (a size other than the rest: the embedding model
+   * changed without a reindex), with the reason. Dense searches fail while any is present.
+   */
+  rejectedVectors: Map<string, string>;
   chunksByDocument: Map<string, string[]>;
+  documentOfChunk: Map<string, string>;
   refreshing: Promise<void> | null;
 }
 
@@ -29,15 +64,34 @@ interface GenerationState {
  * The embedded chunk index: chunks stored durably in a ChunkStore, ranked in memory. Each
  * knowledge base generation is loaded on first use and then kept current from the store's change
  * feed before every search, which also picks up writes made by other processes on the same store.
+ *
+ * Modes: `lexical` ranks by BM25 with document evidence (see documentWeight); `dense` by cosine
+ * similarity of the chunk vectors to the query vector, exactly (brute force); `hybrid` fuses the
+ * lexical and the dense top `max(topK, fusionCandidates)` by reciprocal rank fusion, as Qdrant's
+ * Query API does with two prefetches and `fusion: "rrf"`. Chunks stored without a vector (indexed
+ * before an embedder was configured) take part in lexical ranking only.
  */
 export class LocalChunkIndex implements ChunkIndex {
   readonly #store: ChunkStore;
   readonly #bm25Options: Bm25Options;
+  readonly #documentWeight: number;
+  readonly #rrfK: number;
+  readonly #fusionCandidates: number;
   readonly #states = new Map<string, Promise<GenerationState>>();
 
   constructor(options: LocalChunkIndexOptions) {
     this.#store = options.store;
     this.#bm25Options = options.bm25 ?? {};
+    this.#documentWeight = options.documentWeight ?? defaultDocumentWeight;
+    this.#rrfK = options.rrfK ?? defaultRrfK;
+    this.#fusionCandidates = options.fusionCandidates ?? defaultFusionCandidates;
+    if (!(this.#documentWeight >= 0) || !Number.isFinite(this.#documentWeight)) {
+      throw new RangeError(`documentWeight must be a finite number ≥ 0, got ${this.#documentWeight}`);
+    }
+    if (!(this.#rrfK >= 1) || !Number.isFinite(this.#rrfK)) throw new RangeError(`rrfK must be a finite number ≥ 1, got ${this.#rrfK}`);
+    if (!Number.isInteger(this.#fusionCandidates) || this.#fusionCandidates < 1) {
+      throw new RangeError(`fusionCandidates must be a positive integer, got ${this.#fusionCandidates}`);
+    }
   }
 
   async upsertDocumentChunks(
@@ -66,13 +120,25 @@ export class LocalChunkIndex implements ChunkIndex {
 
   async search(request: IndexSearchRequest): Promise<SearchHit[]> {
     throwIfAborted(request.signal);
-    if (request.mode !== 'lexical') {
-      throw new AppError('invalid_request', `Retrieval mode "${request.mode}" needs an embedder; only "lexical" is available`);
+    if (request.mode !== 'lexical' && request.vector === undefined) {
+      throw new InvalidRequestError(`Retrieval mode "${request.mode}" needs a query vector (an embedder); use "lexical"`);
     }
     const state = await this.#state(request.knowledgeBaseId, request.generation);
     await this.#refresh(request.knowledgeBaseId, state);
     throwIfAborted(request.signal);
-    const ranked = state.lexical.search(request.terms, request.topK);
+    const topK = request.topK;
+    let ranked: RankedHit[];
+    if (request.mode === 'lexical') {
+      ranked = this.#lexicalSearch(state, request.terms, topK);
+    } else if (request.mode === 'dense') {
+      ranked = this.#denseSearch(state, request.vector ?? [], topK);
+    } else {
+      const candidates = Math.max(topK, this.#fusionCandidates);
+      ranked = reciprocalRankFusion(
+        [this.#lexicalSearch(state, request.terms, candidates), this.#denseSearch(state, request.vector ?? [], candidates)],
+        { k: this.#rrfK, limit: topK },
+      );
+    }
     if (ranked.length === 0) return [];
     const chunks = await this.#store.getChunks(ranked.map((entry) => entry.id));
     const chunksById = new Map(chunks.map((chunk) => [chunk.id, chunk]));
@@ -80,6 +146,36 @@ export class LocalChunkIndex implements ChunkIndex {
       const chunk = chunksById.get(entry.id);
       return chunk === undefined ? [] : [{ chunk, score: entry.score }];
     });
+  }
+
+  #lexicalSearch(state: GenerationState, terms: Record<string, number>, topK: number): RankedHit[] {
+    if (this.#documentWeight === 0) return state.lexical.search(terms, topK);
+    const documentScores = state.documents.scoreAll(terms);
+    const weight = this.#documentWeight;
+    return state.lexical.search(terms, topK, {
+      // A chunk that matches a term belongs to a document that matches it, so the lookup finds a score.
+      boost: (id) => weight * (documentScores.get(state.documentOfChunk.get(id) ?? '') ?? 0),
+    });
+  }
+
+  #denseSearch(state: GenerationState, vector: number[], topK: number): RankedHit[] {
+    const [rejected] = state.rejectedVectors.values();
+    if (rejected !== undefined) {
+      throw new AppError(
+        'internal_error',
+        `This knowledge base holds chunk vectors of different sizes (${rejected}): the embedding model changed while ` +
+          'documents were indexed; reindex the knowledge base',
+      );
+    }
+    if (state.vectors.size === 0) return [];
+    if (vector.length !== state.vectors.dimensions) {
+      throw new AppError(
+        'internal_error',
+        `The query vector has ${vector.length} dimensions but this knowledge base's chunks have ${state.vectors.dimensions}: ` +
+          'the embedding model changed since they were indexed; reindex the knowledge base',
+      );
+    }
+    return state.vectors.search(vector, topK);
   }
 
   async countChunks(knowledgeBaseId: string, generation: number, documentId?: string): Promise<number> {
@@ -114,19 +210,44 @@ export class LocalChunkIndex implements ChunkIndex {
       generation,
       sequence: snapshot.sequence,
       lexical: new Bm25Index(this.#bm25Options),
+      documents: new Bm25Index(this.#bm25Options),
+      vectors: new VectorIndex(),
+      rejectedVectors: new Map(),
       chunksByDocument: new Map(),
+      documentOfChunk: new Map(),
       refreshing: null,
     };
     this.#apply(state, snapshot.postings);
     return state;
   }
 
+  /** Puts the postings in the state; each document present in them replaces its earlier version. */
   #apply(state: GenerationState, postings: ChunkPostings[]): void {
-    state.lexical.add(postings.map((entry) => ({ id: entry.id, terms: entry.terms })));
+    const byDocument = new Map<string, ChunkPostings[]>();
     for (const entry of postings) {
-      const ids = state.chunksByDocument.get(entry.documentId);
-      if (ids === undefined) state.chunksByDocument.set(entry.documentId, [entry.id]);
-      else ids.push(entry.id);
+      const list = byDocument.get(entry.documentId);
+      if (list === undefined) byDocument.set(entry.documentId, [entry]);
+      else list.push(entry);
+    }
+    for (const [documentId, entries] of byDocument) {
+      this.#removeDocument(state, documentId);
+      state.lexical.add(entries.map((entry) => ({ id: entry.id, terms: entry.terms })));
+      if (this.#documentWeight > 0) state.documents.add([{ id: documentId, terms: sumTerms(entries) }]);
+      for (const entry of entries) {
+        if (entry.vector === undefined) continue;
+        try {
+          state.vectors.add([{ id: entry.id, vector: entry.vector }]);
+        } catch (error) {
+          if (!(error instanceof RangeError)) throw error;
+          // Lexical search keeps working; dense searches report this instead of partial results.
+          state.rejectedVectors.set(entry.id, error.message);
+        }
+      }
+      state.chunksByDocument.set(
+        documentId,
+        entries.map((entry) => entry.id),
+      );
+      for (const entry of entries) state.documentOfChunk.set(entry.id, documentId);
     }
   }
 
@@ -134,6 +255,12 @@ export class LocalChunkIndex implements ChunkIndex {
     const ids = state.chunksByDocument.get(documentId);
     if (ids === undefined) return;
     state.lexical.remove(ids);
+    state.documents.remove([documentId]);
+    state.vectors.remove(ids);
+    for (const id of ids) {
+      state.documentOfChunk.delete(id);
+      state.rejectedVectors.delete(id);
+    }
     state.chunksByDocument.delete(documentId);
   }
 
@@ -170,4 +297,13 @@ export class LocalChunkIndex implements ChunkIndex {
       state.refreshing = null;
     }
   }
+}
+
+/** The terms of a whole document: the sum of its chunks' term frequencies. */
+function sumTerms(entries: ChunkPostings[]): Record<string, number> {
+  const sum = new Map<string, number>();
+  for (const entry of entries) {
+    for (const [term, frequency] of Object.entries(entry.terms)) sum.set(term, (sum.get(term) ?? 0) + frequency);
+  }
+  return Object.fromEntries(sum);
 }
