@@ -1,1 +1,3 @@
-export {};
+export * from './qdrant-chunk-index.js';
+export * from './collection-names.js';
+export * from './sparse-vector.js';

@@ -29,6 +29,8 @@ export interface IngestionServiceOptions {
   chunking?: ChunkingOptions;
   /** Texts per embedding request. Default: 32. */
   embeddingBatchSize?: number;
+  /** Embedding requests of one document in flight at once (EMBEDDING_MAX_IN_FLIGHT). Default: 1. */
+  embeddingConcurrency?: number;
   /**
    * Attempts after which a document that keeps being interrupted (a crash, a kill) is failed
    * instead of being tried again. Default: 3.
@@ -102,6 +104,8 @@ export class IngestionService {
       });
       const drafts = chunkPages(parsed.pages, this.#options.chunking);
       if (drafts.length === 0) throw new DocumentError('empty_document', 'No text could be extracted from the document');
+      // The title is indexed with every chunk: a passage rarely repeats what its title says.
+      const title = parsed.title?.trim() ?? '';
 
       const chunks: IndexedChunk[] = drafts.map((draft) => ({
         id: chunkId(documentId, generation, draft.ordinal),
@@ -115,7 +119,7 @@ export class IngestionService {
         end: draft.end,
         text: draft.text,
         tokens: draft.tokens,
-        terms: analyzer.termFrequencies(draft.text),
+        terms: analyzer.termFrequencies(title === '' ? draft.text : `${title}\n${draft.text}`),
       }));
       await this.#embed(documentId, chunks, signal);
 
@@ -156,18 +160,38 @@ export class IngestionService {
     const embedder = this.#options.embedder;
     if (embedder === null || embedder === undefined) return;
     const batchSize = this.#options.embeddingBatchSize ?? 32;
-    for (let offset = 0; offset < chunks.length; offset += batchSize) {
-      await this.#options.catalog.updateDocument(documentId, {
-        progress: { stage: 'embedding', done: offset, total: chunks.length },
-      });
-      const batch = chunks.slice(offset, offset + batchSize);
-      const vectors = await embedder.embed(batch.map((chunk) => chunk.text), 'passage', signal);
-      batch.forEach((chunk, position) => {
-        const vector = vectors[position];
-        if (vector === undefined) throw new AppError('embedding_failed', 'The embedder returned fewer vectors than texts');
-        chunk.vector = vector;
-      });
-    }
+    const batches: IndexedChunk[][] = [];
+    for (let offset = 0; offset < chunks.length; offset += batchSize) batches.push(chunks.slice(offset, offset + batchSize));
+    const progress = (done: number) =>
+      this.#options.catalog.updateDocument(documentId, { progress: { stage: 'embedding', done, total: chunks.length } });
+    await progress(0);
+    // Several batches in flight keep a remote embedder busy while each answer travels back.
+    let next = 0;
+    let done = 0;
+    let failed = false;
+    const lane = async () => {
+      while (!failed && next < batches.length) {
+        const batch = batches[next]!;
+        next += 1;
+        try {
+          const vectors = await embedder.embed(batch.map((chunk) => chunk.text), 'passage', signal);
+          batch.forEach((chunk, position) => {
+            const vector = vectors[position];
+            if (vector === undefined) throw new AppError('embedding_failed', 'The embedder returned fewer vectors than texts');
+            chunk.vector = vector;
+          });
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
+        done += batch.length;
+        await progress(done);
+      }
+    };
+    const lanes = Math.max(1, Math.min(this.#options.embeddingConcurrency ?? 1, batches.length));
+    const settled = await Promise.allSettled(Array.from({ length: lanes }, lane));
+    const rejected = settled.find((outcome) => outcome.status === 'rejected');
+    if (rejected !== undefined) throw rejected.reason;
   }
 
   async #fail(document: DocumentRecord, error: AppError): Promise<IngestionOutcome> {

@@ -1,2 +1,3 @@
 export * from './openai-chat-model.js';
 export * from './map-openai-error.js';
+export * from './openai-embedder.js';

@@ -1,1 +1,1 @@
-export {};
+export * from './bullmq-ingestion-queue.js';

@@ -1,16 +1,32 @@
 import { InProcessQueue, type IngestionService } from '@passage/ingestion';
+import { BullMqIngestionQueue } from '@passage/queue-bullmq';
 import type { Catalog, Config, IngestionQueue, Logger } from '@passage/spec';
 
 export interface QueueDependencies {
   catalog: Catalog;
   ingestion: IngestionService;
   logger: Logger;
-  /** Poll the catalog for queued documents, ms (a separate worker process). Default: off. */
+  /** Poll the catalog for queued documents, ms (a worker process of the embedded default). Default: off. */
   pollIntervalMs?: number;
 }
 
-/** The ingestion queue the configuration names. Default: in-process, durable through the catalog. */
+/**
+ * The ingestion queue the configuration names. With REDIS_URL: BullMQ, one job per document under
+ * QUEUE_PREFIX; every process enqueues, and those that call `start()` (workers, or the API with
+ * INGEST_IN_API=true) consume WORKER_CONCURRENCY documents at a time. Default: in-process, durable
+ * through the catalog, INGEST_CONCURRENCY at a time.
+ */
 export function createQueue(config: Config, dependencies: QueueDependencies): IngestionQueue {
+  if (config.REDIS_URL !== undefined) {
+    return new BullMqIngestionQueue({
+      url: config.REDIS_URL,
+      prefix: config.QUEUE_PREFIX,
+      ingestion: dependencies.ingestion,
+      catalog: dependencies.catalog,
+      concurrency: config.WORKER_CONCURRENCY,
+      logger: dependencies.logger,
+    });
+  }
   return new InProcessQueue({
     catalog: dependencies.catalog,
     service: dependencies.ingestion,

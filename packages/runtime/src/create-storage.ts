@@ -1,7 +1,9 @@
 import path from 'node:path';
+import { QdrantChunkIndex } from '@passage/index-qdrant';
 import { LocalChunkIndex } from '@passage/retrieval';
 import type { Catalog, ChunkIndex, Config, Embedder, FileStore, Logger } from '@passage/spec';
-import { LocalFileStore, SqliteCatalog, SqliteChunkStore, openDatabase } from '@passage/store-sqlite';
+import { RedisCatalog } from '@passage/store-redis';
+import { LocalFileStore, SqliteCatalog, SqliteChunkStore, openDatabase, type SqliteDatabase } from '@passage/store-sqlite';
 
 export interface Storage {
   catalog: Catalog;
@@ -13,17 +15,41 @@ export interface Storage {
 }
 
 /**
- * Catalog, originals and chunk index as configured. Default: the embedded SQLite database and
- * folders under DATA_DIR.
+ * Catalog, originals and chunk index as configured; each backend is chosen on its own:
+ *
+ * - catalog: Redis with REDIS_URL (shared by API replicas and workers), else the embedded SQLite
+ *   database in DATA_DIR;
+ * - chunk index: Qdrant with QDRANT_URL, else the embedded index (SQLite in DATA_DIR, ranked in
+ *   memory), which processes on one machine share through DATA_DIR;
+ * - originals: files in STORAGE_DIR (a volume shared by API and workers), default DATA_DIR/originals.
  */
 export async function createStorage(config: Config, logger: Logger, embedder: Embedder | null): Promise<Storage> {
-  void logger;
-  void embedder;
   const dataDirectory = path.resolve(config.DATA_DIR);
   const storageDirectory = path.resolve(config.STORAGE_DIR ?? path.join(dataDirectory, 'originals'));
-  const database = openDatabase({ dataDirectory });
-  const catalog = new SqliteCatalog(database);
-  const index = new LocalChunkIndex({ store: new SqliteChunkStore(database) });
+  let database: SqliteDatabase | null = null;
+  const embeddedDatabase = () => (database ??= openDatabase({ dataDirectory }));
+
+  const catalog: Catalog =
+    config.REDIS_URL === undefined ? new SqliteCatalog(embeddedDatabase()) : new RedisCatalog({ url: config.REDIS_URL, keyPrefix: config.QUEUE_PREFIX, logger });
+  const index: ChunkIndex =
+    config.QDRANT_URL === undefined
+      ? new LocalChunkIndex({ store: new SqliteChunkStore(embeddedDatabase()), rrfK: config.RRF_K })
+      : new QdrantChunkIndex({
+          url: config.QDRANT_URL,
+          ...(config.QDRANT_API_KEY === undefined ? {} : { apiKey: config.QDRANT_API_KEY }),
+          collectionPrefix: config.QDRANT_COLLECTION_PREFIX,
+          denseDimensions: embedder?.dimensions ?? null,
+          rrfK: config.RRF_K,
+          logger,
+        });
+  logger.info(
+    {
+      catalog: config.REDIS_URL === undefined ? 'sqlite' : 'redis',
+      index: config.QDRANT_URL === undefined ? 'embedded' : 'qdrant',
+      originals: storageDirectory,
+    },
+    'storage',
+  );
   return {
     catalog,
     files: new LocalFileStore({ directory: storageDirectory }),
@@ -32,7 +58,7 @@ export async function createStorage(config: Config, logger: Logger, embedder: Em
     async close() {
       await index.close();
       await catalog.close();
-      database.close();
+      (database as SqliteDatabase | null)?.close();
     },
   };
 }

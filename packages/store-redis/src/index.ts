@@ -1,1 +1,3 @@
-export {};
+export * from './redis-catalog.js';
+export * from './redis-keys.js';
+export * from './redis-error.js';

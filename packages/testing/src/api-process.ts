@@ -25,9 +25,17 @@ export async function temporaryDataDirectory(prefix = 'passage-test-'): Promise<
  * Starts `apps/api` as its own process on a free port (PORT=0) and resolves once it listens,
  * reading the port from its log line.
  */
-export async function startApiProcess(options: { dataDirectory?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ApiProcess> {
+export async function startApiProcess(
+  options: {
+    dataDirectory?: string;
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    /** Flags for node itself, e.g. `--cpu-prof` (which NODE_OPTIONS does not take). Default: none. */
+    nodeArguments?: string[];
+  } = {},
+): Promise<ApiProcess> {
   const dataDirectory = options.dataDirectory ?? (await temporaryDataDirectory());
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repositoryRoot, 'apps/api/src/main.ts')], {
+  const child = spawn(process.execPath, [...(options.nodeArguments ?? []), '--import', 'tsx', path.join(repositoryRoot, 'apps/api/src/main.ts')], {
     cwd: repositoryRoot,
     env: {
       PATH: process.env.PATH ?? '',

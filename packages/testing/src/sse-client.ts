@@ -1,4 +1,4 @@
-/** One Server-Sent Event as received. */
+/** One Server-Sent Event as received; a comment line comes as event `:` with its text as data. */
 export interface ReceivedEvent {
   event: string;
   data: unknown;
@@ -6,14 +6,19 @@ export interface ReceivedEvent {
   at: number;
 }
 
-/** Reads an SSE response body into events (comments skipped). */
-export async function readSse(response: Response, started = performance.now()): Promise<ReceivedEvent[]> {
+export interface SseReadOptions {
+  /** Yield comment lines (`: heartbeat`) as events named `:`. Default: false. */
+  includeComments?: boolean;
+}
+
+/** Reads an SSE response body into events (comments skipped unless asked for). */
+export async function readSse(response: Response, started = performance.now(), options: SseReadOptions = {}): Promise<ReceivedEvent[]> {
   const events: ReceivedEvent[] = [];
-  for await (const event of iterateSse(response, started)) events.push(event);
+  for await (const event of iterateSse(response, started, options)) events.push(event);
   return events;
 }
 
-export async function* iterateSse(response: Response, started = performance.now()): AsyncGenerator<ReceivedEvent> {
+export async function* iterateSse(response: Response, started = performance.now(), options: SseReadOptions = {}): AsyncGenerator<ReceivedEvent> {
   if (response.body === null) return;
   const decoder = new TextDecoder();
   let buffer = '';
@@ -27,7 +32,10 @@ export async function* iterateSse(response: Response, started = performance.now(
       let name = 'message';
       const data: string[] = [];
       for (const line of block.split('\n')) {
-        if (line.startsWith(':')) continue;
+        if (line.startsWith(':')) {
+          if (options.includeComments) yield { event: ':', data: line.slice(1).trim(), at: performance.now() - started };
+          continue;
+        }
         if (line.startsWith('event:')) name = line.slice(6).trim();
         else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
       }

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startStubEmbeddingServer, stubEmbedding, type StubEmbeddingServer } from '@passage/testing';
+import { OpenAiEmbedder } from './openai-embedder.js';
+
+describe('OpenAI-compatible embedder (real openai SDK against a stub /v1/embeddings)', () => {
+  let stub: StubEmbeddingServer;
+  before(async () => {
+    stub = await startStubEmbeddingServer({ dimensions: 6 });
+  });
+  after(async () => {
+    await stub.close();
+  });
+
+  const texts = (count: number) => Array.from({ length: count }, (_, position) => `passage number ${position}`);
+
+  it('discovers the vector length with one probe, then embeds in batches, in input order', async () => {
+    stub.setBehaviours([{ kind: 'embed' }]);
+    const before = stub.requests.length;
+    const embedder = await OpenAiEmbedder.create({ model: 'stub-embed', baseUrl: stub.baseUrl, apiKey: 'sk-test', batchSize: 32 });
+    assert.equal(embedder.dimensions, 6);
+    assert.equal(embedder.name, 'stub-embed');
+    const inputs = texts(100);
+    const vectors = await embedder.embed(inputs, 'passage');
+    assert.deepEqual(vectors, inputs.map((text) => stubEmbedding(text, 6)));
+    const sent = stub.requests.slice(before);
+    assert.deepEqual(sent.map((request) => request.inputs.length), [1, 32, 32, 32, 4]);
+    assert.ok(sent.every((request) => request.model === 'stub-embed' && request.encodingFormat === 'base64'));
+    assert.equal(sent[1]?.headers.authorization, 'Bearer sk-test');
+  });
+
+  it('reads plain float arrays from a server that ignores encoding_format, and switches to floats for one that refuses base64', async () => {
+    stub.setBehaviours([{ kind: 'embed', ignoreEncodingFormat: true }]);
+    const lenient = await OpenAiEmbedder.create({ model: 'm', baseUrl: stub.baseUrl, dimensions: 6 });
+    assert.deepEqual(await lenient.embed(['plain floats'], 'passage'), [stubEmbedding('plain floats', 6)]);
+
+    stub.setBehaviours([
+      { kind: 'status', status: 400, body: { error: { message: 'encoding_format base64 is not supported', type: 'invalid_request_error' } } },
+      { kind: 'embed' },
+    ]);
+    const strict = await OpenAiEmbedder.create({ model: 'm', baseUrl: stub.baseUrl, dimensions: 6 });
+    const before = stub.requests.length;
+    assert.deepEqual(await strict.embed(['a'], 'passage'), [stubEmbedding('a', 6)]);
+    assert.deepEqual(await strict.embed(['b'], 'passage'), [stubEmbedding('b', 6)]);
+    assert.deepEqual(stub.requests.slice(before).map((request) => request.encodingFormat), ['base64', 'float', 'float']);
+  });
+
+  it('keeps at most maxInFlight requests in flight, across concurrent calls', async () => {
+    const stubbed = await startStubEmbeddingServer({ dimensions: 4, behaviours: [{ kind: 'embed', latencyMs: 40 }] });
+    try {
+      const embedder = await OpenAiEmbedder.create({ model: 'm', baseUrl: stubbed.baseUrl, batchSize: 4, maxInFlight: 3, dimensions: 4 });
+      const started = performance.now();
+      const results = await Promise.all([embedder.embed(texts(24), 'passage'), embedder.embed(texts(12), 'passage')]);
+      const elapsed = performance.now() - started;
+      assert.equal(stubbed.maxInFlight(), 3);
+      assert.equal(stubbed.requests.length, 9);
+      assert.equal(results[0]?.length, 24);
+      // 9 requests of 40 ms, 3 at a time: three rounds, not nine.
+      assert.ok(elapsed < 9 * 40, `took ${Math.round(elapsed)} ms`);
+    } finally {
+      await stubbed.close();
+    }
+  });
+
+  it('waits as Retry-After says on 429 and succeeds', async () => {
+    stub.setBehaviours([{ kind: 'status', status: 429, headers: { 'retry-after': '1' } }, { kind: 'embed' }]);
+    const embedder = await OpenAiEmbedder.create({ model: 'm', baseUrl: stub.baseUrl, dimensions: 6 });
+    const before = stub.requests.length;
+    const vectors = await embedder.embed(['rate limited once'], 'query');
+    const [limited, retried] = stub.requests.slice(before);
+    assert.deepEqual(vectors, [stubEmbedding('rate limited once', 6)]);
+    assert.ok(retried!.startedAt - limited!.startedAt >= 950, `retried after ${Math.round(retried!.startedAt - limited!.startedAt)} ms`);
+  });
+
+  it('reports lasting 429s as retryable with the Retry-After, and a refused key as not retryable', async () => {
+    stub.setBehaviours([{ kind: 'status', status: 429, headers: { 'retry-after': '0' } }]);
+    const embedder = await OpenAiEmbedder.create({ model: 'm', baseUrl: stub.baseUrl, dimensions: 6, maxRetries: 1 });
+    await assert.rejects(embedder.embed(['x'], 'passage'), { code: 'embedding_failed', retryable: true, retryAfterSeconds: 0 });
+    stub.setBehaviours([{ kind: 'status', status: 401, body: { error: { message: 'Incorrect API key', type: 'invalid_request_error' } } }]);
+    await assert.rejects(embedder.embed(['x'], 'passage'), { code: 'embedding_failed', retryable: false });
+    stub.setBehaviours([{ kind: 'status', status: 503 }]);
+    await assert.rejects(embedder.embed(['x'], 'passage'), { code: 'embedding_failed', retryable: true });
+  });
+
+  it('refuses an answer with missing vectors', async () => {
+    stub.setBehaviours([{ kind: 'embed', vectorsShort: true }]);
+    const embedder = await OpenAiEmbedder.create({ model: 'm', baseUrl: stub.baseUrl, dimensions: 6 });
+    await assert.rejects(embedder.embed(['a', 'b'], 'passage'), { code: 'embedding_failed', retryable: false });
+  });
+
+  it('stops when the caller aborts', async () => {
+    stub.setBehaviours([{ kind: 'embed', latencyMs: 2000 }]);
+    const embedder = await OpenAiEmbedder.create({ model: 'm', baseUrl: stub.baseUrl, dimensions: 6, maxInFlight: 1 });
+    const controller = new AbortController();
+    const pending = embedder.embed(texts(70), 'passage', controller.signal);
+    setTimeout(() => controller.abort(), 50);
+    const started = performance.now();
+    await assert.rejects(pending, { code: 'aborted' });
+    assert.ok(performance.now() - started < 1000);
+  });
+});

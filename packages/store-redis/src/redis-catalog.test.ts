@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { newDocumentId, newKnowledgeBaseId } from '@passage/spec';
+import { describeCatalogContract, testRedisUrl, uniqueRedisPrefix } from '@passage/testing';
+import { RedisCatalog } from './redis-catalog.js';
+import { deleteKeysWithPrefix } from './redis-keys.js';
+
+describeCatalogContract('Redis', async () => {
+  const { prefix, cleanup } = uniqueRedisPrefix('catalog');
+  const catalog = new RedisCatalog({ url: testRedisUrl, keyPrefix: prefix });
+  return {
+    catalog,
+    cleanup: async () => {
+      await catalog.close();
+      await cleanup();
+    },
+  };
+});
+
+describe('Redis catalog', () => {
+  const document = (knowledgeBaseId: string) => ({
+    id: newDocumentId(),
+    knowledgeBaseId,
+    name: 'a.pdf',
+    bytes: 1,
+    contentHash: 'b'.repeat(64),
+    mediaType: null,
+  });
+
+  it('is shared by two clients, and one claim wins when both race for a document', async () => {
+    const { prefix, cleanup } = uniqueRedisPrefix('catalog-shared');
+    const first = new RedisCatalog({ url: testRedisUrl, keyPrefix: prefix });
+    const second = new RedisCatalog({ url: testRedisUrl, keyPrefix: prefix });
+    try {
+      const knowledgeBase = await first.createKnowledgeBase({ id: newKnowledgeBaseId(), name: 'Shared' });
+      const [created] = await first.createDocuments([document(knowledgeBase.id)]);
+      assert.equal((await second.getDocument(knowledgeBase.id, created!.id))?.status, 'queued');
+
+      const claims = await Promise.all([first.claimDocument(created!.id), second.claimDocument(created!.id)]);
+      // Both may claim (a processing document can be taken over after a crash), but every claim counts.
+      assert.deepEqual(claims.map((claim) => claim?.attempts).sort(), [1, 2]);
+      assert.deepEqual((await second.listDocumentsByStatus(['processing'])).map((entry) => entry.id), [created!.id]);
+      assert.deepEqual(await second.listDocumentsByStatus(['queued']), []);
+
+      await first.updateDocument(created!.id, { status: 'ready', chunks: 4, progress: { stage: 'done', done: 4, total: 4 } });
+      assert.equal(await second.claimDocument(created!.id), null);
+      assert.deepEqual((await second.listDocumentsByStatus(['ready'])).map((entry) => entry.chunks), [4]);
+    } finally {
+      await first.close();
+      await second.close();
+      await cleanup();
+    }
+  });
+
+  it('refuses documents for a knowledge base that does not exist, and keeps nothing of them', async () => {
+    const { prefix, cleanup } = uniqueRedisPrefix('catalog-orphan');
+    const catalog = new RedisCatalog({ url: testRedisUrl, keyPrefix: prefix });
+    try {
+      await assert.rejects(catalog.createDocuments([document('kb_missing')]), { code: 'knowledge_base_not_found' });
+      assert.deepEqual(await catalog.listDocumentsByStatus(['queued']), []);
+    } finally {
+      await catalog.close();
+      await cleanup();
+    }
+  });
+
+  it('leaves no key behind when a knowledge base is deleted', async () => {
+    const { prefix, cleanup } = uniqueRedisPrefix('catalog-keys');
+    const catalog = new RedisCatalog({ url: testRedisUrl, keyPrefix: prefix });
+    try {
+      const knowledgeBase = await catalog.createKnowledgeBase({ id: newKnowledgeBaseId(), name: 'Gone' });
+      const created = await catalog.createDocuments([document(knowledgeBase.id), document(knowledgeBase.id)]);
+      await catalog.updateDocument(created[0]!.id, { status: 'failed', error: { code: 'pdf_corrupt', message: 'broken' } });
+      assert.equal(await catalog.deleteKnowledgeBase(knowledgeBase.id), true);
+      assert.equal(await cleanup(), 0, 'every key of the knowledge base was removed with it');
+    } finally {
+      await catalog.close();
+      await cleanup();
+    }
+  });
+
+  it('reports an unreachable Redis as a retryable service_unavailable error', async () => {
+    const catalog = new RedisCatalog({ url: 'redis://127.0.0.1:1', keyPrefix: 'unreachable' });
+    try {
+      await assert.rejects(catalog.getKnowledgeBase('kb_x'), (error: unknown) => {
+        assert.equal((error as { code?: string }).code, 'service_unavailable');
+        assert.equal((error as { retryable?: boolean }).retryable, true);
+        return true;
+      });
+    } finally {
+      await catalog.close();
+    }
+  });
+
+  it('deletes keys by prefix and refuses an empty prefix', async () => {
+    await assert.rejects(deleteKeysWithPrefix({ url: testRedisUrl, prefix: '' }), RangeError);
+  });
+});

@@ -1,0 +1,83 @@
+import { rm } from 'node:fs/promises';
+import { startApiProcess, temporaryDataDirectory, type ApiProcess } from './api-process.js';
+import { testRedisUrl, uniqueRedisPrefix } from './redis-test-prefix.js';
+import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
+
+/** An API (and its workers) started for a test, with what it takes to remove all of it again. */
+export interface Deployment {
+  api: ApiProcess;
+  workers: WorkerProcess[];
+  /** Starts one more worker process like the others (scaled modes only); `stop` stops it too. */
+  addWorker?: () => Promise<WorkerProcess>;
+  /** Stops every process and deletes what the deployment stored (data directory, Redis keys). */
+  stop(): Promise<void>;
+}
+
+/** Starts a deployment; `env` goes to the API (an LLM server, say). */
+export type Deploy = (env?: Record<string, string>) => Promise<Deployment>;
+
+/** The default: one API process that ingests, everything in a fresh DATA_DIR. */
+export const embeddedDeployment: Deploy = async (env = {}) => {
+  const api = await startApiProcess({ env });
+  return {
+    api,
+    workers: [],
+    async stop() {
+      await api.stop();
+      await rm(api.dataDirectory, { recursive: true, force: true });
+    },
+  };
+};
+
+export interface DistributedOptions {
+  /** Worker processes. Default: 2. */
+  workers?: number;
+  /** Documents each worker ingests at once (WORKER_CONCURRENCY). Default: 1. */
+  workerConcurrency?: number;
+  /** QDRANT_URL for API and workers; default: the embedded index they share through DATA_DIR. */
+  qdrantUrl?: string;
+  /** Added to the environment of API and workers. */
+  env?: Record<string, string>;
+}
+
+/**
+ * Scaled mode on one machine: Redis catalog and BullMQ queue under a key prefix of its own, an API
+ * that only enqueues (INGEST_IN_API=false) and worker processes, sharing one DATA_DIR (embedded
+ * index and originals) unless a Qdrant URL is given. `stop` deletes the prefix's keys.
+ */
+export function distributedDeployment(options: DistributedOptions = {}): Deploy {
+  return async (env = {}) => {
+    const { prefix, cleanup } = uniqueRedisPrefix('deployment');
+    const dataDirectory = await temporaryDataDirectory();
+    const shared: Record<string, string> = {
+      REDIS_URL: testRedisUrl,
+      QUEUE_PREFIX: prefix,
+      WORKER_CONCURRENCY: String(options.workerConcurrency ?? 1),
+      ...(options.qdrantUrl === undefined ? {} : { QDRANT_URL: options.qdrantUrl, QDRANT_COLLECTION_PREFIX: prefix.replaceAll(/[^A-Za-z0-9_-]/g, '_') }),
+      ...options.env,
+    };
+    const workers: WorkerProcess[] = [];
+    const addWorker = async () => {
+      const worker = await startWorkerProcess({ dataDirectory, env: shared });
+      workers.push(worker);
+      return worker;
+    };
+    let api: ApiProcess | undefined;
+    const stop = async () => {
+      await api?.stop();
+      await Promise.all(workers.map((worker) => worker.stop()));
+      await cleanup();
+      await rm(dataDirectory, { recursive: true, force: true });
+    };
+    try {
+      api = await startApiProcess({ dataDirectory, env: { ...shared, INGEST_IN_API: 'false', ...env } });
+      const started = await Promise.allSettled(Array.from({ length: options.workers ?? 2 }, addWorker));
+      const failed = started.find((outcome) => outcome.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+      return { api, workers, addWorker, stop };
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+  };
+}
