@@ -1,13 +1,28 @@
+import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import type { Runtime } from '@passage/runtime';
 import { NotFoundError, type Logger } from '@passage/spec';
+import { answerEndpoints } from './answer-endpoints.js';
 import { errorHandler } from './http-errors.js';
+import { modelRoutes } from './routes/chat-completions-routes.js';
 import { documentRoutes } from './routes/document-routes.js';
 import { knowledgeBaseRoutes } from './routes/knowledge-base-routes.js';
-import { questionRoutes } from './routes/question-routes.js';
+import { searchRoutes } from './routes/search-routes.js';
 
-/** The HTTP API over a runtime. Routes only translate HTTP to services and back. */
-export function createApp(runtime: Runtime, logger: Logger): Express {
+/**
+ * The HTTP API over a runtime, as a request listener for `http.createServer`: the answer
+ * endpoints first (answer-endpoints.ts), every other route through Express. Routes only translate
+ * HTTP to services and back.
+ */
+export function createApp(runtime: Runtime, logger: Logger): RequestListener {
+  const answers = answerEndpoints(runtime, logger);
+  const app = createExpressApp(runtime, logger);
+  return (request, response) => {
+    if (!answers(request, response)) app(request, response);
+  };
+}
+
+function createExpressApp(runtime: Runtime, logger: Logger): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -28,7 +43,10 @@ export function createApp(runtime: Runtime, logger: Logger): Express {
   });
   app.use('/v1/knowledge-bases', knowledgeBaseRoutes(runtime));
   app.use('/v1/knowledge-bases/:knowledgeBaseId/documents', documentRoutes(runtime));
-  app.use('/v1/knowledge-bases/:knowledgeBaseId', questionRoutes(runtime));
+  app.use('/v1/knowledge-bases/:knowledgeBaseId', searchRoutes(runtime));
+  // OpenAI-compatible: `model` names a knowledge base; errors in OpenAI's shape, bad JSON included.
+  app.use('/v1', modelRoutes(runtime));
+  app.use(['/v1/chat/completions', '/v1/models'], errorHandler(logger, 'openai'));
 
   app.use((request) => {
     throw new NotFoundError('not_found', `No route for ${request.method} ${request.path}`);

@@ -1,6 +1,8 @@
-import type { ErrorRequestHandler, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { ErrorRequestHandler } from 'express';
 import multer from 'multer';
 import { AppError, toAppError, type ErrorCode, type Logger } from '@passage/spec';
+import { sendJson } from './send-json.js';
 
 /** The one place where error codes become HTTP statuses. */
 const statusByCode: Partial<Record<ErrorCode, number>> = {
@@ -33,9 +35,39 @@ export function statusOf(code: string): number {
   return statusByCode[code as ErrorCode] ?? 500;
 }
 
-export function sendError(response: Response, error: AppError): void {
+export function sendError(response: ServerResponse, error: AppError): void {
   if (error.retryAfterSeconds !== undefined) response.setHeader('Retry-After', String(Math.ceil(error.retryAfterSeconds)));
-  response.status(statusOf(error.code)).json({ error: { code: error.code, message: error.message } });
+  sendJson(response, statusOf(error.code), { error: { code: error.code, message: error.message } });
+}
+
+/** OpenAI's error body: `type` says the family, `code` names the error, `param` the field at fault. */
+export interface OpenAiErrorBody {
+  error: { message: string; type: string; param: string | null; code: string };
+}
+
+/**
+ * An AppError in the shape of OpenAI's API, for the OpenAI-compatible routes: same status as
+ * everywhere; `code` is the service's code, except an unknown knowledge base, which there is an
+ * unknown model (`model_not_found`, param `model`).
+ */
+export function openAiErrorBody(error: AppError): OpenAiErrorBody {
+  const status = statusOf(error.code);
+  const modelNotFound = error.code === 'knowledge_base_not_found';
+  const detailParam = error.details?.['param'];
+  const param = modelNotFound ? 'model' : typeof detailParam === 'string' ? detailParam : null;
+  return {
+    error: {
+      message: error.message,
+      type: status < 500 ? 'invalid_request_error' : 'server_error',
+      param,
+      code: modelNotFound ? 'model_not_found' : error.code,
+    },
+  };
+}
+
+export function sendOpenAiError(response: ServerResponse, error: AppError): void {
+  if (error.retryAfterSeconds !== undefined) response.setHeader('Retry-After', String(Math.ceil(error.retryAfterSeconds)));
+  sendJson(response, statusOf(error.code), openAiErrorBody(error));
 }
 
 /** Errors from Express's own parsers and multer, as AppErrors. */
@@ -64,7 +96,8 @@ export function fromFrameworkError(error: unknown): AppError {
   return toAppError(error);
 }
 
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+/** Renders any error as `{error:{code,message}}`, or in OpenAI's shape with `shape: 'openai'`. */
+export function errorHandler(logger: Logger, shape: 'passage' | 'openai' = 'passage'): ErrorRequestHandler {
   return (error, request, response, next) => {
     const appError = fromFrameworkError(error);
     if (statusOf(appError.code) >= 500) logger.error({ err: error, method: request.method, url: request.originalUrl }, 'request failed');
@@ -72,6 +105,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       next(error);
       return;
     }
-    sendError(response, appError);
+    if (shape === 'openai') sendOpenAiError(response, appError);
+    else sendError(response, appError);
   };
 }

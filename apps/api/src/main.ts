@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import pino from 'pino';
 import { createRuntime, exitOnConfigError, loadConfigOrExit } from '@passage/runtime';
 import { createApp } from './app.js';
@@ -7,8 +8,8 @@ const config = loadConfigOrExit(process.env);
 
 const logger = pino({ level: config.LOG_LEVEL, base: { service: 'passage-api' } });
 const runtime = await createRuntime(config, logger).catch(exitOnConfigError);
-const app = createApp(runtime, logger);
-const server = app.listen(config.PORT, config.HOST);
+const server = createServer(createApp(runtime, logger));
+server.listen(config.PORT, config.HOST);
 await once(server, 'listening');
 const address = server.address();
 const port = typeof address === 'object' && address !== null ? address.port : config.PORT;

@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 
 export interface SseWriterOptions {
   /** Interval of the keep-alive comment, ms. Default: 15000. */
@@ -6,23 +6,24 @@ export interface SseWriterOptions {
 }
 
 /**
- * Server-Sent Events over an Express response: headers that stop proxies from buffering, one
+ * Server-Sent Events over a Node (or Express) response: headers that stop proxies from buffering, one
  * flushed write per event, a heartbeat comment, and backpressure: `send` waits for `drain` when
  * the socket's buffer is full, so a slow reader slows the producer instead of growing memory.
  */
 export class SseWriter {
-  readonly #response: Response;
+  readonly #response: ServerResponse;
   readonly #heartbeat: NodeJS.Timeout;
   #closed = false;
 
-  constructor(response: Response, options: SseWriterOptions = {}) {
+  constructor(response: ServerResponse, options: SseWriterOptions = {}) {
     this.#response = response;
-    response.status(200);
+    response.statusCode = 200;
     response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     response.setHeader('Cache-Control', 'no-cache, no-transform');
     response.setHeader('Connection', 'keep-alive');
     response.setHeader('X-Accel-Buffering', 'no');
-    response.flushHeaders();
+    // No flushHeaders(): the headers leave with the first event, which the caller writes at once,
+    // in one packet instead of two.
     response.socket?.setNoDelay(true);
     this.#heartbeat = setInterval(() => {
       if (!this.#closed && !response.writableNeedDrain) response.write(': heartbeat\n\n');
@@ -35,11 +36,18 @@ export class SseWriter {
     return this.#closed || this.#response.destroyed;
   }
 
-  /** Writes one event; resolves once the socket can take more. */
-  async send(event: string, data: unknown): Promise<void> {
-    if (this.closed) return;
-    const ok = this.#response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    if (!ok) await this.#drained();
+  /** Writes one named event with JSON data; resolves once the socket can take more. */
+  send(event: string, data: unknown): Promise<void> {
+    return this.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  /**
+   * Writes one complete, already rendered event block (ending in a blank line); resolves at once
+   * when the socket's buffer has room, else once it drains or the connection closes.
+   */
+  write(block: string): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return this.#response.write(block) ? Promise.resolve() : this.#drained();
   }
 
   end(): void {

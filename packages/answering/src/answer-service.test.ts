@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createAnalyzer } from '@passage/retrieval';
-import { AppError, NotFoundError, type AnswerEvent, type ChatModel, type ChatStreamRequest, type SearchHit } from '@passage/spec';
-import { AnswerService, type PassageSearch } from './answer-service.js';
+import { AppError, NotFoundError, type ChatModel, type ChatStreamRequest, type SearchHit } from '@passage/spec';
+import { AnswerService, type AnswerServiceEvent, type PassageSearch } from './answer-service.js';
 
 const hits: SearchHit[] = [
   {
@@ -22,12 +22,17 @@ const hits: SearchHit[] = [
   },
 ];
 
-const search = (result: SearchHit[] = hits): PassageSearch => ({
-  async search(request) {
-    if (request.knowledgeBaseId === 'missing') throw new NotFoundError('knowledge_base_not_found', 'no such knowledge base');
-    return result;
-  },
-});
+const search = (result: SearchHit[] = hits): PassageSearch & { queries: string[] } => {
+  const queries: string[] = [];
+  return {
+    queries,
+    async search(request) {
+      queries.push(request.query);
+      if (request.knowledgeBaseId === 'missing') throw new NotFoundError('knowledge_base_not_found', 'no such knowledge base');
+      return result;
+    },
+  };
+};
 
 function scriptedModel(script: (request: ChatStreamRequest) => AsyncGenerator<string>): ChatModel & { requests: ChatStreamRequest[] } {
   const requests: ChatStreamRequest[] = [];
@@ -41,8 +46,8 @@ function scriptedModel(script: (request: ChatStreamRequest) => AsyncGenerator<st
   };
 }
 
-async function collect(events: AsyncIterable<AnswerEvent>): Promise<AnswerEvent[]> {
-  const collected: AnswerEvent[] = [];
+async function collect(events: AsyncIterable<AnswerServiceEvent>): Promise<AnswerServiceEvent[]> {
+  const collected: AnswerServiceEvent[] = [];
   for await (const event of events) collected.push(event);
   return collected;
 }
@@ -84,18 +89,76 @@ describe('AnswerService', () => {
       yield ' and more [7].';
     });
     const service = new AnswerService({ retriever: search(), analyzer, chatModel: model });
-    const events = await collect(
-      service.answer({ knowledgeBaseId: 'kb', question: 'How?', history: [{ role: 'user', content: 'Tell me about tracing' }], signal: new AbortController().signal }),
-    );
+    const events = await collect(service.answer({ knowledgeBaseId: 'kb', question: 'How?', signal: new AbortController().signal }));
     assert.deepEqual(events.map((event) => event.type), ['sources', 'text-delta', 'text-delta', 'end']);
     const end = events.at(-1);
     if (end?.type !== 'end') assert.fail('no end');
     assert.equal(end.mode, 'llm');
     assert.deepEqual(end.citations, [1]);
     assert.deepEqual(end.invalidCitations, [7]);
+    assert.ok(end.usage.promptTokens > 20 && end.usage.completionTokens > 0);
     const messages = model.requests[0]?.messages ?? [];
-    assert.deepEqual(messages.map((message) => message.role), ['system', 'user', 'user']);
+    assert.deepEqual(messages.map((message) => message.role), ['system', 'user']);
     assert.match(messages.at(-1)?.content ?? '', /\[1\] tracemonkey\.pdf, page 3/);
+  });
+
+  it('condenses a follow-up with the model, retrieves with the standalone question and answers with the history', async () => {
+    const model = scriptedModel(async function* (request) {
+      if (request.maxTokens !== undefined) yield* ['"Standalone question: How are ', 'trace trees compiled?"'];
+      else yield 'Natively [1].';
+    });
+    const retriever = search();
+    const service = new AnswerService({ retriever, analyzer, chatModel: model });
+    const history = [
+      { role: 'user' as const, content: 'Tell me about trace trees' },
+      { role: 'assistant' as const, content: 'They record loops [1].' },
+    ];
+    const events = await collect(service.answer({ knowledgeBaseId: 'kb', question: 'How are they compiled?', history, signal: new AbortController().signal }));
+    assert.equal(events.at(-1)?.type, 'end');
+    assert.equal(model.requests.length, 2);
+    assert.equal(model.requests[0]?.temperature, 0);
+    assert.match(model.requests[0]?.messages.at(-1)?.content ?? '', /User: Tell me about trace trees\nAssistant: They record loops \[1\]\.\n\nLast question: How are they compiled\?/);
+    assert.deepEqual(retriever.queries, ['How are trace trees compiled?']);
+    assert.deepEqual(model.requests[1]?.messages.slice(1, -1), history);
+  });
+
+  it('does not call the model to condense for an unknown knowledge base', async () => {
+    const model = scriptedModel(async function* () {
+      yield 'x';
+    });
+    const service = new AnswerService({ retriever: search(), analyzer, chatModel: model, catalog: { getKnowledgeBase: async () => null } });
+    await assert.rejects(
+      collect(service.answer({ knowledgeBaseId: 'missing', question: 'q', history: [{ role: 'user', content: 'earlier' }], signal: new AbortController().signal })),
+      (error: unknown) => error instanceof AppError && error.code === 'knowledge_base_not_found',
+    );
+    assert.equal(model.requests.length, 0);
+  });
+
+  it('throws a failed condense call before the first event', async () => {
+    const model = scriptedModel(async function* () {
+      throw new AppError('llm_unavailable', 'down');
+    });
+    const service = new AnswerService({ retriever: search(), analyzer, chatModel: model });
+    await assert.rejects(
+      collect(service.answer({ knowledgeBaseId: 'kb', question: 'q', history: [{ role: 'user', content: 'earlier' }], signal: new AbortController().signal })),
+      (error: unknown) => error instanceof AppError && error.code === 'llm_unavailable',
+    );
+  });
+
+  it('uses the recent user turns for retrieval when condensing is off', async () => {
+    const model = scriptedModel(async function* () {
+      yield 'ok';
+    });
+    const retriever = search();
+    const service = new AnswerService({ retriever, analyzer, chatModel: model, condense: false, retrievalHistoryTurns: 1 });
+    const history = [
+      { role: 'user' as const, content: 'first' },
+      { role: 'assistant' as const, content: 'answer' },
+      { role: 'user' as const, content: 'second' },
+    ];
+    await collect(service.answer({ knowledgeBaseId: 'kb', question: 'third?', history, signal: new AbortController().signal }));
+    assert.deepEqual(retriever.queries, ['second\nthird?']);
+    assert.equal(model.requests.length, 1);
   });
 
   it('turns a failure after some deltas into an error event, never into answer text', async () => {
@@ -107,6 +170,15 @@ describe('AnswerService', () => {
     const events = await collect(service.answer({ knowledgeBaseId: 'kb', question: 'How?', signal: new AbortController().signal }));
     assert.deepEqual(events.map((event) => event.type), ['sources', 'text-delta', 'error']);
     assert.deepEqual(events[2], { type: 'error', code: 'llm_failed', message: 'upstream broke' });
+  });
+
+  it('passes the wait a rate-limited model asked for on the error event', async () => {
+    const model = scriptedModel(async function* () {
+      throw new AppError('llm_rate_limited', 'slow down', { retryAfterSeconds: 7 });
+    });
+    const service = new AnswerService({ retriever: search(), analyzer, chatModel: model });
+    const events = await collect(service.answer({ knowledgeBaseId: 'kb', question: 'How?', signal: new AbortController().signal }));
+    assert.deepEqual(events.at(-1), { type: 'error', code: 'llm_rate_limited', message: 'slow down', retryAfterSeconds: 7 });
   });
 
   it('throws before the first event for an unknown knowledge base', async () => {
@@ -127,7 +199,7 @@ describe('AnswerService', () => {
       }
     });
     const service = new AnswerService({ retriever: search(), analyzer, chatModel: model });
-    const events: AnswerEvent[] = [];
+    const events: AnswerServiceEvent[] = [];
     for await (const event of service.answer({ knowledgeBaseId: 'kb', question: 'q', signal: controller.signal })) {
       events.push(event);
       if (event.type === 'text-delta' && events.length === 3) controller.abort();

@@ -24,6 +24,11 @@ export interface PromptInput {
   question: string;
   history: ChatMessage[];
   sources: Source[];
+  /**
+   * estimateTokens of each source's text, in the order of `sources`, when already known (chunks
+   * carry it from ingestion): spares measuring every passage again on each request.
+   */
+  sourceTokens?: ReadonlyArray<number | undefined>;
 }
 
 export interface BuiltPrompt {
@@ -32,7 +37,12 @@ export interface BuiltPrompt {
   sources: Source[];
   /** How many of the oldest history messages were left out to fit the budget. */
   droppedHistoryMessages: number;
+  /** Approximate tokens of all messages (estimateTokens, plus 4 per message). */
+  promptTokens: number;
 }
+
+/** Approximate cost of one chat message: its text plus the role and separators around it. */
+const messageOverheadTokens = 4;
 
 export function formatPassage(source: Source, text = source.text): string {
   return `[${source.index}] ${source.documentName}, page ${source.page}\n${text}`;
@@ -46,45 +56,74 @@ export function formatPassage(source: Source, text = source.text): string {
  */
 export function buildPrompt(input: PromptInput, options: PromptOptions = {}): BuiltPrompt {
   const budget = options.budgetTokens ?? 3000;
-  const historyBudget = Math.floor(budget * (options.historyShare ?? 0.25));
+  const history = keepNewestTurns(input.history, Math.floor(budget * (options.historyShare ?? 0.25)));
 
-  const keptHistory: ChatMessage[] = [];
-  let historyTokens = 0;
-  for (let position = input.history.length - 1; position >= 0; position -= 1) {
-    const message = input.history[position];
-    if (message === undefined) continue;
-    const cost = estimateTokens(message.content) + 4;
-    if (historyTokens + cost > historyBudget) break;
-    keptHistory.unshift(message);
-    historyTokens += cost;
-  }
-  // A conversation must not open on an assistant turn whose question was dropped.
-  while (keptHistory[0]?.role === 'assistant') keptHistory.shift();
-
-  let contextBudget = budget - historyTokens;
+  let contextBudget = budget - history.tokens;
+  let contextTokens = 0;
   const passages: string[] = [];
   const keptSources: Source[] = [];
-  for (const source of input.sources) {
+  for (const [position, source] of input.sources.entries()) {
     const renumbered = { ...source, index: keptSources.length + 1 };
     let passage = formatPassage(renumbered);
-    let cost = estimateTokens(passage) + 2;
+    const textTokens = input.sourceTokens?.[position] ?? estimateTokens(source.text);
+    // The header ends in a newline, so the passage costs header plus text.
+    let cost = estimateTokens(passage.slice(0, passage.length - source.text.length)) + textTokens + 2;
     if (cost > contextBudget) {
       if (keptSources.length > 0) break;
       passage = formatPassage(renumbered, truncateToTokens(renumbered.text, Math.max(contextBudget - 20, 16)));
-      cost = contextBudget;
+      cost = Math.max(contextBudget, 0);
     }
     passages.push(passage);
     keptSources.push(renumbered);
     contextBudget -= cost;
+    contextTokens += cost;
   }
 
   const contextBlock = passages.length > 0 ? passages.join('\n\n') : '(no passages were found)';
+  const systemPrompt = options.systemPrompt ?? defaultSystemPrompt;
   const messages: ChatMessage[] = [
-    { role: 'system', content: options.systemPrompt ?? defaultSystemPrompt },
-    ...keptHistory,
+    { role: 'system', content: systemPrompt },
+    ...history.messages,
     { role: 'user', content: `Context:\n${contextBlock}\n\nQuestion: ${input.question}` },
   ];
-  return { messages, sources: keptSources, droppedHistoryMessages: input.history.length - keptHistory.length };
+  const promptTokens =
+    estimateTokensCached(systemPrompt) + history.tokens + contextTokens + estimateTokens(input.question) + 4 + 2 * messageOverheadTokens;
+  return { messages, sources: keptSources, droppedHistoryMessages: input.history.length - history.messages.length, promptTokens };
+}
+
+/**
+ * The newest turns of a conversation that fit `budgetTokens` (oldest dropped first), never opening
+ * on an assistant turn whose question was dropped.
+ */
+export function keepNewestTurns(history: ChatMessage[], budgetTokens: number): { messages: ChatMessage[]; tokens: number } {
+  const kept: ChatMessage[] = [];
+  const costs: number[] = [];
+  let tokens = 0;
+  for (let position = history.length - 1; position >= 0; position -= 1) {
+    const message = history[position];
+    if (message === undefined) continue;
+    const cost = estimateTokens(message.content) + messageOverheadTokens;
+    if (tokens + cost > budgetTokens) break;
+    kept.unshift(message);
+    costs.unshift(cost);
+    tokens += cost;
+  }
+  while (kept[0]?.role === 'assistant') {
+    kept.shift();
+    tokens -= costs.shift() ?? 0;
+  }
+  return { messages: kept, tokens };
+}
+
+let cachedText = '';
+let cachedTokens = 0;
+/** The system prompt is the same on every request: measure it once. */
+function estimateTokensCached(text: string): number {
+  if (text !== cachedText) {
+    cachedText = text;
+    cachedTokens = estimateTokens(text);
+  }
+  return cachedTokens;
 }
 
 function truncateToTokens(text: string, maxTokens: number): string {

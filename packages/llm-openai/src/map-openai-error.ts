@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { AbortedError, AppError, type ErrorCode } from '@passage/spec';
 
-/** Maps the openai SDK's errors to the service's codes; the SDK has already retried what it could. */
+/** Maps the openai SDK's errors to the service's codes, saying which are worth retrying and after how long. */
 export function mapOpenAiError(error: unknown, what: 'llm' | 'embedding'): AppError {
   if (error instanceof AppError) return error;
   const failed: ErrorCode = what === 'llm' ? 'llm_failed' : 'embedding_failed';
@@ -33,7 +33,12 @@ export function mapOpenAiError(error: unknown, what: 'llm' | 'embedding'): AppEr
       });
     }
     const retryable = status === undefined || status === 408 || status === 409 || status >= 500;
-    return new AppError(failed, `${label} failed${status === undefined ? '' : ` (HTTP ${status})`}: ${detail}`, { retryable, cause: error });
+    const retryAfter = retryable ? retryAfterSeconds(error.headers) : undefined;
+    return new AppError(failed, `${label} failed${status === undefined ? '' : ` (HTTP ${status})`}: ${detail}`, {
+      retryable,
+      cause: error,
+      ...(retryAfter === undefined ? {} : { retryAfterSeconds: retryAfter }),
+    });
   }
   if (error instanceof Error && error.name === 'AbortError') return new AbortedError();
   const message = error instanceof Error ? error.message : String(error);
@@ -41,6 +46,9 @@ export function mapOpenAiError(error: unknown, what: 'llm' | 'embedding'): AppEr
 }
 
 function retryAfterSeconds(headers: Headers | undefined): number | undefined {
+  // `retry-after-ms` is not standard, but OpenAI and some gateways send it.
+  const milliseconds = Number(headers?.get('retry-after-ms') ?? Number.NaN);
+  if (Number.isFinite(milliseconds)) return Math.max(0, milliseconds / 1000);
   const value = headers?.get('retry-after');
   if (value === null || value === undefined) return undefined;
   const seconds = Number(value);

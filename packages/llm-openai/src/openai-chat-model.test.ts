@@ -25,7 +25,7 @@ async function failure(promise: Promise<unknown>): Promise<AppError> {
   assert.fail('expected a failure');
 }
 
-describe('OpenAiChatModel against a stub OpenAI server (real openai SDK)', () => {
+describe('OpenAiChatModel against a stub OpenAI server', () => {
   let stub: StubOpenAiServer;
   before(async () => {
     stub = await startStubOpenAiServer();
@@ -48,6 +48,32 @@ describe('OpenAiChatModel against a stub OpenAI server (real openai SDK)', () =>
     assert.equal(request?.headers.authorization, 'Bearer test-key');
   });
 
+  it('reuses one kept-alive connection for consecutive streams', async () => {
+    stub.setBehaviours([{ kind: 'stream', tokens: ['a', 'b'] }]);
+    const chatModel = model();
+    await collect(chatModel, new AbortController().signal);
+    const connections = stub.connectionCount();
+    for (let round = 0; round < 3; round += 1) assert.deepEqual(await collect(chatModel, new AbortController().signal), ['a', 'b']);
+    assert.equal(stub.connectionCount(), connections);
+  });
+
+  it('retries at once, on a new connection, when a kept-alive connection is closed as it is reused', async () => {
+    const chatModel = model({ maxRetries: 0 });
+    stub.setBehaviours([{ kind: 'stream', tokens: ['warm'] }]);
+    await collect(chatModel, new AbortController().signal);
+    const connections = stub.connectionCount();
+    stub.setBehaviours([{ kind: 'reset' }, { kind: 'stream', tokens: ['fresh'] }]);
+    assert.deepEqual(await collect(chatModel, new AbortController().signal), ['fresh']);
+    assert.equal(stub.connectionCount(), connections + 1);
+  });
+
+  it('does not hide a server that closes new connections: that is llm_unavailable', async () => {
+    stub.setBehaviours([{ kind: 'reset' }]);
+    const fresh = new OpenAiChatModel({ model: 'stub-model', baseUrl: stub.baseUrl, maxRetries: 0 });
+    const error = await failure(collect(fresh, new AbortController().signal));
+    assert.equal(error.code, 'llm_unavailable');
+  });
+
   it('reports 401 as llm_authentication_failed without retrying', async () => {
     stub.setBehaviours([{ kind: 'status', status: 401, body: { error: { message: 'bad key', type: 'invalid_request_error', code: 'invalid_api_key' } } }]);
     const before = stub.requests.length;
@@ -64,12 +90,36 @@ describe('OpenAiChatModel against a stub OpenAI server (real openai SDK)', () =>
   });
 
   it('honours Retry-After on 429 and gives up after the retries with llm_rate_limited', async () => {
-    stub.setBehaviours([{ kind: 'status', status: 429, headers: { 'retry-after': '0' } }]);
+    stub.setBehaviours([{ kind: 'status', status: 429, headers: { 'retry-after': '1' } }]);
     const before = stub.requests.length;
     const error = await failure(collect(model({ maxRetries: 1 }), new AbortController().signal));
     assert.equal(error.code, 'llm_rate_limited');
     assert.equal(error.retryable, true);
-    assert.equal(stub.requests.length - before, 2);
+    assert.equal(error.retryAfterSeconds, 1);
+    const sent = stub.requests.slice(before);
+    assert.equal(sent.length, 2);
+    assert.ok(sent[1]!.receivedAt - sent[0]!.receivedAt >= 950, 'the retry waited for Retry-After');
+  });
+
+  it('fails at once with llm_rate_limited when Retry-After is longer than the idle timeout allows', async () => {
+    stub.setBehaviours([{ kind: 'status', status: 429, headers: { 'retry-after': '30' } }]);
+    const before = stub.requests.length;
+    const error = await failure(collect(model({ maxRetries: 2, idleTimeoutMs: 2000 }), new AbortController().signal));
+    assert.equal(error.code, 'llm_rate_limited');
+    assert.equal(error.retryAfterSeconds, 30);
+    assert.equal(stub.requests.length - before, 1);
+  });
+
+  it('backs off between retries of a 500 and stops after maxRetries with llm_failed', async () => {
+    stub.setBehaviours([{ kind: 'status', status: 500 }]);
+    const before = stub.requests.length;
+    const error = await failure(collect(model({ maxRetries: 2 }), new AbortController().signal));
+    assert.equal(error.code, 'llm_failed');
+    const sent = stub.requests.slice(before);
+    assert.equal(sent.length, 3);
+    const gaps = [sent[1]!.receivedAt - sent[0]!.receivedAt, sent[2]!.receivedAt - sent[1]!.receivedAt];
+    assert.ok(gaps[0]! >= 350, `first backoff ${gaps[0]} ms`);
+    assert.ok(gaps[1]! >= 700, `second backoff ${gaps[1]} ms, doubled`);
   });
 
   it('reports a connection refused as llm_unavailable', async () => {
@@ -88,6 +138,29 @@ describe('OpenAiChatModel against a stub OpenAI server (real openai SDK)', () =>
     );
     assert.deepEqual(received, ['one', 'two']);
     assert.match(error.code, /^llm_/);
+  });
+
+  it('fails with llm_failed on an error event in the middle of the stream', async () => {
+    stub.setBehaviours([{ kind: 'stream', tokens: ['one', 'two', 'three'], errorEventAfterTokens: 1 }]);
+    const received: string[] = [];
+    const error = await failure(
+      (async () => {
+        for await (const delta of model().stream({ messages, signal: new AbortController().signal })) received.push(delta);
+      })(),
+    );
+    assert.deepEqual(received, ['one']);
+    assert.equal(error.code, 'llm_failed');
+    assert.match(error.message, /failed mid-stream/);
+  });
+
+  it('stops a stream that outlasts the total timeout with llm_timeout and closes the upstream request', async () => {
+    stub.setBehaviours([{ kind: 'stream', tokens: Array.from({ length: 50 }, () => 'tick '), tokenIntervalMs: 50 }]);
+    const before = stub.requests.length;
+    const error = await failure(collect(model({ idleTimeoutMs: 1000, timeoutMs: 400 }), new AbortController().signal));
+    assert.equal(error.code, 'llm_timeout');
+    assert.match(error.message, /within 400 ms/);
+    await stub.requests[before]?.aborted;
+    assert.ok((stub.requests[before]?.tokensWritten() ?? 50) < 50);
   });
 
   it('stops a stream that goes idle with llm_timeout and closes the upstream request', async () => {

@@ -51,6 +51,7 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
     retriever,
     analyzer,
     chatModel,
+    catalog,
     defaultTopK: config.TOP_K,
     prompt: { budgetTokens: config.CONTEXT_TOKEN_BUDGET },
     logger,
@@ -63,6 +64,7 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
     analyzer,
     embedder,
     embeddingBatchSize: config.EMBEDDING_BATCH_SIZE,
+    embeddingConcurrency: config.EMBEDDING_MAX_IN_FLIGHT,
     chunking: { targetTokens: config.CHUNK_TOKENS, overlapTokens: config.CHUNK_OVERLAP_TOKENS },
     logger,
   });

@@ -7,6 +7,7 @@ import type {
   KnowledgeBase,
   NewDocument,
 } from '@passage/spec';
+import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './database.js';
 
 interface KnowledgeBaseRow {
@@ -68,10 +69,13 @@ function toDocument(row: DocumentRow): DocumentRecord {
  */
 export class SqliteCatalog implements Catalog {
   readonly #database: SqliteDatabase;
+  /** Run on every question: compiled once, since compiling cost more than running it. */
+  readonly #getKnowledgeBase: Statement<unknown[]>;
   readonly #now: () => Date;
 
   constructor(database: SqliteDatabase, options: { now?: () => Date } = {}) {
     this.#database = database;
+    this.#getKnowledgeBase = database.prepare('SELECT * FROM knowledge_bases WHERE id = ?');
     this.#now = options.now ?? (() => new Date());
   }
 
@@ -84,7 +88,7 @@ export class SqliteCatalog implements Catalog {
   }
 
   async getKnowledgeBase(id: string): Promise<KnowledgeBase | null> {
-    const row = this.#database.prepare('SELECT * FROM knowledge_bases WHERE id = ?').get(id) as KnowledgeBaseRow | undefined;
+    const row = this.#getKnowledgeBase.get(id) as KnowledgeBaseRow | undefined;
     return row === undefined ? null : toKnowledgeBase(row);
   }
 

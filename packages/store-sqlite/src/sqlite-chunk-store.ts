@@ -1,4 +1,5 @@
 import type { Chunk, ChunkPostings, ChunkStore, IndexChange, IndexedChunk } from '@passage/spec';
+import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './database.js';
 
 interface ChunkRow {
@@ -65,6 +66,8 @@ function encodeVector(vector: number[] | undefined): Buffer | null {
 /** Chunks, their terms and vectors, and the change feed, in the embedded SQLite database. */
 export class SqliteChunkStore implements ChunkStore {
   readonly #database: SqliteDatabase;
+  /** Statements run on every search, compiled once: compiling cost more than running them. */
+  readonly #statements = new Map<string, Statement<unknown[]>>();
 
   constructor(database: SqliteDatabase) {
     this.#database = database;
@@ -145,9 +148,10 @@ export class SqliteChunkStore implements ChunkStore {
   }
 
   async changesSince(knowledgeBaseId: string, sequence: number): Promise<IndexChange[]> {
-    const rows = this.#database
-      .prepare('SELECT * FROM index_changes WHERE knowledge_base_id = ? AND sequence > ? ORDER BY sequence')
-      .all(knowledgeBaseId, sequence) as ChangeRow[];
+    const rows = this.#statement('SELECT * FROM index_changes WHERE knowledge_base_id = ? AND sequence > ? ORDER BY sequence').all(
+      knowledgeBaseId,
+      sequence,
+    ) as ChangeRow[];
     return rows.map((row) => ({
       sequence: row.sequence,
       kind: row.kind,
@@ -167,12 +171,10 @@ export class SqliteChunkStore implements ChunkStore {
   async getChunks(ids: string[]): Promise<Chunk[]> {
     if (ids.length === 0) return [];
     const placeholders = ids.map(() => '?').join(', ');
-    const rows = this.#database
-      .prepare(
-        `SELECT id, knowledge_base_id, generation, document_id, document_name, ordinal, page, start_offset,
-           end_offset, text, tokens FROM chunks WHERE id IN (${placeholders})`,
-      )
-      .all(...ids) as ChunkRow[];
+    const rows = this.#statement(
+      `SELECT id, knowledge_base_id, generation, document_id, document_name, ordinal, page, start_offset,
+         end_offset, text, tokens FROM chunks WHERE id IN (${placeholders})`,
+    ).all(...ids) as ChunkRow[];
     const byId = new Map(rows.map((row) => [row.id, toChunk(row)]));
     return ids.flatMap((id) => {
       const chunk = byId.get(id);
@@ -188,5 +190,14 @@ export class SqliteChunkStore implements ChunkStore {
             .prepare('SELECT COUNT(*) AS count FROM chunks WHERE knowledge_base_id = ? AND generation = ? AND document_id = ?')
             .get(knowledgeBaseId, generation, documentId);
     return (row as { count: number }).count;
+  }
+
+  #statement(sql: string): Statement<unknown[]> {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#database.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
   }
 }

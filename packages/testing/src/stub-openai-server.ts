@@ -19,7 +19,9 @@ export type StubBehaviour =
       /** Send this many tokens, then nothing until the client goes away. */
       stallAfterTokens?: number;
     }
-  | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> };
+  | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
+  /** Close the connection without answering, as a server does with a kept-alive connection it just timed out. */
+  | { kind: 'reset' };
 
 export interface RecordedRequest {
   body: {
@@ -38,6 +40,8 @@ export interface RecordedRequest {
   closedAt: () => number | undefined;
   /** Tokens handed to the socket so far; a token waits while the socket's buffer is full. */
   tokensWritten: () => number;
+  /** performance.now() when the first token was handed to the socket; undefined before. */
+  firstTokenAt: () => number | undefined;
   /** True while a write waits for `drain`: the client is not reading. */
   waitingForDrain: () => boolean;
 }
@@ -89,7 +93,7 @@ export async function startStubOpenAiServer(
       response.end(JSON.stringify({ error: { message: 'not found', type: 'invalid_request_error' } }));
       return;
     }
-    const state = { closedAt: undefined as number | undefined, tokensWritten: 0, waitingForDrain: false };
+    const state: ResponseState = { closedAt: undefined, tokensWritten: 0, waitingForDrain: false, firstTokenAt: undefined };
     let resolveAborted: () => void = () => {};
     const aborted = new Promise<void>((resolve) => (resolveAborted = resolve));
     response.once('close', () => {
@@ -108,6 +112,7 @@ export async function startStubOpenAiServer(
         wasAborted: () => state.closedAt !== undefined,
         closedAt: () => state.closedAt,
         tokensWritten: () => state.tokensWritten,
+        firstTokenAt: () => state.firstTokenAt,
         waitingForDrain: () => state.waitingForDrain,
       });
     }
@@ -143,9 +148,14 @@ interface ResponseState {
   closedAt: number | undefined;
   tokensWritten: number;
   waitingForDrain: boolean;
+  firstTokenAt: number | undefined;
 }
 
 async function respond(behaviour: StubBehaviour, body: RecordedRequest['body'], response: ServerResponse, state: ResponseState): Promise<void> {
+  if (behaviour.kind === 'reset') {
+    response.socket?.destroy();
+    return;
+  }
   if (behaviour.kind === 'status') {
     response.statusCode = behaviour.status;
     response.setHeader('Content-Type', 'application/json');
@@ -214,6 +224,7 @@ async function respond(behaviour: StubBehaviour, body: RecordedRequest['body'], 
     }
     if (position > 0 && behaviour.tokenIntervalMs) await sleep(behaviour.tokenIntervalMs);
     if (closed()) return;
+    state.firstTokenAt ??= performance.now();
     await write(chunk(`{"content":${JSON.stringify(token)}}`, null));
     state.tokensWritten += 1;
   }

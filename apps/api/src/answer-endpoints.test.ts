@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createTextKnowledgeBase, expectJson, readSse, startApiProcess, type ApiProcess } from '@passage/testing';
+
+describe('Answer endpoints served before Express: the same body rules and errors as the other routes', () => {
+  let api: ApiProcess;
+  let knowledgeBaseId: string;
+
+  before(async () => {
+    api = await startApiProcess();
+    ({ knowledgeBaseId } = await createTextKnowledgeBase(api, 'Endpoints', { 'a.txt': 'The harbour light burned olive oil at night.' }));
+  });
+  after(async () => {
+    await api?.stop();
+  });
+
+  const post = (path: string, body: string | Uint8Array, contentType = 'application/json') =>
+    fetch(`${api.url}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body });
+
+  it('answers with a query string and a trailing slash, as Express routing did', async () => {
+    const response = await post(`/v1/knowledge-bases/${knowledgeBaseId}/ask/?trace=1`, JSON.stringify({ question: 'What did the light burn?', stream: true }));
+    assert.equal(response.status, 200);
+    const events = await readSse(response);
+    assert.equal(events.at(-1)?.event, 'end');
+  });
+
+  it('rejects malformed JSON, other content types and bodies over 1 MB with the usual codes', async () => {
+    const error = async (response: Promise<Response>, status: number, code: string) => {
+      const body = await expectJson<{ error: { code: string; message: string } }>(await response, status);
+      assert.equal(body.error.code, code);
+      return body.error.message;
+    };
+    assert.match(await error(post(`/v1/knowledge-bases/${knowledgeBaseId}/ask`, '{"question":'), 400, 'invalid_request'), /not valid JSON/);
+    assert.match(await error(post(`/v1/knowledge-bases/${knowledgeBaseId}/ask`, 'question=hi', 'application/x-www-form-urlencoded'), 400, 'invalid_request'), /^question: /);
+    const huge = JSON.stringify({ question: 'q', history: [{ role: 'user', content: 'x'.repeat(1_100_000) }] });
+    await error(post(`/v1/knowledge-bases/${knowledgeBaseId}/ask`, huge), 413, 'payload_too_large');
+    const openAi = await expectJson<{ error: { type: string; code: string } }>(await post('/v1/chat/completions', huge), 413);
+    assert.deepEqual(openAi.error, { message: 'The request body is too large', type: 'invalid_request_error', param: null, code: 'payload_too_large' });
+  });
+
+  it('leaves other methods on the same paths to Express', async () => {
+    const body = await expectJson<{ error: { code: string } }>(await fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/ask`), 404);
+    assert.equal(body.error.code, 'not_found');
+  });
+});

@@ -1,0 +1,243 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Router } from 'express';
+import { z } from 'zod';
+import type { AnswerServiceEvent, AnswerUsage } from '@passage/answering';
+import { AppError, InvalidRequestError, NotFoundError, type ChatMessage, type KnowledgeBase, type Source } from '@passage/spec';
+import type { Runtime } from '@passage/runtime';
+import { abortOnDisconnect } from '../abort-on-disconnect.js';
+import { errorFromEvent } from '../error-from-event.js';
+import { openAiErrorBody, sendOpenAiError } from '../http-errors.js';
+import { sendJson } from '../send-json.js';
+import { SseWriter } from '../sse-writer.js';
+
+const textPart = z.object({ type: z.string(), text: z.string().optional() });
+
+const messageSchema = z.object({
+  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
+  content: z.union([z.string(), z.array(textPart), z.null()]).optional(),
+});
+
+const chatCompletionSchema = z.object({
+  model: z.string().trim().min(1),
+  messages: z.array(messageSchema).min(1).max(1000),
+  stream: z.boolean().nullish(),
+  stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
+  n: z.literal(1).nullish(),
+});
+
+/** Same limits as `/ask`. */
+const maxQuestionCharacters = 8000;
+const maxHistoryCharacters = 32_000;
+const maxHistoryTurns = 100;
+
+/**
+ * The OpenAI-compatible face of answering: `POST /v1/chat/completions`, where `model` names a
+ * knowledge base by id, and `GET /v1/models`, which lists knowledge bases. Any OpenAI client can
+ * ask questions; the passages come in an extra `sources` field (first chunk, or the completion),
+ * the checked citations in `citations` and `invalid_citations` (last chunk, or the completion).
+ *
+ * `GET /v1/models[/:model]` are Express routes; `POST /v1/chat/completions` is served before
+ * Express (answer-endpoints.ts) by `chatCompletionHandler`.
+ */
+export function modelRoutes(runtime: Runtime): Router {
+  const router = Router();
+
+  router.get('/models', async (_request, response) => {
+    const knowledgeBases = await runtime.catalog.listKnowledgeBases();
+    response.json({ object: 'list', data: knowledgeBases.map(modelOf) });
+  });
+
+  router.get('/models/:model', async (request, response) => {
+    const knowledgeBase = await runtime.catalog.getKnowledgeBase(request.params.model);
+    if (knowledgeBase === null) throw new NotFoundError('knowledge_base_not_found', `The model \`${request.params.model}\` does not exist: no knowledge base has that id`);
+    response.json(modelOf(knowledgeBase));
+  });
+
+  return router;
+}
+
+export function chatCompletionHandler(runtime: Runtime) {
+  return async (requestBody: unknown, _request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const body = parseChatCompletion(requestBody);
+    const { question, history } = conversationOf(body.messages);
+    const includeUsage = body.stream === true && body.stream_options?.include_usage === true;
+    const controller = abortOnDisconnect(response);
+    const events = runtime.answers
+      .answer({ knowledgeBaseId: body.model, question, history, signal: controller.signal })
+      [Symbol.asyncIterator]();
+    try {
+      // Boxed, so that the first event (the sources, with their text) is not held once it is sent.
+      const head: { current: IteratorResult<AnswerServiceEvent> } = { current: { done: true, value: undefined } };
+      try {
+        head.current = await events.next();
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        if (error instanceof AppError && error.code === 'knowledge_base_not_found') {
+          throw new NotFoundError('knowledge_base_not_found', `The model \`${body.model}\` does not exist: no knowledge base has that id`);
+        }
+        throw error;
+      }
+      const completion = { id: `chatcmpl-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: body.model };
+      if (body.stream === true) await streamChunks(response, completion, head, events, includeUsage, runtime.config.SSE_HEARTBEAT_MS);
+      else await respondWithCompletion(response, completion, head, events);
+    } finally {
+      // A response that ended normally has nothing left to stop; an abort costs a DOMException.
+      if (!response.writableEnded) controller.abort();
+      await events.return?.();
+    }
+  };
+}
+
+interface CompletionIdentity {
+  id: string;
+  created: number;
+  model: string;
+}
+
+function modelOf(knowledgeBase: KnowledgeBase) {
+  return {
+    id: knowledgeBase.id,
+    object: 'model',
+    created: Math.floor(Date.parse(knowledgeBase.createdAt) / 1000),
+    owned_by: 'passage',
+    name: knowledgeBase.name,
+  };
+}
+
+function parseChatCompletion(value: unknown): z.infer<typeof chatCompletionSchema> {
+  const result = chatCompletionSchema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const param = issue?.path.map(String).join('.') ?? '';
+  throw new InvalidRequestError(`${param === '' ? 'body' : param}: ${issue?.message ?? 'invalid value'}`, param === '' ? undefined : { param });
+}
+
+function textOf(content: z.infer<typeof messageSchema>['content'], param: string): string {
+  if (content === null || content === undefined) return '';
+  if (typeof content === 'string') return content;
+  return content
+    .map((part, position) => {
+      if (part.type !== 'text' || part.text === undefined) {
+        throw new InvalidRequestError(`${param}.${position}: only text content parts are supported`, { param: `${param}.${position}` });
+      }
+      return part.text;
+    })
+    .join('');
+}
+
+/**
+ * The last message is the question and must come from the user; earlier user and assistant turns
+ * are the history (the newest 100). System, developer and tool messages are ignored: the service
+ * writes its own instructions, which keep the answer to the cited passages.
+ */
+function conversationOf(messages: Array<z.infer<typeof messageSchema>>): { question: string; history: ChatMessage[] } {
+  const lastPosition = messages.length - 1;
+  const last = messages[lastPosition];
+  if (last?.role !== 'user') {
+    throw new InvalidRequestError('messages: the last message must have the role "user"; it is the question', { param: 'messages' });
+  }
+  const question = textOf(last.content, `messages.${lastPosition}.content`).trim();
+  if (question.length === 0) throw new InvalidRequestError('messages: the last user message is empty', { param: `messages.${lastPosition}.content` });
+  if (question.length > maxQuestionCharacters) {
+    throw new InvalidRequestError(`messages: the question is longer than ${maxQuestionCharacters} characters`, { param: `messages.${lastPosition}.content` });
+  }
+  const history: ChatMessage[] = [];
+  messages.slice(0, lastPosition).forEach((message, position) => {
+    if (message.role !== 'user' && message.role !== 'assistant') return;
+    const content = textOf(message.content, `messages.${position}.content`);
+    if (content.length > maxHistoryCharacters) {
+      throw new InvalidRequestError(`messages.${position}.content: longer than ${maxHistoryCharacters} characters`, { param: `messages.${position}.content` });
+    }
+    if (content.trim().length > 0) history.push({ role: message.role, content });
+  });
+  return { question, history: history.slice(-maxHistoryTurns) };
+}
+
+function usageOf(usage: AnswerUsage) {
+  return { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.promptTokens + usage.completionTokens };
+}
+
+async function streamChunks(
+  response: ServerResponse,
+  completion: CompletionIdentity,
+  head: { current: IteratorResult<AnswerServiceEvent> },
+  events: AsyncIterator<AnswerServiceEvent>,
+  includeUsage: boolean,
+  heartbeatMs: number,
+): Promise<void> {
+  const writer = new SseWriter(response, { heartbeatMs });
+  const prefix = `{"id":"${completion.id}","object":"chat.completion.chunk","created":${completion.created},"model":${JSON.stringify(completion.model)},`;
+  const usageNull = includeUsage ? ',"usage":null' : '';
+  // Most chunks are one delta: render around it instead of serialising a whole object per token.
+  const deltaHead = `data: ${prefix}"choices":[{"index":0,"delta":{"content":`;
+  const deltaTail = `},"logprobs":null,"finish_reason":null}]${usageNull}}\n\n`;
+  try {
+    while (!head.current.done && !writer.closed) {
+      const event = head.current.value;
+      // Not held while the next event is awaited, which for the sources may take seconds.
+      head.current = { done: true, value: undefined };
+      switch (event.type) {
+        case 'sources':
+          await writer.write(
+            `data: ${prefix}"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]${usageNull},"sources":${JSON.stringify(event.sources)}}\n\n`,
+          );
+          break;
+        case 'text-delta':
+          await writer.write(`${deltaHead}${JSON.stringify(event.delta)}${deltaTail}`);
+          break;
+        case 'end':
+          await writer.write(
+            `data: ${prefix}"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]${usageNull},"citations":${JSON.stringify(event.citations)},"invalid_citations":${JSON.stringify(event.invalidCitations)}}\n\n`,
+          );
+          if (includeUsage) await writer.write(`data: ${prefix}"choices":[],"usage":${JSON.stringify(usageOf(event.usage))}}\n\n`);
+          await writer.write('data: [DONE]\n\n');
+          return;
+        case 'error':
+          // OpenAI's own way to fail a stream that has started; clients raise it as an error.
+          await writer.write(`data: ${JSON.stringify(openAiErrorBody(errorFromEvent(event)))}\n\n`);
+          return;
+      }
+      head.current = await events.next();
+    }
+  } finally {
+    writer.end();
+  }
+}
+
+async function respondWithCompletion(
+  response: ServerResponse,
+  completion: CompletionIdentity,
+  head: { current: IteratorResult<AnswerServiceEvent> },
+  events: AsyncIterator<AnswerServiceEvent>,
+): Promise<void> {
+  let sources: Source[] = [];
+  while (!head.current.done) {
+    const event = head.current.value;
+    if (event.type === 'sources') sources = event.sources;
+    if (event.type === 'error') {
+      sendOpenAiError(response, errorFromEvent(event));
+      return;
+    }
+    if (event.type === 'end') {
+      sendJson(response, 200, {
+        id: completion.id,
+        object: 'chat.completion',
+        created: completion.created,
+        model: completion.model,
+        choices: [{ index: 0, message: { role: 'assistant', content: event.answer, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+        usage: usageOf(event.usage),
+        sources,
+        citations: event.citations,
+        invalid_citations: event.invalidCitations,
+      });
+      return;
+    }
+    head.current = await events.next();
+  }
+  // The client went away: nothing to send.
+  if (!response.headersSent && !response.destroyed) {
+    response.statusCode = 499;
+    response.end();
+  }
+}
