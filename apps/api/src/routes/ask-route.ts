@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { AnswerServiceEvent } from '@passage/answering';
-import type { Source } from '@passage/spec';
 import type { Runtime } from '@passage/runtime';
 import { abortOnDisconnect } from '../abort-on-disconnect.js';
+import { collectAnswer, endAbandoned } from '../collect-answer.js';
 import { errorFromEvent } from '../error-from-event.js';
 import { sendError } from '../http-errors.js';
 import { parseRequest } from '../request-validation.js';
@@ -110,30 +110,18 @@ async function respondWithJson(
   head: { current: IteratorResult<AnswerServiceEvent> },
   events: AsyncIterator<AnswerServiceEvent>,
 ): Promise<void> {
-  let sources: Source[] = [];
-  while (!head.current.done) {
-    const event = head.current.value;
-    if (event.type === 'sources') sources = event.sources;
-    if (event.type === 'error') {
-      sendError(response, errorFromEvent(event));
-      return;
-    }
-    if (event.type === 'end') {
-      sendJson(response, 200, {
-        sources,
-        answer: event.answer,
-        citations: event.citations,
-        invalidCitations: event.invalidCitations,
-        mode: event.mode,
-        timings: event.timings,
-      });
-      return;
-    }
-    head.current = await events.next();
-  }
-  // The client went away: nothing to send.
-  if (!response.headersSent && !response.destroyed) {
-    response.statusCode = 499;
-    response.end();
+  const collected = await collectAnswer(head, events);
+  if (collected === null) endAbandoned(response);
+  else if (collected.kind === 'error') sendError(response, errorFromEvent(collected.error));
+  else {
+    const { sources, end } = collected;
+    sendJson(response, 200, {
+      sources,
+      answer: end.answer,
+      citations: end.citations,
+      invalidCitations: end.invalidCitations,
+      mode: end.mode,
+      timings: end.timings,
+    });
   }
 }

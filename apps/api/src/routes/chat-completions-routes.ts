@@ -3,9 +3,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AnswerServiceEvent, AnswerUsage } from '@passage/answering';
-import { AppError, InvalidRequestError, NotFoundError, type ChatMessage, type KnowledgeBase, type Source } from '@passage/spec';
+import { AppError, InvalidRequestError, NotFoundError, type ChatMessage, type KnowledgeBase } from '@passage/spec';
 import type { Runtime } from '@passage/runtime';
 import { abortOnDisconnect } from '../abort-on-disconnect.js';
+import { collectAnswer, endAbandoned } from '../collect-answer.js';
 import { errorFromEvent } from '../error-from-event.js';
 import { openAiErrorBody, sendOpenAiError } from '../http-errors.js';
 import { sendJson } from '../send-json.js';
@@ -211,33 +212,21 @@ async function respondWithCompletion(
   head: { current: IteratorResult<AnswerServiceEvent> },
   events: AsyncIterator<AnswerServiceEvent>,
 ): Promise<void> {
-  let sources: Source[] = [];
-  while (!head.current.done) {
-    const event = head.current.value;
-    if (event.type === 'sources') sources = event.sources;
-    if (event.type === 'error') {
-      sendOpenAiError(response, errorFromEvent(event));
-      return;
-    }
-    if (event.type === 'end') {
-      sendJson(response, 200, {
-        id: completion.id,
-        object: 'chat.completion',
-        created: completion.created,
-        model: completion.model,
-        choices: [{ index: 0, message: { role: 'assistant', content: event.answer, refusal: null }, logprobs: null, finish_reason: 'stop' }],
-        usage: usageOf(event.usage),
-        sources,
-        citations: event.citations,
-        invalid_citations: event.invalidCitations,
-      });
-      return;
-    }
-    head.current = await events.next();
-  }
-  // The client went away: nothing to send.
-  if (!response.headersSent && !response.destroyed) {
-    response.statusCode = 499;
-    response.end();
+  const collected = await collectAnswer(head, events);
+  if (collected === null) endAbandoned(response);
+  else if (collected.kind === 'error') sendOpenAiError(response, errorFromEvent(collected.error));
+  else {
+    const { sources, end } = collected;
+    sendJson(response, 200, {
+      id: completion.id,
+      object: 'chat.completion',
+      created: completion.created,
+      model: completion.model,
+      choices: [{ index: 0, message: { role: 'assistant', content: end.answer, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+      usage: usageOf(end.usage),
+      sources,
+      citations: end.citations,
+      invalid_citations: end.invalidCitations,
+    });
   }
 }
