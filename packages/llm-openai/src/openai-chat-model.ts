@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
-import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
-import type { Stream } from 'openai/streaming';
 import { AbortedError, AppError, type ChatModel, type ChatStreamRequest } from '@passage/spec';
+import { chatCompletionDeltas } from './chat-completion-deltas.js';
 import { mapOpenAiError } from './map-openai-error.js';
+import { createNodeHttpFetch, eventStreamOf } from './node-http-fetch.js';
 
 export interface OpenAiChatModelOptions {
   model: string;
@@ -24,13 +24,19 @@ export interface OpenAiChatModelOptions {
   idleTimeoutMs?: number;
   /** Longest time for a whole answer, ms. Default: 120000. */
   timeoutMs?: number;
+  /** Idle kept-alive connections to the model server kept for the next answers. Default: 1024. */
+  maxIdleConnections?: number;
 }
 
 /**
  * A ChatModel over any OpenAI-compatible chat completions endpoint, streamed.
- * Requests and streams go through the official `openai` SDK (consumed with `for await`, the
- * request's AbortSignal passed in). Retries are ours, not the SDK's (`maxRetries: 0` there), so
- * that they happen only before the first token and never outlast the idle and total timeouts.
+ * The official `openai` SDK builds, authenticates and sends each request (with the request's
+ * AbortSignal) and turns HTTP failures into its error classes; its transport is `node:http`
+ * (node-http-fetch.ts) and the answer's events are decoded from the Node stream
+ * (chat-completion-deltas.ts) instead of through fetch and web streams, which cost more CPU per
+ * token than everything else a relay does. Retries are ours, not the SDK's (`maxRetries: 0`
+ * there), so that they happen only before the first token and never outlast the idle and total
+ * timeouts.
  */
 export class OpenAiChatModel implements ChatModel {
   readonly name: string;
@@ -42,6 +48,7 @@ export class OpenAiChatModel implements ChatModel {
     this.#options = options;
     this.#client = new OpenAI({
       apiKey: options.apiKey ?? 'not-needed',
+      fetch: createNodeHttpFetch(options.maxIdleConnections === undefined ? {} : { maxIdleConnections: options.maxIdleConnections }).fetch,
       maxRetries: 0,
       timeout: options.timeoutMs ?? 120_000,
       ...(options.baseUrl === undefined ? {} : { baseURL: options.baseUrl }),
@@ -86,15 +93,14 @@ export class OpenAiChatModel implements ChatModel {
     const totalTimer = setTimeout(() => expire('total'), totalTimeoutMs);
     try {
       if (payload.body === null) throw new AppError('internal_error', 'A chat stream can be read once');
-      const completion = await this.#open(payload.body, controller.signal, () => Math.min(lastActivity + idleTimeoutMs, started + totalTimeoutMs) - performance.now());
+      const deltas = await this.#open(payload.body, controller.signal, () => Math.min(lastActivity + idleTimeoutMs, started + totalTimeoutMs) - performance.now());
       // The prompt is not needed while the answer streams; with a thousand open streams it adds up.
       payload.body = null;
-      for await (const chunk of completion) {
+      for await (const delta of deltas) {
         lastActivity = performance.now();
-        const delta = chunk.choices[0]?.delta?.content;
-        if (typeof delta === 'string' && delta.length > 0) yield delta;
+        yield delta;
       }
-      // The SDK ends the iteration quietly when its signal fires; that is not a complete answer.
+      // A stream cut by the abort may end quietly; that is not a complete answer.
       if (controller.signal.aborted) throw new AbortedError();
       finished = true;
     } catch (error) {
@@ -126,11 +132,17 @@ export class OpenAiChatModel implements ChatModel {
     body: OpenAI.Chat.ChatCompletionCreateParamsStreaming,
     signal: AbortSignal,
     remainingMs: () => number,
-  ): Promise<Stream<ChatCompletionChunk>> {
+  ): Promise<AsyncGenerator<string, void, undefined>> {
     const maxRetries = this.#options.maxRetries ?? 2;
     for (let attempt = 0; ; attempt += 1) {
       try {
-        return await this.#client.chat.completions.create(body, { signal });
+        // The raw Response: the SDK has sent the request and checked the status; the body is ours to decode.
+        const response = await this.#client.chat.completions.create(body, { signal }).asResponse();
+        const stream = eventStreamOf(response);
+        if (stream === undefined) {
+          throw new AppError('llm_failed', `The language model answered ${response.headers.get('content-type') ?? 'no content type'} instead of an event stream`);
+        }
+        return chatCompletionDeltas(stream, response.headers);
       } catch (error) {
         if (signal.aborted) throw error;
         const failure = mapOpenAiError(error, 'llm');
