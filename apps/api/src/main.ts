@@ -3,12 +3,19 @@ import { createServer } from 'node:http';
 import pino from 'pino';
 import { createRuntime, exitOnConfigError, loadConfigOrExit } from '@passage/runtime';
 import { createApp } from './app.js';
+import { eventLoopEndpoint } from './event-loop-endpoint.js';
+import { startEventLoopMonitor } from './event-loop-monitor.js';
 
 const config = loadConfigOrExit(process.env);
 
 const logger = pino({ level: config.LOG_LEVEL, base: { service: 'passage-api' } });
 const runtime = await createRuntime(config, logger).catch(exitOnConfigError);
-const server = createServer(createApp(runtime, logger));
+const eventLoop = startEventLoopMonitor();
+const eventLoopStats = eventLoopEndpoint(eventLoop);
+const app = createApp(runtime, logger);
+const server = createServer((request, response) => {
+  if (!eventLoopStats(request, response)) app(request, response);
+});
 server.listen(config.PORT, config.HOST);
 await once(server, 'listening');
 const address = server.address();
@@ -28,6 +35,7 @@ async function shutdown(signal: string): Promise<void> {
   logger.info({ signal }, 'shutting down');
   server.close();
   server.closeAllConnections();
+  eventLoop.stop();
   await runtime.close();
   process.exit(0);
 }

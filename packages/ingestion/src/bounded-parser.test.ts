@@ -3,8 +3,11 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { createDeflate } from 'node:zlib';
+import { threadId } from 'node:worker_threads';
+import { createAnalyzer } from '@passage/retrieval';
 import { AbortedError, DocumentError } from '@passage/spec';
-import { BoundedParser } from './bounded-parser.js';
+import { BoundedParser, type ParsedSummary } from './bounded-parser.js';
+import { chunkPages } from './chunk.js';
 
 const repositoryRoot = path.resolve(import.meta.dirname, '../../..');
 const pdfDirectory = path.join(process.env.SHARED_DIR ?? path.resolve(repositoryRoot, '../shared'), 'pdfs');
@@ -140,5 +143,47 @@ describe('BoundedParser', () => {
   test('rejects limits that are not positive', () => {
     assert.throws(() => new BoundedParser({ timeoutMs: 0 }), RangeError);
     assert.throws(() => new BoundedParser({ memoryMb: Number.NaN }), RangeError);
+  });
+
+  describe('prepare', () => {
+    const analyzer = createAnalyzer();
+    const chunking = { targetTokens: 64, overlapTokens: 8 };
+    const text = Array.from({ length: 400 }, (_, index) => `Sentence ${index} says the river rose ${index % 7} metres overnight.`).join(' ');
+
+    test('parses, chunks and analyzes in another thread, exactly as this thread would', async () => {
+      const summaries: ParsedSummary[] = [];
+      const prepared = await new BoundedParser().prepare(
+        Buffer.from(`# Flood report\n\n${text}\n`),
+        { fileName: 'report.md' },
+        { chunking, analyzer: analyzer.options },
+        undefined,
+        (summary) => {
+          summaries.push(summary);
+        },
+      );
+      assert.deepEqual(summaries, [{ type: 'markdown', pages: 1, title: 'Flood report' }]);
+      assert.notEqual(prepared.threadId, threadId, 'the work ran in a thread of its own');
+      const page = { number: 1, text: `# Flood report\n\n${text}\n` };
+      const expected = chunkPages([page], chunking).map((draft) => ({ ...draft, terms: analyzer.termFrequencies(`Flood report\n${draft.text}`) }));
+      assert.ok(expected.length > 10, 'several chunks, so that several batches crossed');
+      assert.deepEqual(prepared.chunks, expected);
+      assertNothingLeftRunning();
+    });
+
+    test('ends a preparation of a blank document with empty_document', async () => {
+      const error = await rejection(new BoundedParser().prepare(Buffer.from(' \n '), { fileName: 'blank.txt' }, { analyzer: analyzer.options }));
+      assert.ok(error instanceof DocumentError, String(error));
+      assert.equal(error.code, 'empty_document');
+      assertNothingLeftRunning();
+    });
+
+    test('stops a preparation when its signal aborts once the document is parsed, and releases the thread', async () => {
+      const controller = new AbortController();
+      const error = await rejection(
+        new BoundedParser().prepare(bookBytes, bookMetadata, { analyzer: analyzer.options }, controller.signal, () => controller.abort()),
+      );
+      assert.ok(error instanceof AbortedError, String(error));
+      assertNothingLeftRunning();
+    });
   });
 });

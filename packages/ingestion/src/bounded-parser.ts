@@ -11,7 +11,18 @@ import {
   type ParsedDocument,
 } from '@passage/spec';
 import type { DocumentMetadata } from './parse-document.js';
-import type { ParseFailure, ParseReply, ParseRequest } from './parse-worker.js';
+import type { ParseFailure, PreparationSettings, ThreadReply, ThreadRequest } from './parse-worker.js';
+import type { ParsedSummary, PreparedChunk } from './prepare-document.js';
+
+/** A document parsed, chunked and analyzed by {@link BoundedParser.prepare}. */
+export interface PreparedDocument extends ParsedSummary {
+  chunks: PreparedChunk[];
+  /** The thread that did the work (never the caller's). */
+  threadId: number;
+}
+
+export type { PreparationSettings } from './parse-worker.js';
+export type { ParsedSummary, PreparedChunk } from './prepare-document.js';
 
 export interface BoundedParserOptions {
   /** Wall-clock limit per parse, in milliseconds, thread start included. Default: 120000. */
@@ -59,8 +70,9 @@ Promise.all(${JSON.stringify(nativelyLoadedModules)}.map((url) => import(url)))
 let parsesInFlight = 0;
 
 /**
- * Parses each document in a thread of its own, bounded in time and memory, so that a hostile
- * file costs one thread and never the process. The calling thread never parses.
+ * Parses (and prepares) each document in a thread of its own, bounded in time and memory, so
+ * that a hostile file costs one thread and never the process. The calling thread never parses,
+ * chunks or analyzes.
  */
 export class BoundedParser implements DocumentParser {
   readonly #timeoutMs: number;
@@ -83,20 +95,64 @@ export class BoundedParser implements DocumentParser {
    * detached.
    */
   async parse(bytes: Uint8Array, metadata: DocumentMetadata, signal?: AbortSignal): Promise<ParsedDocument> {
-    throwIfAborted(signal);
-    // A copy in a buffer of its own: transferring detaches it, and `Buffer#slice` would share memory.
-    const copy = new Uint8Array(bytes);
-    const request: ParseRequest = {
-      bytes: copy.buffer,
-      metadata: {
-        fileName: metadata.fileName,
-        mediaType: metadata.mediaType ?? null,
-        ...(metadata.password === undefined ? {} : { password: metadata.password }),
-      },
-    };
+    let document: ParsedDocument | undefined;
+    await this.#run({ kind: 'parse', bytes: copyBytes(bytes), metadata: threadMetadata(metadata) }, signal, (reply) => {
+      if (reply.kind !== 'parsed-document') return false;
+      document = reply.document;
+      return true;
+    });
+    return document!;
+  }
 
-    let settle: { resolve(document: ParsedDocument): void; reject(error: Error): void } | undefined;
-    const outcome = new Promise<ParsedDocument>((resolve, reject) => {
+  /**
+   * Parses, chunks and analyzes a document in one thread, bounded like {@link parse} (the time
+   * limit covers the parse; chunking and analysis take time in proportion to the text, which the
+   * upload limit bounds). The chunks arrive in batches, each a message of bounded size, so the
+   * calling thread never handles the whole document in one step. `onParsed` runs once the
+   * document is parsed; its promise is awaited before this resolves.
+   */
+  async prepare(
+    bytes: Uint8Array,
+    metadata: DocumentMetadata,
+    preparation: PreparationSettings,
+    signal?: AbortSignal,
+    onParsed?: (summary: ParsedSummary) => Promise<unknown> | void,
+  ): Promise<PreparedDocument> {
+    let summary: ParsedSummary | undefined;
+    let parsedHandled: Promise<unknown> | void = undefined;
+    const chunks: PreparedChunk[] = [];
+    let threadId = -1;
+    await this.#run({ kind: 'prepare', bytes: copyBytes(bytes), metadata: threadMetadata(metadata), preparation }, signal, (reply, parseDone) => {
+      if (reply.kind === 'parsed') {
+        summary = { type: reply.type, pages: reply.pages, ...(reply.title === undefined ? {} : { title: reply.title }) };
+        parseDone();
+        parsedHandled = onParsed?.(summary);
+        return false;
+      }
+      // A loop rather than a spread: a spread of a big batch goes through the stack.
+      if (reply.kind === 'chunks') for (const chunk of reply.chunks) chunks.push(chunk);
+      if (reply.kind !== 'prepared') return false;
+      threadId = reply.threadId;
+      if (reply.chunks !== chunks.length) throw new DocumentError('parse_failed', `The thread announced ${reply.chunks} chunks but sent ${chunks.length}`);
+      return true;
+    });
+    await parsedHandled;
+    if (summary === undefined) throw new DocumentError('parse_failed', 'The thread prepared a document it did not report as parsed');
+    return { ...summary, chunks, threadId };
+  }
+
+  /**
+   * Runs one request in a new thread until `onReply` returns true for one of its replies (or
+   * throws); a `failed` reply rejects. `parseDone` stops the time limit.
+   */
+  async #run(
+    request: ThreadRequest,
+    signal: AbortSignal | undefined,
+    onReply: (reply: Exclude<ThreadReply, { kind: 'failed' }>, parseDone: () => void) => boolean,
+  ): Promise<void> {
+    throwIfAborted(signal);
+    let settle: { resolve(): void; reject(error: Error): void } | undefined;
+    const outcome = new Promise<void>((resolve, reject) => {
       settle = { resolve, reject };
     });
     // The executor above ran synchronously.
@@ -108,9 +164,18 @@ export class BoundedParser implements DocumentParser {
         cause === undefined ? {} : { cause },
       );
 
-    const onMessage = (reply: ParseReply) => {
-      if (reply.ok) resolve(reply.document);
-      else reject(toDocumentError(reply.error));
+    let timer: NodeJS.Timeout | undefined;
+    const parseDone = () => clearTimeout(timer);
+    const onMessage = (reply: ThreadReply) => {
+      if (reply.kind === 'failed') {
+        reject(toDocumentError(reply.error));
+        return;
+      }
+      try {
+        if (onReply(reply, parseDone)) resolve();
+      } catch (error) {
+        reject(error as Error);
+      }
     };
     const onMessageError = (error: Error) => {
       reject(new DocumentError('parse_failed', `The parsing thread's answer could not be read: ${error.message}`, { cause: error }));
@@ -138,7 +203,7 @@ export class BoundedParser implements DocumentParser {
       const allowedGrowth = parsesInFlight * (threadOverheadMb + 2 * this.#memoryMb) * mebibyte;
       if (process.memoryUsage.rss() - residentAtStart > allowedGrowth) reject(memoryLimitError());
     }, memoryCheckIntervalMs);
-    const timer = setTimeout(() => {
+    timer = setTimeout(() => {
       reject(new DocumentError('parse_timeout', `Parsing took longer than ${this.#timeoutMs / 1000} s and was stopped`));
     }, this.#timeoutMs);
 
@@ -154,7 +219,7 @@ export class BoundedParser implements DocumentParser {
       } catch (error) {
         reject(new DocumentError('parse_failed', 'The document could not be handed to the parsing thread', { cause: error }));
       }
-      return await outcome;
+      await outcome;
     } finally {
       clearTimeout(timer);
       clearInterval(memoryWatch);
@@ -170,6 +235,19 @@ export class BoundedParser implements DocumentParser {
       worker.off('exit', onExit);
     }
   }
+}
+
+/** A copy in a buffer of its own: transferring detaches it, and `Buffer#slice` would share memory. */
+function copyBytes(bytes: Uint8Array): ArrayBuffer {
+  return new Uint8Array(bytes).buffer;
+}
+
+function threadMetadata(metadata: DocumentMetadata): DocumentMetadata {
+  return {
+    fileName: metadata.fileName,
+    mediaType: metadata.mediaType ?? null,
+    ...(metadata.password === undefined ? {} : { password: metadata.password }),
+  };
 }
 
 function isErrorCode(code: string): code is ErrorCode {

@@ -22,6 +22,7 @@
  * ("1.") are joined to the next one, and Chinese pieces are also split after ； and after … (which
  * the Unicode rules do not treat as sentence ends).
  */
+import { isWhitespaceCode } from '@passage/spec';
 
 export interface SentenceSpan {
   /** Offset of the first character, in UTF-16 code units. */
@@ -104,8 +105,8 @@ function readLines(text: string): Line[] {
   const addLine = (end: number, breakText: string): void => {
     let contentStart = lineStart;
     let contentEnd = end;
-    while (contentStart < contentEnd && isWhitespace(text.charCodeAt(contentStart))) contentStart += 1;
-    while (contentEnd > contentStart && isWhitespace(text.charCodeAt(contentEnd - 1))) contentEnd -= 1;
+    while (contentStart < contentEnd && isWhitespaceCode(text.charCodeAt(contentStart))) contentStart += 1;
+    while (contentEnd > contentStart && isWhitespaceCode(text.charCodeAt(contentEnd - 1))) contentEnd -= 1;
     lines.push({ contentStart, contentEnd, paragraphBreakAfter: paragraphBreaks.has(breakText) });
   };
   for (const match of text.matchAll(lineBreakPattern)) {
@@ -150,8 +151,8 @@ function splitBlock(text: string, start: number, end: number, spans: SentenceSpa
 function pushTrimmed(text: string, start: number, end: number, spans: SentenceSpan[]): void {
   let from = start;
   let to = end;
-  while (from < to && isWhitespace(text.charCodeAt(from))) from += 1;
-  while (to > from && isWhitespace(text.charCodeAt(to - 1))) to -= 1;
+  while (from < to && isWhitespaceCode(text.charCodeAt(from))) from += 1;
+  while (to > from && isWhitespaceCode(text.charCodeAt(to - 1))) to -= 1;
   if (to > from) spans.push({ start: from, end: to });
 }
 
@@ -178,21 +179,4 @@ function displayWidth(content: string): number {
         : 1;
   }
   return width;
-}
-
-/** The same set as `\s` in a JavaScript regular expression. */
-function isWhitespace(code: number): boolean {
-  return (
-    code === 0x20 ||
-    (code >= 0x09 && code <= 0x0d) ||
-    code === 0xa0 ||
-    code === 0x1680 ||
-    (code >= 0x2000 && code <= 0x200a) ||
-    code === 0x2028 ||
-    code === 0x2029 ||
-    code === 0x202f ||
-    code === 0x205f ||
-    code === 0x3000 ||
-    code === 0xfeff
-  );
 }

@@ -37,7 +37,11 @@ import type { Jieba } from '@node-rs/jieba';
 import type { TextAnalyzer } from '@passage/spec';
 import { stemmer } from 'stemmer';
 
-export type Analyzer = TextAnalyzer;
+/** An analyzer that can be rebuilt elsewhere (in another thread) from its options. */
+export interface Analyzer extends TextAnalyzer {
+  /** The options it was created with: plain data. */
+  readonly options: AnalyzerOptions;
+}
 
 /**
  * Chinese stop words: function words and pronouns frequent enough to match nearly every passage,
@@ -138,6 +142,8 @@ const letterDigitBoundaryPattern = /(?<=\p{L})(?=\p{N})|(?<=\p{N})(?=\p{L})/u;
 const greekPattern = /\p{Script=Greek}/u;
 const loneGreekLetterPattern = /(?<!\p{Script=Greek})\p{Script=Greek}(?!\p{Script=Greek})/gu;
 const asciiLettersPattern = /^[a-z]+$/;
+/** Words whose terms an analyzer remembers at most (a few MB); past it, it starts afresh. */
+const maxRememberedWords = 50_000;
 
 export function createAnalyzer(options: AnalyzerOptions = {}): Analyzer {
   const stem = options.stem ?? true;
@@ -172,21 +178,38 @@ export function createAnalyzer(options: AnalyzerOptions = {}): Analyzer {
     if (!englishStop.has(value)) emit(terms, stemmed(value));
   }
 
+  // A word's terms depend on nothing but the word, and text repeats its words (Zipf): remembering
+  // them saves the regular expressions and the stemmer, most of the analyzer's time.
+  const termsOfWord = new Map<string, readonly string[]>();
+
   function analyzeWords(segment: string, terms: string[]): void {
     for (const match of segment.matchAll(wordPattern)) {
-      let word = match[0];
-      if (spellGreek && greekPattern.test(word)) {
-        word = word.replace(loneGreekLetterPattern, (letter) => greekLetterNames[letter] ?? letter);
+      const word = match[0];
+      let wordTerms = termsOfWord.get(word);
+      if (wordTerms === undefined) {
+        wordTerms = analyzeWord(word);
+        if (termsOfWord.size >= maxRememberedWords) termsOfWord.clear();
+        termsOfWord.set(word, wordTerms);
       }
-      const parts = word.split(partSeparatorPattern).map(normalizePart).filter((value) => value.length > 0);
-      for (const value of parts) {
-        if (splitDigits && lettersAndDigitsPattern.test(value)) {
-          for (const piece of value.split(letterDigitBoundaryPattern)) emitWord(terms, piece);
-        }
-        emitWord(terms, value);
-      }
-      if (parts.length > 1) emit(terms, stemmed(parts.join('')));
+      for (const term of wordTerms) terms.push(term);
     }
+  }
+
+  function analyzeWord(original: string): string[] {
+    const terms: string[] = [];
+    let word = original;
+    if (spellGreek && greekPattern.test(word)) {
+      word = word.replace(loneGreekLetterPattern, (letter) => greekLetterNames[letter] ?? letter);
+    }
+    const parts = word.split(partSeparatorPattern).map(normalizePart).filter((value) => value.length > 0);
+    for (const value of parts) {
+      if (splitDigits && lettersAndDigitsPattern.test(value)) {
+        for (const piece of value.split(letterDigitBoundaryPattern)) emitWord(terms, piece);
+      }
+      emitWord(terms, value);
+    }
+    if (parts.length > 1) emit(terms, stemmed(parts.join('')));
+    return terms;
   }
 
   function analyzeCjk(run: string, terms: string[]): void {
@@ -231,5 +254,5 @@ export function createAnalyzer(options: AnalyzerOptions = {}): Analyzer {
     return Object.fromEntries(counts);
   }
 
-  return { analyze, termFrequencies };
+  return { analyze, termFrequencies, options: structuredClone(options) };
 }

@@ -1,0 +1,53 @@
+import type { DocumentType, ParsedDocument, TextAnalyzer } from '@passage/spec';
+import { chunkPages, type ChunkDraft, type ChunkingOptions } from './chunk.js';
+
+/** A chunk ready to be indexed, without ids: its draft and its lexical terms. */
+export interface PreparedChunk extends ChunkDraft {
+  /** Term frequencies of the document's title and the chunk's text. */
+  terms: Record<string, number>;
+}
+
+/** What is known of a document once it is parsed, before its chunks. */
+export interface ParsedSummary {
+  type: DocumentType;
+  pages: number;
+  title?: string;
+}
+
+export interface PreparationBatchOptions {
+  /** Chunks handed on at once, at most. Default: 256. */
+  maxChunks?: number;
+  /** Characters of chunk text handed on at once, roughly at most. Default: 262144. */
+  maxCharacters?: number;
+}
+
+/**
+ * Chunks a parsed document and analyzes every chunk (the title is indexed with each of them: a
+ * passage rarely repeats what its title says), handing the chunks on in batches so that no one
+ * message, and no one step of the receiver, grows with the document.
+ */
+export function prepareParsedDocument(
+  parsed: ParsedDocument,
+  analyzer: TextAnalyzer,
+  emit: (chunks: PreparedChunk[]) => void,
+  options: { chunking?: ChunkingOptions; batch?: PreparationBatchOptions } = {},
+): number {
+  const maxChunks = options.batch?.maxChunks ?? 256;
+  const maxCharacters = options.batch?.maxCharacters ?? 256 * 1024;
+  const title = parsed.title?.trim() ?? '';
+  const drafts = chunkPages(parsed.pages, options.chunking);
+  let batch: PreparedChunk[] = [];
+  let characters = 0;
+  for (const draft of drafts) {
+    const terms = analyzer.termFrequencies(title === '' ? draft.text : `${title}\n${draft.text}`);
+    batch.push({ ...draft, terms });
+    characters += draft.text.length;
+    if (batch.length >= maxChunks || characters >= maxCharacters) {
+      emit(batch);
+      batch = [];
+      characters = 0;
+    }
+  }
+  if (batch.length > 0) emit(batch);
+  return drafts.length;
+}
