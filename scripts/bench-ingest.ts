@@ -52,7 +52,8 @@ const fileStore = new LocalFileStore({ directory: path.join(directory, 'original
 const index = new LocalChunkIndex({ store: new SqliteChunkStore(database) });
 const parser = new BoundedParser({ timeoutMs: config.PARSE_TIMEOUT_MS, memoryMb: config.PARSE_MEMORY_MB });
 const analyzer = createAnalyzer();
-const knowledgeBase = await catalog.createKnowledgeBase({ id: newKnowledgeBaseId(), name: 'Benchmark' });
+const knowledgeBase = await catalog.createKnowledgeBase({ id: newKnowledgeBaseId(), name: 'Benchmark', schema: { embeddingModel: null, denseDimensions: null } });
+await index.createGeneration({ knowledgeBaseId: knowledgeBase.id, generation: 1 }, knowledgeBase.schema);
 const chunking = { targetTokens: config.CHUNK_TOKENS, overlapTokens: config.CHUNK_OVERLAP_TOKENS };
 
 const service = (embedder: Embedder | null) =>
@@ -64,7 +65,7 @@ async function ingestOnce(ingestion: IngestionService, file: string): Promise<{ 
   const source = path.join(directory, `upload-${id}`);
   await copyFile(sharedPath('pdfs', file), source);
   await fileStore.putFromPath(id, source);
-  await catalog.createDocuments([{ id, knowledgeBaseId: knowledgeBase.id, name: path.basename(file), bytes: 0, contentHash: '', mediaType: 'application/pdf' }]);
+  await catalog.createDocuments([{ id, knowledgeBaseId: knowledgeBase.id, name: path.basename(file), bytes: 0, contentHash: id, mediaType: 'application/pdf' }]);
   const started = performance.now();
   const outcome = await ingestion.ingest(id, new AbortController().signal);
   const ms = performance.now() - started;

@@ -11,6 +11,7 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   not_found: 404,
   knowledge_base_not_found: 404,
   document_not_found: 404,
+  reindex_in_progress: 409,
   payload_too_large: 413,
   unsupported_type: 415,
   empty_document: 422,

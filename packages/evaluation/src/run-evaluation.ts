@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { IngestionService, type ChunkingOptions } from '@passage/ingestion';
 import { LocalChunkIndex, Retriever, createAnalyzer, type AnalyzerOptions, type LocalChunkIndexOptions } from '@passage/retrieval';
-import { AppError, newDocumentId, newKnowledgeBaseId, throwIfAborted, type Embedder, type RetrievalMode } from '@passage/spec';
+import { AppError, generationSchemaOf, newDocumentId, newKnowledgeBaseId, throwIfAborted, type Embedder, type RetrievalMode } from '@passage/spec';
 import { SqliteCatalog, SqliteChunkStore, openDatabase } from '@passage/store-sqlite';
 import type { BeirDataset } from './beir-dataset.js';
 import { CorpusRecordParser, encodeCorpusRecord } from './corpus-record-parser.js';
@@ -106,7 +106,9 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
 
     // Ingest.
     const ingestStarted = performance.now();
-    const knowledgeBase = await catalog.createKnowledgeBase({ id: newKnowledgeBaseId(), name: dataset.name });
+    const schema = generationSchemaOf(embedder);
+    const knowledgeBase = await catalog.createKnowledgeBase({ id: newKnowledgeBaseId(), name: dataset.name, schema });
+    await index.createGeneration({ knowledgeBaseId: knowledgeBase.id, generation: 1 }, schema);
     const corpusIdByDocument = new Map<string, string>();
     const newDocuments = dataset.corpus.map((record) => {
       const bytes = encodeCorpusRecord(options.titles === false ? { ...record, title: '' } : record);
@@ -122,10 +124,12 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
         mediaType: 'application/json',
       };
     });
-    await catalog.createDocuments(newDocuments);
+    const created = await catalog.createDocuments(newDocuments);
     let failedDocuments = 0;
     let ingested = 0;
-    const pending = newDocuments.map((document) => document.id);
+    // A corpus record whose bytes repeat another's is not ingested twice (a duplicate upload).
+    const pending = created.filter((result) => !result.duplicate).map((result) => result.document.id);
+    const toIngest = pending.length;
     const controller = new AbortController();
     const forward = () => controller.abort();
     signal?.addEventListener('abort', forward, { once: true });
@@ -135,7 +139,7 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
         if (outcome.kind === 'failed') failedDocuments += 1;
         else if (outcome.kind === 'skipped') throw new Error(`Document ${documentId} was skipped: ${outcome.reason}`);
         ingested += 1;
-        options.onProgress?.({ stage: 'ingest', done: ingested, total: newDocuments.length });
+        options.onProgress?.({ stage: 'ingest', done: ingested, total: toIngest });
       }
     };
     try {

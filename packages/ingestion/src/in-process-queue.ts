@@ -2,10 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AbortedError,
   silentLogger,
+  throwIfAborted,
   toAppError,
+  type AppError,
   type Catalog,
   type IngestionQueue,
   type Logger,
+  type RebuildOutcome,
+  type RebuildRequest,
 } from '@passage/spec';
 import type { IngestionService } from './ingestion-service.js';
 
@@ -73,6 +77,53 @@ export class InProcessQueue implements IngestionQueue {
     }
   }
 
+  /**
+   * Rebuilds documents into a generation in this process, `request.concurrency` (default: this
+   * queue's concurrency) at a time, retrying retryable faults as ingestion does; yields each
+   * outcome as it ends, in completion order.
+   */
+  async *rebuild(request: RebuildRequest): AsyncIterable<RebuildOutcome> {
+    const { signal } = request;
+    const queue = [...request.documentIds];
+    const finished: RebuildOutcome[] = [];
+    let wake: (() => void) | null = null;
+    let running = 0;
+    let failure: unknown = null;
+    const lane = async () => {
+      for (let documentId = queue.shift(); documentId !== undefined && !signal.aborted; documentId = queue.shift()) {
+        const outcome = await this.#withRetries(documentId, signal, () =>
+          this.#options.service.rebuild(
+            documentId,
+            { knowledgeBaseId: request.knowledgeBaseId, generation: request.generation, schema: request.schema },
+            signal,
+          ),
+          async (error): Promise<RebuildOutcome> => ({ documentId, kind: 'failed', error: { code: error.code, message: error.message } }),
+        );
+        if (outcome !== null) finished.push(outcome);
+        wake?.();
+      }
+    };
+    const lanes = Math.max(1, Math.min(request.concurrency ?? this.#options.concurrency ?? 1, queue.length));
+    running = lanes;
+    for (let count = 0; count < lanes; count += 1) {
+      lane()
+        .catch((error: unknown) => {
+          failure ??= error;
+        })
+        .finally(() => {
+          running -= 1;
+          wake?.();
+        });
+    }
+    while (running > 0 || finished.length > 0) {
+      if (finished.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
+      yield* finished.splice(0);
+    }
+    if (failure !== null) throw failure;
+    throwIfAborted(signal);
+  }
+
   /** Stops the running document (its file was deleted, say). It is not retried in this process. */
   cancel(documentId: string): void {
     if (this.#pendingSet.delete(documentId)) {
@@ -119,26 +170,46 @@ export class InProcessQueue implements IngestionQueue {
   }
 
   async #process(documentId: string, signal: AbortSignal): Promise<void> {
+    await this.#withRetries(
+      documentId,
+      signal,
+      () => this.#options.service.ingest(documentId, signal),
+      async (error) => {
+        await this.#options.service.giveUp(documentId, error);
+        return null;
+      },
+    );
+  }
+
+  /**
+   * Runs one piece of work on a document, retrying retryable faults with exponential backoff (an
+   * upstream Retry-After wins); past the last attempt, or for a fault that is not retryable, answers
+   * what `giveUp` makes of it. Null when it was aborted (the document stays as it was).
+   */
+  async #withRetries<T>(
+    documentId: string,
+    signal: AbortSignal,
+    work: () => Promise<T>,
+    giveUp: (error: AppError) => Promise<T | null>,
+  ): Promise<T | null> {
     const attempts = this.#options.retryAttempts ?? 3;
     const baseDelay = this.#options.retryBaseDelayMs ?? 1000;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await this.#options.service.ingest(documentId, signal);
-        return;
+        return await work();
       } catch (error) {
-        if (signal.aborted || error instanceof AbortedError) return; // stays `processing`; resumed at next start
+        if (signal.aborted || error instanceof AbortedError) return null;
         const appError = toAppError(error);
         if (!appError.retryable || attempt >= attempts) {
           this.#logger.error({ documentId, err: error, attempt }, 'ingestion gave up');
-          await this.#options.service.giveUp(documentId, appError);
-          return;
+          return giveUp(appError);
         }
         const delay = appError.retryAfterSeconds !== undefined ? appError.retryAfterSeconds * 1000 : baseDelay * 2 ** (attempt - 1);
         this.#logger.warn({ documentId, code: appError.code, attempt, delayMs: delay }, 'ingestion will retry');
         try {
           await sleep(delay, undefined, { signal });
         } catch {
-          return; // aborted while waiting: resumed at next start
+          return null; // aborted while waiting
         }
       }
     }

@@ -15,13 +15,22 @@ import {
 } from '@passage/spec';
 import { IngestionService } from './ingestion-service.js';
 
-const knowledgeBase: KnowledgeBase = { id: 'kb_1', name: 'KB', createdAt: new Date(0).toISOString(), generation: 1 };
+function knowledgeBaseFor(embedder: Embedder): KnowledgeBase {
+  return {
+    id: 'kb_1',
+    name: 'KB',
+    createdAt: new Date(0).toISOString(),
+    generation: 1,
+    schema: { embeddingModel: embedder.name, denseDimensions: embedder.dimensions },
+    reindex: null,
+  };
+}
 
 function documentRecord(): DocumentRecord {
   const now = new Date(0).toISOString();
   return {
     id: 'doc_1',
-    knowledgeBaseId: knowledgeBase.id,
+    knowledgeBaseId: 'kb_1',
     name: 'long.txt',
     bytes: 1,
     contentHash: 'x',
@@ -33,6 +42,7 @@ function documentRecord(): DocumentRecord {
     chunks: null,
     error: null,
     attempts: 0,
+    replaces: null,
     createdAt: now,
     updatedAt: now,
   };
@@ -45,7 +55,9 @@ function setup(embedder: Embedder, options: { batchSize: number; concurrency: nu
   const indexed: IndexedChunk[][] = [];
   const catalog = {
     claimDocument: async () => (record = { ...record, status: 'processing', attempts: record.attempts + 1 }),
-    getKnowledgeBase: async () => knowledgeBase,
+    getKnowledgeBase: async () => knowledgeBaseFor(embedder),
+    recordDocumentGeneration: async () => {},
+    completeDocument: async (_id: string, chunks: number) => ({ document: (record = { ...record, status: 'ready', chunks }), replaced: null }),
     updateDocument: async (_id: string, update: DocumentUpdate) => {
       if (update.progress !== undefined) progress.push(update.progress);
       record = { ...record, ...(update.status === undefined ? {} : { status: update.status }), ...(update.chunks === undefined ? {} : { chunks: update.chunks }) };

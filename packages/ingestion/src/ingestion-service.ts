@@ -2,6 +2,7 @@ import {
   AbortedError,
   AppError,
   DocumentError,
+  GenerationNotFoundError,
   chunkId,
   silentLogger,
   throwIfAborted,
@@ -12,8 +13,10 @@ import {
   type DocumentRecord,
   type Embedder,
   type FileStore,
+  type GenerationSchema,
   type IndexedChunk,
   type Logger,
+  type RebuildOutcome,
   type TextAnalyzer,
 } from '@passage/spec';
 import { chunkPages, type ChunkingOptions } from './chunk.js';
@@ -37,6 +40,25 @@ export interface IngestionServiceOptions {
    */
   maxAttempts?: number;
   logger?: Logger;
+}
+
+/** A chunk with its terms (and vector), before it is placed in a generation. */
+type PreparedChunk = Omit<IndexedChunk, 'id' | 'generation'>;
+
+/** The chunks as written into one generation: ids derive from it, and vectors go only where the schema has room for them. */
+function forGeneration(prepared: PreparedChunk[], generation: number, schema: GenerationSchema): IndexedChunk[] {
+  return prepared.map((chunk) => {
+    const { vector, ...rest } = chunk;
+    const placed: IndexedChunk = { ...rest, id: chunkId(chunk.documentId, generation, chunk.ordinal), generation };
+    if (vector !== undefined && vector.length === schema.denseDimensions) placed.vector = vector;
+    return placed;
+  });
+}
+
+/** Whether the chunks' vectors (or their absence) match what a generation was built with. */
+function fitsSchema(prepared: PreparedChunk[], schema: GenerationSchema): boolean {
+  const dimensions = prepared[0]?.vector?.length ?? null;
+  return dimensions === schema.denseDimensions;
 }
 
 /** What happened to one ingestion attempt, for the queue that drives it. */
@@ -65,7 +87,7 @@ export class IngestionService {
    * AppError (the queue decides about retries) or an AbortedError.
    */
   async ingest(documentId: string, signal: AbortSignal): Promise<IngestionOutcome> {
-    const { catalog, files, index, parser, analyzer } = this.#options;
+    const { catalog } = this.#options;
     const document = await catalog.claimDocument(documentId);
     if (document === null) return { kind: 'skipped', reason: 'deleted or already finished' };
     const maxAttempts = this.#options.maxAttempts ?? 3;
@@ -75,76 +97,179 @@ export class IngestionService {
         new DocumentError('parse_failed', `Ingestion was interrupted ${maxAttempts} times (the process stopped while it ran); giving up`),
       );
     }
-    const knowledgeBase = await catalog.getKnowledgeBase(document.knowledgeBaseId);
-    if (knowledgeBase === null) return { kind: 'skipped', reason: 'knowledge base deleted' };
-    const generation = knowledgeBase.generation;
+    if ((await catalog.getKnowledgeBase(document.knowledgeBaseId)) === null) return { kind: 'skipped', reason: 'knowledge base deleted' };
     const log = { documentId, knowledgeBaseId: document.knowledgeBaseId, attempt: document.attempts };
 
     try {
-      await catalog.updateDocument(documentId, { progress: { stage: 'parsing', done: 0, total: 1 } });
-      let bytes: Uint8Array;
-      try {
-        bytes = await files.read(documentId, signal);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-          throw new DocumentError('file_missing', 'The uploaded file is missing from storage');
-        }
-        throw error;
-      }
-      const started = performance.now();
-      const parsed = await parser.parse(bytes, { fileName: document.name, mediaType: document.mediaType }, signal);
-      this.#logger.info({ ...log, pages: parsed.pages.length, parseMs: Math.round(performance.now() - started) }, 'parsed');
-      throwIfAborted(signal);
-
-      const totalPages = parsed.pages.length;
-      await catalog.updateDocument(documentId, {
-        type: parsed.type,
-        pages: totalPages,
-        progress: { stage: 'chunking', done: 0, total: totalPages },
-      });
-      const drafts = chunkPages(parsed.pages, this.#options.chunking);
-      if (drafts.length === 0) throw new DocumentError('empty_document', 'No text could be extracted from the document');
-      // The title is indexed with every chunk: a passage rarely repeats what its title says.
-      const title = parsed.title?.trim() ?? '';
-
-      const chunks: IndexedChunk[] = drafts.map((draft) => ({
-        id: chunkId(documentId, generation, draft.ordinal),
-        knowledgeBaseId: document.knowledgeBaseId,
-        documentId,
-        documentName: document.name,
-        generation,
-        ordinal: draft.ordinal,
-        page: draft.page,
-        start: draft.start,
-        end: draft.end,
-        text: draft.text,
-        tokens: draft.tokens,
-        terms: analyzer.termFrequencies(title === '' ? draft.text : `${title}\n${draft.text}`),
-      }));
-      await this.#embed(documentId, chunks, signal);
-
-      await catalog.updateDocument(documentId, { progress: { stage: 'indexing', done: 0, total: chunks.length } });
-      await index.upsertDocumentChunks({ knowledgeBaseId: document.knowledgeBaseId, generation, documentId }, chunks, signal);
-
-      const ready = await catalog.updateDocument(documentId, {
-        status: 'ready',
-        chunks: chunks.length,
-        progress: { stage: 'done', done: chunks.length, total: chunks.length },
-        error: null,
-      });
-      if (ready === null) {
-        // Deleted while we worked: leave nothing behind.
-        await index.deleteDocument(document.knowledgeBaseId, documentId);
+      const prepared = await this.#prepare(document, signal, true);
+      await this.#embed(prepared.chunks, signal, (done) =>
+        catalog.updateDocument(documentId, { progress: { stage: 'embedding', done, total: prepared.chunks.length } }),
+      );
+      await catalog.updateDocument(documentId, { progress: { stage: 'indexing', done: 0, total: prepared.chunks.length } });
+      const completed = await this.#index(document, prepared.chunks, signal);
+      if (completed === null) {
+        // Deleted while we worked: leave nothing behind (searches never saw it: it was not ready).
+        await this.#options.index.deleteDocument(document.knowledgeBaseId, documentId).catch((error: unknown) => {
+          this.#logger.warn({ ...log, err: error }, 'could not remove the chunks of a document deleted during ingestion');
+        });
         return { kind: 'skipped', reason: 'deleted during ingestion' };
       }
-      this.#logger.info({ ...log, chunks: chunks.length }, 'document ready');
-      return { kind: 'ready', document: ready };
+      if (completed.replaced !== null) await this.#removeReplaced(document.knowledgeBaseId, completed.replaced);
+      this.#logger.info({ ...log, chunks: prepared.chunks.length, ...(completed.replaced === null ? {} : { replaced: completed.replaced }) }, 'document ready');
+      return { kind: 'ready', document: completed.document };
     } catch (error) {
       if (signal.aborted || error instanceof AbortedError) throw new AbortedError('Ingestion was interrupted');
       const appError = toAppError(error);
       if (appError.retryable) throw appError;
       if (appError.code === 'internal_error') this.#logger.error({ ...log, err: error }, 'ingestion failed unexpectedly');
       return this.#fail(document, appError);
+    }
+  }
+
+  /**
+   * Rebuilds a `ready` document from its stored original into a generation (a reindex): parse,
+   * chunk, analyze, embed with this process's embedder, write, record. The document's own status
+   * does not change. Rejects with a retryable AppError or an AbortedError as `ingest` does.
+   */
+  async rebuild(
+    documentId: string,
+    target: { knowledgeBaseId: string; generation: number; schema: GenerationSchema },
+    signal: AbortSignal,
+  ): Promise<RebuildOutcome> {
+    const { catalog, index } = this.#options;
+    const document = await catalog.getDocument(target.knowledgeBaseId, documentId);
+    if (document === null) return { documentId, kind: 'skipped', reason: 'deleted' };
+    if (document.status !== 'ready') return { documentId, kind: 'skipped', reason: `not ready (${document.status})` };
+    const dimensions = this.#options.embedder?.dimensions ?? null;
+    if (target.schema.denseDimensions !== dimensions) {
+      return {
+        documentId,
+        kind: 'failed',
+        error: {
+          code: 'invalid_request',
+          message:
+            `This process embeds with ${this.#options.embedder?.name ?? 'no embedder'} (${dimensions ?? 'no'} dimensions) but generation ` +
+            `${target.generation} is built with ${target.schema.embeddingModel ?? 'no embedder'} (${target.schema.denseDimensions ?? 'no'} dimensions): ` +
+            'start it with the reindex settings',
+        },
+      };
+    }
+    try {
+      const prepared = await this.#prepare(document, signal, false);
+      await this.#embed(prepared.chunks, signal, async () => {});
+      const chunks = forGeneration(prepared.chunks, target.generation, target.schema);
+      await index.upsertDocumentChunks({ knowledgeBaseId: document.knowledgeBaseId, generation: target.generation, documentId }, chunks, signal);
+      await catalog.recordDocumentGeneration(documentId, target.generation, chunks.length);
+      return { documentId, kind: 'done', chunks: chunks.length };
+    } catch (error) {
+      if (signal.aborted || error instanceof AbortedError) throw new AbortedError('Rebuilding was interrupted');
+      const appError = toAppError(error);
+      if (appError instanceof GenerationNotFoundError) return { documentId, kind: 'skipped', reason: 'the target generation was dropped' };
+      if (appError.retryable) throw appError;
+      return { documentId, kind: 'failed', error: { code: appError.code, message: appError.message } };
+    }
+  }
+
+  /** Reads the original and turns it into chunks with their terms (no ids yet: those depend on the generation). */
+  async #prepare(document: DocumentRecord, signal: AbortSignal, reportProgress: boolean): Promise<{ chunks: PreparedChunk[] }> {
+    const { catalog, files, parser, analyzer } = this.#options;
+    const documentId = document.id;
+    if (reportProgress) await catalog.updateDocument(documentId, { progress: { stage: 'parsing', done: 0, total: 1 } });
+    let bytes: Uint8Array;
+    try {
+      bytes = await files.read(documentId, signal);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new DocumentError('file_missing', 'The uploaded file is missing from storage');
+      }
+      throw error;
+    }
+    const started = performance.now();
+    const parsed = await parser.parse(bytes, { fileName: document.name, mediaType: document.mediaType }, signal);
+    this.#logger.info({ documentId, pages: parsed.pages.length, parseMs: Math.round(performance.now() - started) }, 'parsed');
+    throwIfAborted(signal);
+
+    const totalPages = parsed.pages.length;
+    if (reportProgress) {
+      await catalog.updateDocument(documentId, { type: parsed.type, pages: totalPages, progress: { stage: 'chunking', done: 0, total: totalPages } });
+    }
+    const drafts = chunkPages(parsed.pages, this.#options.chunking);
+    if (drafts.length === 0) throw new DocumentError('empty_document', 'No text could be extracted from the document');
+    // The title is indexed with every chunk: a passage rarely repeats what its title says.
+    const title = parsed.title?.trim() ?? '';
+    const chunks: PreparedChunk[] = drafts.map((draft) => ({
+      knowledgeBaseId: document.knowledgeBaseId,
+      documentId,
+      documentName: document.name,
+      ordinal: draft.ordinal,
+      page: draft.page,
+      start: draft.start,
+      end: draft.end,
+      text: draft.text,
+      tokens: draft.tokens,
+      terms: analyzer.termFrequencies(title === '' ? draft.text : `${title}\n${draft.text}`),
+    }));
+    return { chunks };
+  }
+
+  /**
+   * Writes the chunks into every generation that should have them: the live one and, while a
+   * reindex builds the next, that one too (when this process's vectors fit its schema; otherwise
+   * the reindex rebuilds the document itself before it switches). The document becomes `ready`
+   * once the live generation has it; generations that change meanwhile (a switch, a drop) are
+   * read again until nothing is left to write. Null when the document or its knowledge base was
+   * deleted meanwhile.
+   */
+  async #index(
+    document: DocumentRecord,
+    prepared: PreparedChunk[],
+    signal: AbortSignal,
+  ): Promise<{ document: DocumentRecord; replaced: string | null } | null> {
+    const { catalog, index } = this.#options;
+    const written = new Set<number>();
+    let completed: { document: DocumentRecord; replaced: string | null } | null = null;
+    // Each round follows at most one switch; a few rounds cover any realistic run of reindexes.
+    for (let round = 0; round < 5; round += 1) {
+      const knowledgeBase = await catalog.getKnowledgeBase(document.knowledgeBaseId);
+      if (knowledgeBase === null) return null;
+      const targets = [{ generation: knowledgeBase.generation, schema: knowledgeBase.schema, live: true }];
+      if (knowledgeBase.reindex !== null) {
+        const { targetGeneration, schema } = knowledgeBase.reindex;
+        if (fitsSchema(prepared, schema)) targets.push({ generation: targetGeneration, schema, live: false });
+      }
+      const pending = targets.filter((target) => !written.has(target.generation));
+      if (pending.length === 0 && completed !== null) return completed;
+      for (const target of pending) {
+        const chunks = forGeneration(prepared, target.generation, target.schema);
+        try {
+          await index.upsertDocumentChunks({ knowledgeBaseId: document.knowledgeBaseId, generation: target.generation, documentId: document.id }, chunks, signal);
+        } catch (error) {
+          // Dropped meanwhile (a reindex switched away from it, or the knowledge base went): read again.
+          if (error instanceof GenerationNotFoundError) continue;
+          throw error;
+        }
+        await catalog.recordDocumentGeneration(document.id, target.generation, chunks.length);
+        written.add(target.generation);
+      }
+      if (completed === null && written.has(knowledgeBase.generation)) {
+        completed = await catalog.completeDocument(document.id, prepared.length);
+        if (completed === null) return null;
+      }
+    }
+    if (completed !== null) return completed;
+    throw new AppError('service_unavailable', 'The live index generation kept changing while the document was written; it will be tried again', {
+      retryable: true,
+    });
+  }
+
+  /** Removes what is left of a document that a new version replaced (the catalog already forgot it). */
+  async #removeReplaced(knowledgeBaseId: string, documentId: string): Promise<void> {
+    try {
+      await this.#options.index.deleteDocument(knowledgeBaseId, documentId);
+      await this.#options.files.delete(documentId);
+    } catch (error) {
+      // Not searchable any more (the catalog decides that); what is left is storage to reclaim.
+      this.#logger.warn({ knowledgeBaseId, documentId, err: error }, 'could not remove every trace of a replaced document');
     }
   }
 
@@ -156,14 +281,12 @@ export class IngestionService {
     });
   }
 
-  async #embed(documentId: string, chunks: IndexedChunk[], signal: AbortSignal): Promise<void> {
+  async #embed(chunks: PreparedChunk[], signal: AbortSignal, progress: (done: number) => Promise<unknown>): Promise<void> {
     const embedder = this.#options.embedder;
     if (embedder === null || embedder === undefined) return;
     const batchSize = this.#options.embeddingBatchSize ?? 32;
-    const batches: IndexedChunk[][] = [];
+    const batches: PreparedChunk[][] = [];
     for (let offset = 0; offset < chunks.length; offset += batchSize) batches.push(chunks.slice(offset, offset + batchSize));
-    const progress = (done: number) =>
-      this.#options.catalog.updateDocument(documentId, { progress: { stage: 'embedding', done, total: chunks.length } });
     await progress(0);
     // Several batches in flight keep a remote embedder busy while each answer travels back.
     let next = 0;

@@ -48,6 +48,7 @@ describe('LocalChunkIndex', () => {
     directory = await temporaryDataDirectory();
     database = openDatabase({ dataDirectory: directory });
     index = open();
+    await index.createGeneration({ knowledgeBaseId: 'kb', generation: 1 }, { embeddingModel: null, denseDimensions: null });
   });
   afterEach(async () => {
     await index.close();

@@ -1,10 +1,12 @@
 import {
   AppError,
+  GenerationNotFoundError,
   InvalidRequestError,
   throwIfAborted,
   type ChunkIndex,
   type ChunkPostings,
   type ChunkStore,
+  type GenerationSchema,
   type IndexedChunk,
   type IndexSearchRequest,
   type SearchHit,
@@ -58,6 +60,8 @@ interface GenerationState {
   chunksByDocument: Map<string, string[]>;
   documentOfChunk: Map<string, string>;
   refreshing: Promise<void> | null;
+  /** Set when the change feed says the generation was dropped: searches of it fail from then on. */
+  dropped: boolean;
 }
 
 /**
@@ -94,6 +98,22 @@ export class LocalChunkIndex implements ChunkIndex {
     }
   }
 
+  async createGeneration(target: { knowledgeBaseId: string; generation: number }, _schema: GenerationSchema, signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
+    await this.#store.createGeneration(target.knowledgeBaseId, target.generation);
+  }
+
+  /** Nothing to move: searches name the live generation, which the catalog says. */
+  async activateGeneration(_target: { knowledgeBaseId: string; generation: number }, signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
+  }
+
+  async dropGeneration(target: { knowledgeBaseId: string; generation: number }, signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
+    await this.#store.dropGeneration(target.knowledgeBaseId, target.generation);
+    this.#states.delete(stateKey(target.knowledgeBaseId, target.generation));
+  }
+
   async upsertDocumentChunks(
     target: { knowledgeBaseId: string; generation: number; documentId: string },
     chunks: IndexedChunk[],
@@ -125,6 +145,7 @@ export class LocalChunkIndex implements ChunkIndex {
     }
     const state = await this.#state(request.knowledgeBaseId, request.generation);
     await this.#refresh(request.knowledgeBaseId, state);
+    if (state.dropped) throw new GenerationNotFoundError(request.knowledgeBaseId, request.generation);
     throwIfAborted(request.signal);
     const topK = request.topK;
     let ranked: RankedHit[];
@@ -193,7 +214,7 @@ export class LocalChunkIndex implements ChunkIndex {
   }
 
   #state(knowledgeBaseId: string, generation: number): Promise<GenerationState> {
-    const key = `${knowledgeBaseId}\u0000${generation}`;
+    const key = stateKey(knowledgeBaseId, generation);
     let state = this.#states.get(key);
     if (state === undefined) {
       state = this.#load(knowledgeBaseId, generation);
@@ -205,6 +226,7 @@ export class LocalChunkIndex implements ChunkIndex {
   }
 
   async #load(knowledgeBaseId: string, generation: number): Promise<GenerationState> {
+    if (!(await this.#store.hasGeneration(knowledgeBaseId, generation))) throw new GenerationNotFoundError(knowledgeBaseId, generation);
     const snapshot = await this.#store.snapshot(knowledgeBaseId, generation);
     const state: GenerationState = {
       generation,
@@ -216,6 +238,7 @@ export class LocalChunkIndex implements ChunkIndex {
       chunksByDocument: new Map(),
       documentOfChunk: new Map(),
       refreshing: null,
+      dropped: false,
     };
     this.#apply(state, snapshot.postings);
     return state;
@@ -274,12 +297,16 @@ export class LocalChunkIndex implements ChunkIndex {
       const touched = new Set<string>();
       let cleared = false;
       for (const change of changes) {
-        if (change.kind === 'remove-knowledge-base') cleared = true;
+        if (change.kind === 'remove-generation') {
+          if (change.generation === generation) state.dropped = true;
+          // Another process's reindex dropped an older generation: free what this one holds of it.
+          else if (change.generation !== null) this.#states.delete(stateKey(knowledgeBaseId, change.generation));
+        } else if (change.kind === 'remove-knowledge-base') cleared = true;
         else if (change.documentId !== null && (change.generation === null || change.generation === generation)) {
           touched.add(change.documentId);
         }
       }
-      if (cleared) {
+      if (cleared || state.dropped) {
         for (const documentId of [...state.chunksByDocument.keys()]) this.#removeDocument(state, documentId);
       }
       // Each touched document is reloaded as it is now, which makes replaying the feed idempotent.
@@ -297,6 +324,10 @@ export class LocalChunkIndex implements ChunkIndex {
       state.refreshing = null;
     }
   }
+}
+
+function stateKey(knowledgeBaseId: string, generation: number): string {
+  return `${knowledgeBaseId}\u0000${generation}`;
 }
 
 /** The terms of a whole document: the sum of its chunks' term frequencies. */

@@ -21,10 +21,12 @@ const analyzer = createAnalyzer();
 
 /** Embeds by a fixed table and records what it was asked. */
 class StubEmbedder implements Embedder {
-  readonly name = 'stub';
-  readonly dimensions = 2;
   readonly calls: Array<{ texts: string[]; purpose: EmbeddingPurpose }> = [];
-  constructor(private readonly table: Record<string, number[]>) {}
+  constructor(
+    private readonly table: Record<string, number[]>,
+    readonly name = 'stub',
+    readonly dimensions = 2,
+  ) {}
   async embed(texts: string[], purpose: EmbeddingPurpose, signal?: AbortSignal): Promise<number[][]> {
     if (signal?.aborted) throw new AbortedError();
     this.calls.push({ texts, purpose });
@@ -41,8 +43,15 @@ describe('Retriever', () => {
   let index: LocalChunkIndex;
   const embedder = new StubEmbedder({ 'moon tides': [1, 0] });
 
-  /** One chunk per document, its vector given (the embedder is only asked for the query here). */
+  /** One chunk per document, its vector given (the embedder is only asked for the query here); the document is ready. */
   async function addDocument(documentId: string, text: string, vector: number[] | undefined): Promise<void> {
+    await addChunkOnly(documentId, text, vector);
+    await catalog.createDocuments([{ id: documentId, knowledgeBaseId: 'kb', name: documentId, bytes: 1, contentHash: documentId, mediaType: null }]);
+    await catalog.claimDocument(documentId);
+    await catalog.completeDocument(documentId, 1);
+  }
+
+  async function addChunkOnly(documentId: string, text: string, vector?: number[]): Promise<void> {
     const chunk: IndexedChunk = {
       id: chunkId(documentId, 1, 0),
       knowledgeBaseId: 'kb',
@@ -66,7 +75,8 @@ describe('Retriever', () => {
     database = openDatabase({ dataDirectory: directory });
     catalog = new SqliteCatalog(database);
     index = new LocalChunkIndex({ store: new SqliteChunkStore(database) });
-    await catalog.createKnowledgeBase({ id: 'kb', name: 'tides' });
+    await catalog.createKnowledgeBase({ id: 'kb', name: 'tides', schema: { embeddingModel: 'stub', denseDimensions: 2 } });
+    await index.createGeneration({ knowledgeBaseId: 'kb', generation: 1 }, { embeddingModel: 'stub', denseDimensions: 2 });
     // Lexically: "moon" and "tide" in a, then b (longer), never c. By vector, against (1, 0): c, b, a.
     await addDocument('a', 'Moon tides.', [0, 1]);
     await addDocument('b', 'The moon pulls tides across wide oceans every single day.', [0.8, 0.6]);
@@ -107,6 +117,25 @@ describe('Retriever', () => {
     assert.deepEqual(names(await retriever.search({ knowledgeBaseId: 'kb', query: 'moon tides', topK: 10 })), ['a', 'b']);
     await assert.rejects(retriever.search({ knowledgeBaseId: 'kb', query: 'moon', topK: 3, mode: 'hybrid' }), InvalidRequestError);
     await assert.rejects(retriever.search({ knowledgeBaseId: 'nope', query: 'moon', topK: 3 }), NotFoundError);
+  });
+
+  it('returns only chunks of documents the catalog holds ready: a deleted or unfinished document is never returned', async () => {
+    const retriever = new Retriever({ catalog, index, analyzer });
+    await catalog.deleteDocument('kb', 'a');
+    assert.deepEqual(names(await retriever.search({ knowledgeBaseId: 'kb', query: 'moon tides', topK: 10 })), ['b'], 'chunks of a are still in the index');
+    await catalog.createDocuments([{ id: 'e', knowledgeBaseId: 'kb', name: 'e', bytes: 1, contentHash: 'e', mediaType: null }]);
+    await addChunkOnly('e', 'Moon tides again.');
+    assert.deepEqual(names(await retriever.search({ knowledgeBaseId: 'kb', query: 'moon tides', topK: 10 })), ['b'], 'e is queued, not ready');
+  });
+
+  it('searches the generation the catalog says is live, falling back to lexical when its vectors are of another model', async () => {
+    const retriever = new Retriever({ catalog, index, analyzer, embedder: new StubEmbedder({}, 'other', 3) });
+    // The live generation was built with a 2-dimensional model; this embedder has 3 dimensions.
+    assert.deepEqual(names(await retriever.search({ knowledgeBaseId: 'kb', query: 'moon tides', topK: 10 })), ['a', 'b']);
+    await assert.rejects(retriever.search({ knowledgeBaseId: 'kb', query: 'moon tides', topK: 10, mode: 'dense' }), {
+      code: 'invalid_request',
+      message: /reindex/,
+    });
   });
 
   it('honours an aborted signal', async () => {

@@ -1,10 +1,12 @@
 import {
+  GenerationNotFoundError,
   InvalidRequestError,
   NotFoundError,
   throwIfAborted,
   type Catalog,
   type ChunkIndex,
   type Embedder,
+  type KnowledgeBase,
   type RetrievalMode,
   type SearchHit,
   type TextAnalyzer,
@@ -40,31 +42,68 @@ export class Retriever {
     return this.#options.defaultMode ?? (this.#options.embedder ? 'hybrid' : 'lexical');
   }
 
+  /**
+   * Searches the live generation of the knowledge base (the catalog says which) and returns only
+   * chunks of documents the catalog holds `ready`: a document deleted, replaced, or still being
+   * written never reaches an answer, whatever the index holds at that moment. A generation dropped
+   * by a reindex between the two reads is read again from the catalog.
+   */
   async search(request: RetrieveRequest): Promise<SearchHit[]> {
-    const { catalog, index, analyzer, embedder } = this.#options;
-    const knowledgeBase = await catalog.getKnowledgeBase(request.knowledgeBaseId);
-    if (knowledgeBase === null) {
-      throw new NotFoundError('knowledge_base_not_found', `Knowledge base ${request.knowledgeBaseId} does not exist`);
+    const { catalog } = this.#options;
+    for (let attempt = 1; ; attempt += 1) {
+      const knowledgeBase = await catalog.getKnowledgeBase(request.knowledgeBaseId);
+      if (knowledgeBase === null) {
+        throw new NotFoundError('knowledge_base_not_found', `Knowledge base ${request.knowledgeBaseId} does not exist`);
+      }
+      try {
+        return await this.#searchGeneration(knowledgeBase, request);
+      } catch (error) {
+        if (!(error instanceof GenerationNotFoundError) || attempt >= 3) throw error;
+      }
     }
-    const mode = request.mode ?? this.defaultMode;
-    if (mode !== 'lexical' && !embedder) {
-      throw new InvalidRequestError(`Retrieval mode "${mode}" needs an embedder (set EMBEDDING_PROVIDER); use "lexical"`);
+  }
+
+  async #searchGeneration(knowledgeBase: KnowledgeBase, request: RetrieveRequest): Promise<SearchHit[]> {
+    const { index, analyzer, embedder } = this.#options;
+    const requested = request.mode ?? this.defaultMode;
+    if (requested !== 'lexical' && !embedder) {
+      throw new InvalidRequestError(`Retrieval mode "${requested}" needs an embedder (set EMBEDDING_PROVIDER); use "lexical"`);
     }
+    // Query vectors must come from the model the live generation was built with.
+    const vectorsFit = embedder !== null && embedder !== undefined && embedder.dimensions === knowledgeBase.schema.denseDimensions;
+    if (requested === 'dense' && !vectorsFit) {
+      throw new InvalidRequestError(
+        `Dense retrieval needs the knowledge base's vectors to come from the configured embedder (${embedder?.name}, ${embedder?.dimensions} ` +
+          `dimensions), but its live generation was built with ${knowledgeBase.schema.embeddingModel ?? 'no embedder'}: reindex the knowledge base`,
+      );
+    }
+    const mode: RetrievalMode = requested === 'hybrid' && !vectorsFit ? 'lexical' : requested;
     throwIfAborted(request.signal);
     const terms = analyzer.termFrequencies(request.query);
-    const vector =
-      mode === 'lexical' || !embedder
-        ? undefined
-        : (await embedder.embed([request.query], 'query', request.signal))[0];
+    const vector = mode === 'lexical' || !embedder ? undefined : (await embedder.embed([request.query], 'query', request.signal))[0];
     if (Object.keys(terms).length === 0 && vector === undefined) return [];
-    return index.search({
-      knowledgeBaseId: knowledgeBase.id,
-      generation: knowledgeBase.generation,
-      terms,
-      ...(vector === undefined ? {} : { vector }),
-      mode,
-      topK: request.topK,
-      ...(request.signal === undefined ? {} : { signal: request.signal }),
-    });
+    const search = (topK: number) =>
+      index.search({
+        knowledgeBaseId: knowledgeBase.id,
+        generation: knowledgeBase.generation,
+        terms,
+        ...(vector === undefined ? {} : { vector }),
+        mode,
+        topK,
+        ...(request.signal === undefined ? {} : { signal: request.signal }),
+      });
+    let hits = await this.#searchable(knowledgeBase.id, await search(request.topK));
+    if (hits.dropped > 0) {
+      // Rare (a delete or replacement whose chunks are still on their way out): ask for enough more to fill topK.
+      hits = await this.#searchable(knowledgeBase.id, await search(request.topK * 2 + hits.dropped));
+    }
+    return hits.kept.slice(0, request.topK);
+  }
+
+  async #searchable(knowledgeBaseId: string, hits: SearchHit[]): Promise<{ kept: SearchHit[]; dropped: number }> {
+    if (hits.length === 0) return { kept: hits, dropped: 0 };
+    const searchable = await this.#options.catalog.searchableDocuments(knowledgeBaseId, hits.map((hit) => hit.chunk.documentId));
+    const kept = hits.filter((hit) => searchable.has(hit.chunk.documentId));
+    return { kept, dropped: hits.length - kept.length };
   }
 }

@@ -26,6 +26,7 @@ export const errorCodes = [
   'document_not_found',
   'payload_too_large',
   'too_many_files',
+  'reindex_in_progress',
   ...documentErrorCodes,
   // Upstream model errors
   'llm_unavailable',
@@ -35,6 +36,7 @@ export const errorCodes = [
   'llm_failed',
   'embedding_failed',
   // Server side
+  'generation_not_found',
   'service_unavailable',
   'internal_error',
   'aborted',
@@ -84,6 +86,38 @@ export class NotFoundError extends AppError {
   constructor(code: 'not_found' | 'knowledge_base_not_found' | 'document_not_found', message: string) {
     super(code, message);
     this.name = 'NotFoundError';
+  }
+}
+
+/** The request conflicts with work under way (a second reindex of one knowledge base). */
+export class ConflictError extends AppError {
+  constructor(code: 'reindex_in_progress', message: string, details?: Record<string, unknown>) {
+    super(code, message, details === undefined ? {} : { details });
+    this.name = 'ConflictError';
+  }
+}
+
+/** The reindex lock of a knowledge base is held by another process whose lease still runs. */
+export function reindexInProgressError(
+  knowledgeBaseId: string,
+  state: { targetGeneration: number; owner: string; leaseExpiresAt: string },
+): ConflictError {
+  return new ConflictError(
+    'reindex_in_progress',
+    `Knowledge base ${knowledgeBaseId} is being reindexed into generation ${state.targetGeneration} by ${state.owner} ` +
+      `(lease until ${state.leaseExpiresAt}); wait for it to finish, or run again after the lease expires to resume it`,
+    { targetGeneration: state.targetGeneration, owner: state.owner, leaseExpiresAt: state.leaseExpiresAt },
+  );
+}
+
+/**
+ * An index write or search addressed a generation that does not exist (never created, or dropped
+ * after a reindex switched away from it). Writers skip it; searches read the live generation again.
+ */
+export class GenerationNotFoundError extends AppError {
+  constructor(knowledgeBaseId: string, generation: number) {
+    super('generation_not_found', `Generation ${generation} of knowledge base ${knowledgeBaseId} does not exist in the index`);
+    this.name = 'GenerationNotFoundError';
   }
 }
 

@@ -6,10 +6,45 @@ export interface KnowledgeBase {
   /** ISO 8601 timestamp. */
   createdAt: string;
   /**
-   * The index generation that searches read. Reindexing builds generation + 1 and switches this
-   * number in one step.
+   * The index generation that searches read: the one source of truth for every index. Reindexing
+   * builds generation + 1 and switches this number in one step.
    */
   generation: number;
+  /** How the live generation was built (its dense vector size). */
+  schema: GenerationSchema;
+  /** The reindex building the next generation, while one runs or waits to be resumed. */
+  reindex: ReindexState | null;
+}
+
+/** What an index generation was built with; a new embedding model gets a generation of its own. */
+export interface GenerationSchema {
+  /** Name of the embedding model of the dense vectors, or null when the generation is lexical only. */
+  embeddingModel: string | null;
+  /** Size of the dense vectors, or null when the generation is lexical only. */
+  denseDimensions: number | null;
+}
+
+/** A reindex of a knowledge base into `targetGeneration`, as the catalog records it. */
+export interface ReindexState {
+  targetGeneration: number;
+  schema: GenerationSchema;
+  /** Who holds the reindex lock (one reindex per knowledge base at a time). */
+  owner: string;
+  /** ISO 8601; a lock not renewed by then is free (its holder was killed), and the reindex can be resumed. */
+  leaseExpiresAt: string;
+  /** ISO 8601. */
+  startedAt: string;
+  progress: ReindexProgress;
+}
+
+export interface ReindexProgress {
+  /** Documents to rebuild (ready documents when the reindex started, and uploads meanwhile). */
+  documentsTotal: number;
+  /** Documents already in the target generation. */
+  documentsDone: number;
+  documentsFailed: number;
+  /** Chunks written into the target generation so far. */
+  chunks: number;
 }
 
 export const documentStatuses = ['queued', 'processing', 'ready', 'failed'] as const;
@@ -44,6 +79,8 @@ export interface DocumentRecord {
   error: { code: string; message: string } | null;
   /** How many times ingestion started for this document (restarts and retries count). */
   attempts: number;
+  /** The document this upload replaces once it is `ready` (an upload with `replace`), or null. */
+  replaces: string | null;
   createdAt: string;
   updatedAt: string;
 }

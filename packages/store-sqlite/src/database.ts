@@ -73,6 +73,52 @@ const migrations: string[] = [
   );
   CREATE INDEX index_changes_by_knowledge_base ON index_changes(knowledge_base_id, sequence);
   `,
+  // Generations and the document lifecycle: each generation's schema, the reindex lock and
+  // progress, which documents are complete in which generation, the generations that exist in the
+  // index, replacements, and lookups by content hash for duplicate uploads.
+  `
+  ALTER TABLE knowledge_bases ADD COLUMN embedding_model TEXT;
+  ALTER TABLE knowledge_bases ADD COLUMN dense_dimensions INTEGER;
+  ALTER TABLE knowledge_bases ADD COLUMN reindex TEXT;
+  UPDATE knowledge_bases SET dense_dimensions = (
+    SELECT length(vector) / 4 FROM chunks
+    WHERE chunks.knowledge_base_id = knowledge_bases.id AND chunks.generation = knowledge_bases.generation AND vector IS NOT NULL
+    LIMIT 1);
+
+  ALTER TABLE documents ADD COLUMN replaces TEXT;
+  CREATE INDEX documents_by_hash ON documents(knowledge_base_id, content_hash);
+  CREATE INDEX documents_by_name ON documents(knowledge_base_id, name, created_at);
+
+  CREATE TABLE document_generations (
+    document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    generation INTEGER NOT NULL,
+    chunks INTEGER NOT NULL,
+    PRIMARY KEY (document_id, generation)
+  );
+  INSERT INTO document_generations (document_id, generation, chunks)
+    SELECT documents.id, knowledge_bases.generation, COALESCE(documents.chunks, 0)
+    FROM documents JOIN knowledge_bases ON knowledge_bases.id = documents.knowledge_base_id
+    WHERE documents.status = 'ready';
+
+  CREATE TABLE index_generations (
+    knowledge_base_id TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    PRIMARY KEY (knowledge_base_id, generation)
+  );
+  INSERT INTO index_generations (knowledge_base_id, generation) SELECT id, generation FROM knowledge_bases;
+
+  CREATE TABLE index_changes_next (
+    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+    knowledge_base_id TEXT NOT NULL,
+    generation INTEGER,
+    document_id TEXT,
+    kind TEXT NOT NULL CHECK (kind IN ('upsert', 'remove-document', 'remove-knowledge-base', 'remove-generation'))
+  );
+  INSERT INTO index_changes_next SELECT sequence, knowledge_base_id, generation, document_id, kind FROM index_changes;
+  DROP TABLE index_changes;
+  ALTER TABLE index_changes_next RENAME TO index_changes;
+  CREATE INDEX index_changes_by_knowledge_base ON index_changes(knowledge_base_id, sequence);
+  `,
 ];
 
 /** Opens (and migrates) the embedded database in WAL mode. */

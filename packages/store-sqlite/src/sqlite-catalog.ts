@@ -1,11 +1,20 @@
-import type {
-  Catalog,
-  DocumentRecord,
-  DocumentStatus,
-  DocumentUpdate,
-  IngestionStage,
-  KnowledgeBase,
-  NewDocument,
+import {
+  ConflictError,
+  NotFoundError,
+  reindexInProgressError,
+  type Catalog,
+  type CreatedDocument,
+  type DocumentRecord,
+  type DocumentStatus,
+  type DocumentUpdate,
+  type GenerationSchema,
+  type GenerationSwitch,
+  type IngestionStage,
+  type KnowledgeBase,
+  type NewDocument,
+  type ReindexLease,
+  type ReindexProgress,
+  type ReindexState,
 } from '@passage/spec';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './database.js';
@@ -15,6 +24,10 @@ interface KnowledgeBaseRow {
   name: string;
   created_at: string;
   generation: number;
+  embedding_model: string | null;
+  dense_dimensions: number | null;
+  /** ReindexState as JSON, or null. */
+  reindex: string | null;
 }
 
 interface DocumentRow {
@@ -34,12 +47,20 @@ interface DocumentRow {
   error_code: string | null;
   error_message: string | null;
   attempts: number;
+  replaces: string | null;
   created_at: string;
   updated_at: string;
 }
 
 function toKnowledgeBase(row: KnowledgeBaseRow): KnowledgeBase {
-  return { id: row.id, name: row.name, createdAt: row.created_at, generation: row.generation };
+  return {
+    id: row.id,
+    name: row.name,
+    createdAt: row.created_at,
+    generation: row.generation,
+    schema: { embeddingModel: row.embedding_model, denseDimensions: row.dense_dimensions },
+    reindex: row.reindex === null ? null : (JSON.parse(row.reindex) as ReindexState),
+  };
 }
 
 function toDocument(row: DocumentRow): DocumentRecord {
@@ -57,6 +78,7 @@ function toDocument(row: DocumentRow): DocumentRecord {
     chunks: row.chunks,
     error: row.error_code === null ? null : { code: row.error_code, message: row.error_message ?? '' },
     attempts: row.attempts,
+    replaces: row.replaces,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -79,10 +101,21 @@ export class SqliteCatalog implements Catalog {
     this.#now = options.now ?? (() => new Date());
   }
 
-  async createKnowledgeBase(input: { id: string; name: string }): Promise<KnowledgeBase> {
-    const row: KnowledgeBaseRow = { id: input.id, name: input.name, created_at: this.#timestamp(), generation: 1 };
+  async createKnowledgeBase(input: { id: string; name: string; schema: GenerationSchema }): Promise<KnowledgeBase> {
+    const row: KnowledgeBaseRow = {
+      id: input.id,
+      name: input.name,
+      created_at: this.#timestamp(),
+      generation: 1,
+      embedding_model: input.schema.embeddingModel,
+      dense_dimensions: input.schema.denseDimensions,
+      reindex: null,
+    };
     this.#database
-      .prepare('INSERT INTO knowledge_bases (id, name, created_at, generation) VALUES (@id, @name, @created_at, @generation)')
+      .prepare(
+        `INSERT INTO knowledge_bases (id, name, created_at, generation, embedding_model, dense_dimensions, reindex)
+         VALUES (@id, @name, @created_at, @generation, @embedding_model, @dense_dimensions, @reindex)`,
+      )
       .run(row);
     return toKnowledgeBase(row);
   }
@@ -101,36 +134,187 @@ export class SqliteCatalog implements Catalog {
     return this.#database.prepare('DELETE FROM knowledge_bases WHERE id = ?').run(id).changes > 0;
   }
 
-  async setGeneration(knowledgeBaseId: string, generation: number): Promise<void> {
-    this.#database.prepare('UPDATE knowledge_bases SET generation = ? WHERE id = ?').run(generation, knowledgeBaseId);
+  async beginReindex(knowledgeBaseId: string, input: { owner: string; leaseMs: number; schema: GenerationSchema }): Promise<ReindexLease> {
+    return this.#database
+      .transaction((): ReindexLease => {
+        const row = this.#getKnowledgeBase.get(knowledgeBaseId) as KnowledgeBaseRow | undefined;
+        if (row === undefined) throw new NotFoundError('knowledge_base_not_found', `Knowledge base ${knowledgeBaseId} does not exist`);
+        const now = this.#now();
+        const leaseExpiresAt = new Date(now.getTime() + input.leaseMs).toISOString();
+        const existing = row.reindex === null ? null : (JSON.parse(row.reindex) as ReindexState);
+        let lease: ReindexLease;
+        if (existing !== null) {
+          if (existing.owner !== input.owner && Date.parse(existing.leaseExpiresAt) > now.getTime()) {
+            throw reindexInProgressError(knowledgeBaseId, existing);
+          }
+          lease = { state: { ...existing, owner: input.owner, leaseExpiresAt }, resumed: true };
+        } else {
+          lease = {
+            state: {
+              targetGeneration: row.generation + 1,
+              schema: input.schema,
+              owner: input.owner,
+              leaseExpiresAt,
+              startedAt: now.toISOString(),
+              progress: { documentsTotal: 0, documentsDone: 0, documentsFailed: 0, chunks: 0 },
+            },
+            resumed: false,
+          };
+        }
+        this.#database.prepare('UPDATE knowledge_bases SET reindex = ? WHERE id = ?').run(JSON.stringify(lease.state), knowledgeBaseId);
+        return lease;
+      })
+      .immediate();
   }
 
-  async createDocuments(documents: NewDocument[]): Promise<DocumentRecord[]> {
+  async renewReindex(knowledgeBaseId: string, input: { owner: string; leaseMs: number; progress?: ReindexProgress }): Promise<boolean> {
+    return this.#database
+      .transaction((): boolean => {
+        const state = this.#reindexOf(knowledgeBaseId);
+        if (state === null || state.owner !== input.owner) return false;
+        const next: ReindexState = {
+          ...state,
+          leaseExpiresAt: new Date(this.#now().getTime() + input.leaseMs).toISOString(),
+          ...(input.progress === undefined ? {} : { progress: input.progress }),
+        };
+        this.#database.prepare('UPDATE knowledge_bases SET reindex = ? WHERE id = ?').run(JSON.stringify(next), knowledgeBaseId);
+        return true;
+      })
+      .immediate();
+  }
+
+  async abandonReindex(knowledgeBaseId: string, owner: string): Promise<void> {
+    this.#database
+      .transaction(() => {
+        if (this.#reindexOf(knowledgeBaseId)?.owner !== owner) return;
+        this.#database.prepare('UPDATE knowledge_bases SET reindex = NULL WHERE id = ?').run(knowledgeBaseId);
+      })
+      .immediate();
+  }
+
+  async switchGeneration(knowledgeBaseId: string, input: { owner: string; targetGeneration: number }): Promise<GenerationSwitch> {
+    return this.#database
+      .transaction((): GenerationSwitch => {
+        const row = this.#getKnowledgeBase.get(knowledgeBaseId) as KnowledgeBaseRow | undefined;
+        if (row === undefined) throw new NotFoundError('knowledge_base_not_found', `Knowledge base ${knowledgeBaseId} does not exist`);
+        const state = row.reindex === null ? null : (JSON.parse(row.reindex) as ReindexState);
+        if (state === null || state.owner !== input.owner || state.targetGeneration !== input.targetGeneration) {
+          throw new ConflictError('reindex_in_progress', `The reindex of knowledge base ${knowledgeBaseId} is no longer held by this process`);
+        }
+        const missing = this.#database
+          .prepare(
+            `SELECT id FROM documents WHERE knowledge_base_id = ? AND status = 'ready'
+               AND id NOT IN (SELECT document_id FROM document_generations WHERE generation = ?)
+             ORDER BY created_at, id`,
+          )
+          .all(knowledgeBaseId, input.targetGeneration) as Array<{ id: string }>;
+        if (missing.length > 0) return { switched: false, missing: missing.map((entry) => entry.id) };
+        this.#database
+          .prepare('UPDATE knowledge_bases SET generation = ?, embedding_model = ?, dense_dimensions = ?, reindex = NULL WHERE id = ?')
+          .run(input.targetGeneration, state.schema.embeddingModel, state.schema.denseDimensions, knowledgeBaseId);
+        this.#database.prepare('DELETE FROM document_generations WHERE generation < ? AND document_id IN (SELECT id FROM documents WHERE knowledge_base_id = ?)').run(input.targetGeneration, knowledgeBaseId);
+        return { switched: true, previousGeneration: row.generation };
+      })
+      .immediate();
+  }
+
+  async recordDocumentGeneration(documentId: string, generation: number, chunks: number): Promise<void> {
+    // A document deleted meanwhile has no row to refer to: there is nothing to record.
+    this.#database
+      .prepare(
+        `INSERT INTO document_generations (document_id, generation, chunks) SELECT id, ?, ? FROM documents WHERE id = ?
+         ON CONFLICT (document_id, generation) DO UPDATE SET chunks = excluded.chunks`,
+      )
+      .run(generation, chunks, documentId);
+  }
+
+  async documentsInGeneration(knowledgeBaseId: string, generation: number): Promise<Map<string, number>> {
+    const rows = this.#database
+      .prepare(
+        `SELECT document_generations.document_id AS id, document_generations.chunks AS chunks FROM document_generations
+         JOIN documents ON documents.id = document_generations.document_id
+         WHERE documents.knowledge_base_id = ? AND document_generations.generation = ?`,
+      )
+      .all(knowledgeBaseId, generation) as Array<{ id: string; chunks: number }>;
+    return new Map(rows.map((row) => [row.id, row.chunks]));
+  }
+
+  async searchableDocuments(knowledgeBaseId: string, documentIds: string[]): Promise<Set<string>> {
+    const unique = [...new Set(documentIds)];
+    if (unique.length === 0) return new Set();
+    const rows = this.#database
+      .prepare(`SELECT id FROM documents WHERE knowledge_base_id = ? AND status = 'ready' AND id IN (${unique.map(() => '?').join(', ')})`)
+      .all(knowledgeBaseId, ...unique) as Array<{ id: string }>;
+    return new Set(rows.map((row) => row.id));
+  }
+
+  async createDocuments(documents: NewDocument[]): Promise<CreatedDocument[]> {
     const timestamp = this.#timestamp();
     const insert = this.#database.prepare(`
       INSERT INTO documents (id, knowledge_base_id, name, bytes, content_hash, media_type, type, status,
         progress_stage, progress_done, progress_total, pages, chunks, error_code, error_message, attempts,
-        created_at, updated_at)
+        replaces, created_at, updated_at)
       VALUES (@id, @knowledge_base_id, @name, @bytes, @content_hash, @media_type, NULL, 'queued',
-        'queued', 0, 0, NULL, NULL, NULL, NULL, 0, @created_at, @updated_at)`);
-    const rows = this.#database.transaction(() =>
-      documents.map((document, position) => {
-        // Distinct timestamps keep "oldest first" stable for documents uploaded together.
-        const createdAt = new Date(Date.parse(timestamp) + position).toISOString();
-        insert.run({
-          id: document.id,
-          knowledge_base_id: document.knowledgeBaseId,
-          name: document.name,
-          bytes: document.bytes,
-          content_hash: document.contentHash,
-          media_type: document.mediaType,
-          created_at: createdAt,
-          updated_at: createdAt,
-        });
-        return this.#database.prepare('SELECT * FROM documents WHERE id = ?').get(document.id) as DocumentRow;
-      }),
-    )();
-    return rows.map(toDocument);
+        'queued', 0, 0, NULL, NULL, NULL, NULL, 0, @replaces, @created_at, @updated_at)`);
+    const findDuplicate = this.#database.prepare(
+      'SELECT * FROM documents WHERE knowledge_base_id = ? AND content_hash = ? ORDER BY created_at, id LIMIT 1',
+    );
+    return this.#database
+      .transaction(() =>
+        documents.map((document, position): CreatedDocument => {
+          if (this.#getKnowledgeBase.get(document.knowledgeBaseId) === undefined) {
+            throw new NotFoundError('knowledge_base_not_found', `Knowledge base ${document.knowledgeBaseId} does not exist`);
+          }
+          const duplicate = findDuplicate.get(document.knowledgeBaseId, document.contentHash) as DocumentRow | undefined;
+          if (duplicate !== undefined) return { document: toDocument(duplicate), duplicate: true };
+          // Distinct timestamps keep "oldest first" stable for documents uploaded together.
+          const createdAt = new Date(Date.parse(timestamp) + position).toISOString();
+          insert.run({
+            id: document.id,
+            knowledge_base_id: document.knowledgeBaseId,
+            name: document.name,
+            bytes: document.bytes,
+            content_hash: document.contentHash,
+            media_type: document.mediaType,
+            replaces: document.replaces ?? null,
+            created_at: createdAt,
+            updated_at: createdAt,
+          });
+          const row = this.#database.prepare('SELECT * FROM documents WHERE id = ?').get(document.id) as DocumentRow;
+          return { document: toDocument(row), duplicate: false };
+        }),
+      )
+      .immediate();
+  }
+
+  async findDocumentByName(knowledgeBaseId: string, name: string): Promise<DocumentRecord | null> {
+    const row = this.#database
+      .prepare('SELECT * FROM documents WHERE knowledge_base_id = ? AND name = ? ORDER BY created_at DESC, id DESC LIMIT 1')
+      .get(knowledgeBaseId, name) as DocumentRow | undefined;
+    return row === undefined ? null : toDocument(row);
+  }
+
+  async completeDocument(documentId: string, chunks: number): Promise<{ document: DocumentRecord; replaced: string | null } | null> {
+    return this.#database
+      .transaction(() => {
+        const row = this.#database
+          .prepare(
+            `UPDATE documents SET status = 'ready', chunks = @chunks, progress_stage = 'done', progress_done = @chunks,
+               progress_total = @chunks, error_code = NULL, error_message = NULL, updated_at = @updated_at
+             WHERE id = @id RETURNING *`,
+          )
+          .get({ id: documentId, chunks, updated_at: this.#timestamp() }) as DocumentRow | undefined;
+        if (row === undefined) return null;
+        let replaced: string | null = null;
+        if (row.replaces !== null && row.replaces !== row.id) {
+          const removed = this.#database
+            .prepare('DELETE FROM documents WHERE id = ? AND knowledge_base_id = ?')
+            .run(row.replaces, row.knowledge_base_id).changes;
+          if (removed > 0) replaced = row.replaces;
+        }
+        return { document: toDocument(row), replaced };
+      })
+      .immediate();
   }
 
   async getDocument(knowledgeBaseId: string, documentId: string): Promise<DocumentRecord | null> {
@@ -213,6 +397,11 @@ export class SqliteCatalog implements Catalog {
 
   async close(): Promise<void> {
     // The database is owned by whoever opened it; see EmbeddedStore.close.
+  }
+
+  #reindexOf(knowledgeBaseId: string): ReindexState | null {
+    const row = this.#getKnowledgeBase.get(knowledgeBaseId) as KnowledgeBaseRow | undefined;
+    return row?.reindex == null ? null : (JSON.parse(row.reindex) as ReindexState);
   }
 
   #timestamp(): string {

@@ -1,4 +1,4 @@
-import type { Chunk, ChunkPostings, ChunkStore, IndexChange, IndexedChunk } from '@passage/spec';
+import { GenerationNotFoundError, type Chunk, type ChunkPostings, type ChunkStore, type IndexChange, type IndexedChunk } from '@passage/spec';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './database.js';
 
@@ -73,10 +73,33 @@ export class SqliteChunkStore implements ChunkStore {
     this.#database = database;
   }
 
+  async createGeneration(knowledgeBaseId: string, generation: number): Promise<void> {
+    this.#database
+      .prepare('INSERT INTO index_generations (knowledge_base_id, generation) VALUES (?, ?) ON CONFLICT DO NOTHING')
+      .run(knowledgeBaseId, generation);
+  }
+
+  async hasGeneration(knowledgeBaseId: string, generation: number): Promise<boolean> {
+    return this.#statement('SELECT 1 FROM index_generations WHERE knowledge_base_id = ? AND generation = ?').get(knowledgeBaseId, generation) !== undefined;
+  }
+
+  async dropGeneration(knowledgeBaseId: string, generation: number): Promise<void> {
+    this.#database
+      .transaction(() => {
+        this.#database.prepare('DELETE FROM index_generations WHERE knowledge_base_id = ? AND generation = ?').run(knowledgeBaseId, generation);
+        this.#database.prepare('DELETE FROM chunks WHERE knowledge_base_id = ? AND generation = ?').run(knowledgeBaseId, generation);
+        this.#database
+          .prepare(`INSERT INTO index_changes (knowledge_base_id, generation, document_id, kind) VALUES (?, ?, NULL, 'remove-generation')`)
+          .run(knowledgeBaseId, generation);
+      })
+      .immediate();
+  }
+
   async replaceDocumentChunks(
     target: { knowledgeBaseId: string; generation: number; documentId: string },
     chunks: IndexedChunk[],
   ): Promise<void> {
+    const exists = this.#database.prepare('SELECT 1 FROM index_generations WHERE knowledge_base_id = ? AND generation = ?');
     const remove = this.#database.prepare('DELETE FROM chunks WHERE document_id = ? AND generation = ?');
     const insert = this.#database.prepare(`
       INSERT INTO chunks (id, knowledge_base_id, generation, document_id, document_name, ordinal, page,
@@ -88,6 +111,11 @@ export class SqliteChunkStore implements ChunkStore {
     );
     this.#database
       .transaction(() => {
+        // Checked in the write transaction: a generation dropped (or a knowledge base deleted) a
+        // moment ago never gets chunks back.
+        if (exists.get(target.knowledgeBaseId, target.generation) === undefined) {
+          throw new GenerationNotFoundError(target.knowledgeBaseId, target.generation);
+        }
         remove.run(target.documentId, target.generation);
         for (const chunk of chunks) {
           insert.run({
@@ -126,6 +154,7 @@ export class SqliteChunkStore implements ChunkStore {
     this.#database
       .transaction(() => {
         this.#database.prepare('DELETE FROM chunks WHERE knowledge_base_id = ?').run(knowledgeBaseId);
+        this.#database.prepare('DELETE FROM index_generations WHERE knowledge_base_id = ?').run(knowledgeBaseId);
         this.#database.prepare('DELETE FROM index_changes WHERE knowledge_base_id = ?').run(knowledgeBaseId);
         this.#database
           .prepare(`INSERT INTO index_changes (knowledge_base_id, generation, document_id, kind) VALUES (?, NULL, NULL, 'remove-knowledge-base')`)

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it, beforeEach, afterEach } from 'node:test';
-import { chunkId, type ChunkIndex, type IndexedChunk } from '@passage/spec';
+import { chunkId, type ChunkIndex, type GenerationSchema, type IndexedChunk } from '@passage/spec';
+
+const lexical: GenerationSchema = { embeddingModel: null, denseDimensions: null };
 
 export interface ChunkIndexFixture {
   index: ChunkIndex;
@@ -9,14 +11,14 @@ export interface ChunkIndexFixture {
   cleanup: () => Promise<void>;
 }
 
-function chunk(knowledgeBaseId: string, documentId: string, ordinal: number, terms: Record<string, number>, page = 1): IndexedChunk {
+function chunk(knowledgeBaseId: string, documentId: string, ordinal: number, terms: Record<string, number>, page = 1, generation = 1): IndexedChunk {
   const text = Object.keys(terms).join(' ');
   return {
-    id: chunkId(documentId, 1, ordinal),
+    id: chunkId(documentId, generation, ordinal),
     knowledgeBaseId,
     documentId,
     documentName: `${documentId}.pdf`,
-    generation: 1,
+    generation,
     ordinal,
     page,
     start: 0,
@@ -33,6 +35,8 @@ export function describeChunkIndexContract(name: string, create: () => Promise<C
     let fixture: ChunkIndexFixture;
     beforeEach(async () => {
       fixture = await create();
+      // Generations exist only once created (a knowledge base's first, or a reindex's target).
+      for (const knowledgeBaseId of ['kb1', 'kb2']) await fixture.index.createGeneration({ knowledgeBaseId, generation: 1 }, lexical);
     });
     afterEach(async () => {
       await fixture.cleanup();
@@ -87,13 +91,46 @@ export function describeChunkIndexContract(name: string, create: () => Promise<C
       assert.equal(await index.countChunks('kb1', 1, 'd1'), 0);
     });
 
-    it('deletes a whole knowledge base', async () => {
+    it('deletes a whole knowledge base with its generations, and refuses writes into it afterwards', async () => {
       const { index } = fixture;
       await index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 1, documentId: 'd1' }, [chunk('kb1', 'd1', 0, { word: 1 })]);
       await search(index, 'kb1', { word: 1 });
       await index.deleteKnowledgeBase('kb1');
-      assert.deepEqual(await search(index, 'kb1', { word: 1 }), []);
+      await assert.rejects(search(index, 'kb1', { word: 1 }), { code: 'generation_not_found' });
       assert.equal(await index.countChunks('kb1', 1), 0);
+      await assert.rejects(
+        index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 1, documentId: 'd2' }, [chunk('kb1', 'd2', 0, { late: 1 })]),
+        { code: 'generation_not_found' },
+      );
+      assert.equal(await index.countChunks('kb1', 1), 0, 'a late writer brought nothing back');
+    });
+
+    it('refuses writes into a generation that was never created', async () => {
+      await assert.rejects(
+        fixture.index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 7, documentId: 'd1' }, [chunk('kb1', 'd1', 0, { word: 1 }, 1, 7)]),
+        { code: 'generation_not_found' },
+      );
+      await assert.rejects(search(fixture.index, 'kb3', { word: 1 }), { code: 'generation_not_found' });
+    });
+
+    it('keeps generations apart, and drops one without touching the other', async () => {
+      const { index } = fixture;
+      await index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 1, documentId: 'd1' }, [chunk('kb1', 'd1', 0, { old: 1, both: 1 })]);
+      await index.createGeneration({ knowledgeBaseId: 'kb1', generation: 2 }, lexical);
+      await index.createGeneration({ knowledgeBaseId: 'kb1', generation: 2 }, lexical); // idempotent
+      await index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 2, documentId: 'd1' }, [chunk('kb1', 'd1', 0, { new: 1, both: 1 }, 1, 2)]);
+      const inGeneration = (generation: number, terms: Record<string, number>) =>
+        index.search({ knowledgeBaseId: 'kb1', generation, terms, mode: 'lexical', topK: 10 });
+      assert.deepEqual((await inGeneration(1, { both: 1 })).map((hit) => hit.chunk.generation), [1]);
+      assert.deepEqual((await inGeneration(2, { both: 1 })).map((hit) => hit.chunk.generation), [2]);
+      assert.deepEqual(await inGeneration(2, { old: 1 }), []);
+      await index.activateGeneration({ knowledgeBaseId: 'kb1', generation: 2 });
+      await index.dropGeneration({ knowledgeBaseId: 'kb1', generation: 1 });
+      await assert.rejects(inGeneration(1, { both: 1 }), { code: 'generation_not_found' });
+      assert.equal(await index.countChunks('kb1', 1), 0);
+      assert.equal((await inGeneration(2, { both: 1 })).length, 1);
+      await index.deleteDocument('kb1', 'd1');
+      assert.deepEqual(await inGeneration(2, { both: 1 }), [], 'deleting a document removes it from every generation');
     });
 
     it('returns nothing for unknown terms and respects topK', async () => {
@@ -113,6 +150,15 @@ export function describeChunkIndexContract(name: string, create: () => Promise<C
       }
       const other = await fixture.openAnother();
       const { index } = fixture;
+      await index.createGeneration({ knowledgeBaseId: 'kb1', generation: 2 }, lexical);
+      await search(other, 'kb1', { shared: 1 });
+      await other.search({ knowledgeBaseId: 'kb1', generation: 2, terms: { shared: 1 }, mode: 'lexical', topK: 1 });
+      await index.dropGeneration({ knowledgeBaseId: 'kb1', generation: 2 });
+      await assert.rejects(
+        other.search({ knowledgeBaseId: 'kb1', generation: 2, terms: { shared: 1 }, mode: 'lexical', topK: 1 }),
+        { code: 'generation_not_found' },
+        'a generation dropped by another process is gone here too',
+      );
       assert.deepEqual(await search(other, 'kb1', { shared: 1 }), []);
       await index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 1, documentId: 'd1' }, [chunk('kb1', 'd1', 0, { shared: 1 })]);
       assert.equal((await search(other, 'kb1', { shared: 1 })).length, 1);
