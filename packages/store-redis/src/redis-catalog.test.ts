@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { newDocumentId, newKnowledgeBaseId } from '@passage/spec';
+import { Redis } from 'ioredis';
+import { newDocumentId, newKnowledgeBaseId, type GenerationSchema } from '@passage/spec';
 import { describeCatalogContract, testRedisUrl, uniqueRedisPrefix } from '@passage/testing';
 import { RedisCatalog } from './redis-catalog.js';
 import { deleteKeysWithPrefix } from './redis-keys.js';
@@ -17,6 +18,8 @@ describeCatalogContract('Redis', async () => {
   };
 });
 
+const lexical: GenerationSchema = { embeddingModel: null, denseDimensions: null };
+
 describe('Redis catalog', () => {
   const document = (knowledgeBaseId: string) => ({
     id: newDocumentId(),
@@ -27,23 +30,24 @@ describe('Redis catalog', () => {
     mediaType: null,
   });
 
-  it('is shared by two clients, and one claim wins when both race for a document', async () => {
+  it('is shared by two clients, and counts both claims when they race for one document', async () => {
     const { prefix, cleanup } = uniqueRedisPrefix('catalog-shared');
     const first = new RedisCatalog({ url: testRedisUrl, keyPrefix: prefix });
     const second = new RedisCatalog({ url: testRedisUrl, keyPrefix: prefix });
     try {
-      const knowledgeBase = await first.createKnowledgeBase({ id: newKnowledgeBaseId(), name: 'Shared' });
-      const [created] = await first.createDocuments([document(knowledgeBase.id)]);
-      assert.equal((await second.getDocument(knowledgeBase.id, created!.id))?.status, 'queued');
+      const knowledgeBase = await first.createKnowledgeBase({ id: newKnowledgeBaseId(), name: 'Shared', schema: lexical });
+      const [entry] = await first.createDocuments([document(knowledgeBase.id)]);
+      const created = entry!.document;
+      assert.equal((await second.getDocument(knowledgeBase.id, created.id))?.status, 'queued');
 
-      const claims = await Promise.all([first.claimDocument(created!.id), second.claimDocument(created!.id)]);
+      const claims = await Promise.all([first.claimDocument(created.id), second.claimDocument(created.id)]);
       // Both may claim (a processing document can be taken over after a crash), but every claim counts.
       assert.deepEqual(claims.map((claim) => claim?.attempts).sort(), [1, 2]);
-      assert.deepEqual((await second.listDocumentsByStatus(['processing'])).map((entry) => entry.id), [created!.id]);
+      assert.deepEqual((await second.listDocumentsByStatus(['processing'])).map((entry) => entry.id), [created.id]);
       assert.deepEqual(await second.listDocumentsByStatus(['queued']), []);
 
-      await first.updateDocument(created!.id, { status: 'ready', chunks: 4, progress: { stage: 'done', done: 4, total: 4 } });
-      assert.equal(await second.claimDocument(created!.id), null);
+      await first.updateDocument(created.id, { status: 'ready', chunks: 4, progress: { stage: 'done', done: 4, total: 4 } });
+      assert.equal(await second.claimDocument(created.id), null);
       assert.deepEqual((await second.listDocumentsByStatus(['ready'])).map((entry) => entry.chunks), [4]);
     } finally {
       await first.close();
@@ -68,11 +72,35 @@ describe('Redis catalog', () => {
     const { prefix, cleanup } = uniqueRedisPrefix('catalog-keys');
     const catalog = new RedisCatalog({ url: testRedisUrl, keyPrefix: prefix });
     try {
-      const knowledgeBase = await catalog.createKnowledgeBase({ id: newKnowledgeBaseId(), name: 'Gone' });
-      const created = await catalog.createDocuments([document(knowledgeBase.id), document(knowledgeBase.id)]);
-      await catalog.updateDocument(created[0]!.id, { status: 'failed', error: { code: 'pdf_corrupt', message: 'broken' } });
+      const knowledgeBase = await catalog.createKnowledgeBase({ id: newKnowledgeBaseId(), name: 'Gone', schema: lexical });
+      const created = await catalog.createDocuments([document(knowledgeBase.id), { ...document(knowledgeBase.id), contentHash: 'c'.repeat(64) }]);
+      const [failed, ready] = created.map((entry) => entry.document.id) as [string, string];
+      await catalog.updateDocument(failed, { status: 'failed', error: { code: 'pdf_corrupt', message: 'broken' } });
+      await catalog.recordDocumentGeneration(ready, 1, 2);
+      await catalog.completeDocument(ready, 2);
+      await catalog.beginReindex(knowledgeBase.id, { owner: 'test', leaseMs: 60_000, schema: lexical });
+      await catalog.recordDocumentGeneration(ready, 2, 2);
       assert.equal(await catalog.deleteKnowledgeBase(knowledgeBase.id), true);
       assert.equal(await cleanup(), 0, 'every key of the knowledge base was removed with it');
+    } finally {
+      await catalog.close();
+      await cleanup();
+    }
+  });
+
+  it('records the same bytes again once the document that held them was deleted', async () => {
+    const { prefix, cleanup } = uniqueRedisPrefix('catalog-rehash');
+    const catalog = new RedisCatalog({ url: testRedisUrl, keyPrefix: prefix });
+    try {
+      const knowledgeBase = await catalog.createKnowledgeBase({ id: newKnowledgeBaseId(), name: 'Again', schema: lexical });
+      const [first] = await catalog.createDocuments([document(knowledgeBase.id)]);
+      await catalog.deleteDocument(knowledgeBase.id, first!.document.id);
+      const [second] = await catalog.createDocuments([document(knowledgeBase.id)]);
+      assert.equal(second?.duplicate, false);
+      assert.notEqual(second?.document.id, first!.document.id);
+      const [third] = await catalog.createDocuments([document(knowledgeBase.id)]);
+      assert.equal(third?.duplicate, true, 'the index now points at the second upload');
+      assert.equal(third?.document.id, second?.document.id);
     } finally {
       await catalog.close();
       await cleanup();
@@ -92,7 +120,22 @@ describe('Redis catalog', () => {
     }
   });
 
-  it('deletes keys by prefix and refuses an empty prefix', async () => {
-    await assert.rejects(deleteKeysWithPrefix({ url: testRedisUrl, prefix: '' }), RangeError);
+  it('deletes the keys under a prefix and no other, and refuses an empty prefix', async () => {
+    const { prefix, cleanup } = uniqueRedisPrefix('prefix-delete');
+    const client = new Redis(testRedisUrl);
+    try {
+      await client.set(`${prefix}:one`, '1');
+      await client.hset(`${prefix}:two`, 'field', '2');
+      // A key that only starts like the prefix: the prefix is taken literally, and glob characters are escaped.
+      await client.set(`${prefix}-sibling:*`, '3');
+      assert.equal(await deleteKeysWithPrefix({ url: testRedisUrl, prefix: `${prefix}:` }), 2);
+      assert.equal(await client.exists(`${prefix}:one`, `${prefix}:two`), 0);
+      assert.equal(await client.get(`${prefix}-sibling:*`), '3');
+      await assert.rejects(deleteKeysWithPrefix({ url: testRedisUrl, prefix: '' }), RangeError);
+    } finally {
+      await client.del(`${prefix}-sibling:*`);
+      await client.quit();
+      await cleanup();
+    }
   });
 });

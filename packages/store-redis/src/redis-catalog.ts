@@ -1,23 +1,35 @@
 import { Redis } from 'ioredis';
 import {
   AppError,
+  ConflictError,
   NotFoundError,
   silentLogger,
   type Catalog,
+  type CreatedDocument,
   type DocumentRecord,
   type DocumentStatus,
   type DocumentUpdate,
+  type GenerationSchema,
+  type GenerationSwitch,
   type KnowledgeBase,
   type Logger,
   type NewDocument,
+  type ReindexLease,
+  type ReindexProgress,
+  type ReindexState,
 } from '@passage/spec';
 import {
+  abandonReindexScript,
+  beginReindexScript,
   claimDocumentScript,
+  completeDocumentScript,
   createDocumentsScript,
   createKnowledgeBaseScript,
   deleteDocumentScript,
   deleteKnowledgeBaseScript,
-  setGenerationScript,
+  recordDocumentGenerationScript,
+  renewReindexScript,
+  switchGenerationScript,
   updateDocumentScript,
 } from './catalog-scripts.js';
 import { toRedisError } from './redis-error.js';
@@ -38,8 +50,13 @@ export interface RedisCatalogOptions {
 
 interface CatalogCommands {
   passageCreateKnowledgeBase(...args: string[]): Promise<number>;
-  passageSetGeneration(...args: string[]): Promise<number>;
-  passageCreateDocuments(...args: string[]): Promise<number>;
+  passageBeginReindex(...args: string[]): Promise<string[]>;
+  passageRenewReindex(...args: string[]): Promise<number>;
+  passageAbandonReindex(...args: string[]): Promise<number>;
+  passageSwitchGeneration(...args: string[]): Promise<string[]>;
+  passageRecordDocumentGeneration(...args: string[]): Promise<number>;
+  passageCreateDocuments(...args: string[]): Promise<number | string[][]>;
+  passageCompleteDocument(...args: string[]): Promise<string[] | null>;
   passageUpdateDocument(...args: string[]): Promise<string[] | null>;
   passageClaimDocument(...args: string[]): Promise<string[] | null>;
   passageDeleteDocument(...args: string[]): Promise<number>;
@@ -51,9 +68,16 @@ type CatalogClient = Redis & CatalogCommands;
 /**
  * The catalog in Redis, shared by every API replica and worker. Each knowledge base and document
  * is a hash; sorted sets scored by creation time keep the lists in order (all knowledge bases, the
- * documents of one knowledge base, the documents in each status). Every change that touches more
- * than one key runs as one Lua script (catalog-scripts.ts), so it is atomic: a claim never races
- * a delete, and an update never brings a deleted document back.
+ * documents of one knowledge base, the documents in each status). A knowledge base's hash holds
+ * its live generation, that generation's schema and the reindex state (JSON); per knowledge base a
+ * hash maps content hashes to documents (duplicate uploads), and per document a hash maps the
+ * generations it is complete in to its chunk counts. Every change that touches more than one key,
+ * or reads before it writes, runs as one Lua script (catalog-scripts.ts), so it is atomic: a claim
+ * never races a delete, an update never brings a deleted document back, and a switch never misses
+ * a document completed meanwhile.
+ *
+ * Reindex leases are compared with this process's clock (`now`), so processes sharing a catalog
+ * need clocks that agree to well within a lease.
  */
 export class RedisCatalog implements Catalog {
   readonly #client: CatalogClient;
@@ -74,7 +98,12 @@ export class RedisCatalog implements Catalog {
     const logger = options.logger ?? silentLogger;
     client.on('error', (error: Error) => logger.warn({ err: error }, 'Redis connection problem (catalog)'));
     client.defineCommand('passageCreateKnowledgeBase', { lua: createKnowledgeBaseScript, numberOfKeys: 0 });
-    client.defineCommand('passageSetGeneration', { lua: setGenerationScript, numberOfKeys: 0 });
+    client.defineCommand('passageBeginReindex', { lua: beginReindexScript, numberOfKeys: 0 });
+    client.defineCommand('passageRenewReindex', { lua: renewReindexScript, numberOfKeys: 0 });
+    client.defineCommand('passageAbandonReindex', { lua: abandonReindexScript, numberOfKeys: 0 });
+    client.defineCommand('passageSwitchGeneration', { lua: switchGenerationScript, numberOfKeys: 0 });
+    client.defineCommand('passageRecordDocumentGeneration', { lua: recordDocumentGenerationScript, numberOfKeys: 0 });
+    client.defineCommand('passageCompleteDocument', { lua: completeDocumentScript, numberOfKeys: 0 });
     client.defineCommand('passageCreateDocuments', { lua: createDocumentsScript, numberOfKeys: 0 });
     client.defineCommand('passageUpdateDocument', { lua: updateDocumentScript, numberOfKeys: 0 });
     client.defineCommand('passageClaimDocument', { lua: claimDocumentScript, numberOfKeys: 0 });
@@ -83,18 +112,20 @@ export class RedisCatalog implements Catalog {
     this.#client = client as CatalogClient;
   }
 
-  async createKnowledgeBase(input: { id: string; name: string }): Promise<KnowledgeBase> {
+  async createKnowledgeBase(input: { id: string; name: string; schema: GenerationSchema }): Promise<KnowledgeBase> {
     return this.#run(async () => {
       const createdAt = this.#now();
+      const schema: GenerationSchema = { embeddingModel: input.schema.embeddingModel, denseDimensions: input.schema.denseDimensions };
       const created = await this.#client.passageCreateKnowledgeBase(
         this.#prefix,
         input.id,
         input.name,
         createdAt.toISOString(),
         String(createdAt.getTime()),
+        JSON.stringify(schema),
       );
       if (created !== 1) throw new AppError('internal_error', `Knowledge base ${input.id} already exists`);
-      return { id: input.id, name: input.name, createdAt: createdAt.toISOString(), generation: 1 };
+      return { id: input.id, name: input.name, createdAt: createdAt.toISOString(), generation: 1, schema, reindex: null };
     });
   }
 
@@ -118,11 +149,77 @@ export class RedisCatalog implements Catalog {
     return this.#run(async () => (await this.#client.passageDeleteKnowledgeBase(this.#prefix, id)) === 1);
   }
 
-  async setGeneration(knowledgeBaseId: string, generation: number): Promise<void> {
-    await this.#run(() => this.#client.passageSetGeneration(this.#prefix, knowledgeBaseId, String(generation)));
+  async beginReindex(knowledgeBaseId: string, input: { owner: string; leaseMs: number; schema: GenerationSchema }): Promise<ReindexLease> {
+    return this.#run(async () => {
+      const now = this.#now();
+      const schema: GenerationSchema = { embeddingModel: input.schema.embeddingModel, denseDimensions: input.schema.denseDimensions };
+      const [outcome, stored] = await this.#client.passageBeginReindex(
+        this.#prefix,
+        knowledgeBaseId,
+        input.owner,
+        now.toISOString(),
+        new Date(now.getTime() + input.leaseMs).toISOString(),
+        JSON.stringify(schema),
+      );
+      if (outcome === 'not_found') throw knowledgeBaseNotFound(knowledgeBaseId);
+      const state = JSON.parse(stored!) as ReindexState;
+      if (outcome === 'conflict') throw reindexInProgress(knowledgeBaseId, state);
+      return { state, resumed: outcome === 'resumed' };
+    });
   }
 
-  async createDocuments(documents: NewDocument[]): Promise<DocumentRecord[]> {
+  async renewReindex(knowledgeBaseId: string, input: { owner: string; leaseMs: number; progress?: ReindexProgress }): Promise<boolean> {
+    return this.#run(async () => {
+      const leaseEnd = new Date(this.#now().getTime() + input.leaseMs).toISOString();
+      const progress = input.progress === undefined ? '' : JSON.stringify(input.progress);
+      return (await this.#client.passageRenewReindex(this.#prefix, knowledgeBaseId, input.owner, leaseEnd, progress)) === 1;
+    });
+  }
+
+  async abandonReindex(knowledgeBaseId: string, owner: string): Promise<void> {
+    await this.#run(() => this.#client.passageAbandonReindex(this.#prefix, knowledgeBaseId, owner));
+  }
+
+  async switchGeneration(knowledgeBaseId: string, input: { owner: string; targetGeneration: number }): Promise<GenerationSwitch> {
+    return this.#run(async () => {
+      const [outcome, ...rest] = await this.#client.passageSwitchGeneration(this.#prefix, knowledgeBaseId, input.owner, String(input.targetGeneration));
+      if (outcome === 'not_found') throw knowledgeBaseNotFound(knowledgeBaseId);
+      if (outcome === 'conflict') {
+        throw new ConflictError('reindex_in_progress', `The reindex of knowledge base ${knowledgeBaseId} is no longer held by this process`);
+      }
+      if (outcome === 'missing') return { switched: false, missing: rest };
+      return { switched: true, previousGeneration: Number(rest[0]) };
+    });
+  }
+
+  async recordDocumentGeneration(documentId: string, generation: number, chunks: number): Promise<void> {
+    await this.#run(() => this.#client.passageRecordDocumentGeneration(this.#prefix, documentId, String(generation), String(chunks)));
+  }
+
+  async documentsInGeneration(knowledgeBaseId: string, generation: number): Promise<Map<string, number>> {
+    return this.#run(async () => {
+      const ids = await this.#client.zrange(`${this.#knowledgeBaseKey(knowledgeBaseId)}:documents`, '0', '-1');
+      if (ids.length === 0) return new Map();
+      const pipeline = this.#client.pipeline();
+      for (const id of ids) pipeline.hget(`${this.#documentKey(id)}:generations`, String(generation));
+      const counts = pipelineResults<string | null>(await pipeline.exec());
+      return new Map(ids.flatMap((id, position) => (counts[position] == null ? [] : [[id, Number(counts[position])] as const])));
+    });
+  }
+
+  async searchableDocuments(knowledgeBaseId: string, documentIds: string[]): Promise<Set<string>> {
+    const unique = [...new Set(documentIds)];
+    if (unique.length === 0) return new Set();
+    return this.#run(async () => {
+      const pipeline = this.#client.pipeline();
+      for (const id of unique) pipeline.hmget(this.#documentKey(id), 'knowledgeBaseId', 'status');
+      const fields = pipelineResults<Array<string | null>>(await pipeline.exec());
+      const knowledgeBase = JSON.stringify(knowledgeBaseId);
+      return new Set(unique.filter((_, position) => fields[position]?.[0] === knowledgeBase && fields[position]?.[1] === '"ready"'));
+    });
+  }
+
+  async createDocuments(documents: NewDocument[]): Promise<CreatedDocument[]> {
     if (documents.length === 0) return [];
     return this.#run(async () => {
       const started = this.#now().getTime();
@@ -143,6 +240,7 @@ export class RedisCatalog implements Catalog {
           chunks: null,
           error: null,
           attempts: 0,
+          replaces: document.replaces ?? null,
           createdAt,
           updatedAt: createdAt,
         };
@@ -151,12 +249,28 @@ export class RedisCatalog implements Catalog {
         record.knowledgeBaseId,
         record.id,
         String(Date.parse(record.createdAt)),
+        record.contentHash,
         JSON.stringify(encodeFields(record)),
       ]);
       const result = await this.#client.passageCreateDocuments(this.#prefix, ...argumentsList);
       if (result === -1) throw new NotFoundError('knowledge_base_not_found', 'The knowledge base does not exist');
       if (result === -2) throw new AppError('internal_error', 'A document id is already taken');
-      return records;
+      if (typeof result === 'number') throw new AppError('internal_error', `Unexpected answer ${result} from the document creation script`);
+      return result.map(([outcome, ...flat]) => ({ document: toDocument(flatToRecord(flat))!, duplicate: outcome === 'duplicate' }));
+    });
+  }
+
+  async findDocumentByName(knowledgeBaseId: string, name: string): Promise<DocumentRecord | null> {
+    return this.#run(async () => {
+      // Newest first; the first of that name wins.
+      const ids = await this.#client.zrevrange(`${this.#knowledgeBaseKey(knowledgeBaseId)}:documents`, '0', '-1');
+      if (ids.length === 0) return null;
+      const pipeline = this.#client.pipeline();
+      for (const id of ids) pipeline.hget(this.#documentKey(id), 'name');
+      const names = pipelineResults<string | null>(await pipeline.exec());
+      const wanted = JSON.stringify(name);
+      const position = names.findIndex((stored) => stored === wanted);
+      return position === -1 ? null : this.getDocument(knowledgeBaseId, ids[position]!);
     });
   }
 
@@ -200,6 +314,23 @@ export class RedisCatalog implements Catalog {
       const pairs = Object.entries(fields).flatMap(([name, value]) => [name, JSON.stringify(value)]);
       const hash = await this.#client.passageUpdateDocument(this.#prefix, documentId, ...pairs);
       return hash === null ? null : toDocument(flatToRecord(hash));
+    });
+  }
+
+  async completeDocument(documentId: string, chunks: number): Promise<{ document: DocumentRecord; replaced: string | null } | null> {
+    return this.#run(async () => {
+      const fields: Partial<Record<keyof DocumentRecord, unknown>> = {
+        status: 'ready',
+        chunks,
+        progress: { stage: 'done', done: chunks, total: chunks },
+        error: null,
+        updatedAt: this.#now().toISOString(),
+      };
+      const pairs = Object.entries(fields).flatMap(([name, value]) => [name, JSON.stringify(value)]);
+      const result = await this.#client.passageCompleteDocument(this.#prefix, documentId, ...pairs);
+      if (result === null) return null;
+      const [replaced, ...flat] = result;
+      return { document: toDocument(flatToRecord(flat))!, replaced: replaced === '' || replaced === undefined ? null : replaced };
     });
   }
 
@@ -274,7 +405,28 @@ function flatToRecord(flat: string[]): Record<string, string> {
 
 function toKnowledgeBase(hash: Record<string, string>): KnowledgeBase | null {
   if (hash.id === undefined) return null;
-  return { id: hash.id, name: hash.name ?? '', createdAt: hash.createdAt ?? '', generation: Number(hash.generation ?? 1) };
+  return {
+    id: hash.id,
+    name: hash.name ?? '',
+    createdAt: hash.createdAt ?? '',
+    generation: Number(hash.generation ?? 1),
+    // Knowledge bases recorded before generations had schemas were lexical unless reindexed.
+    schema: hash.schema === undefined ? { embeddingModel: null, denseDimensions: null } : (JSON.parse(hash.schema) as GenerationSchema),
+    reindex: hash.reindex === undefined ? null : (JSON.parse(hash.reindex) as ReindexState),
+  };
+}
+
+function knowledgeBaseNotFound(knowledgeBaseId: string): NotFoundError {
+  return new NotFoundError('knowledge_base_not_found', `Knowledge base ${knowledgeBaseId} does not exist`);
+}
+
+function reindexInProgress(knowledgeBaseId: string, state: ReindexState): ConflictError {
+  return new ConflictError(
+    'reindex_in_progress',
+    `Knowledge base ${knowledgeBaseId} is being reindexed into generation ${state.targetGeneration} by ${state.owner} ` +
+      `(lease until ${state.leaseExpiresAt}); wait for it to finish, or run again after the lease expires to resume it`,
+    { targetGeneration: state.targetGeneration, owner: state.owner, leaseExpiresAt: state.leaseExpiresAt },
+  );
 }
 
 function toDocument(hash: Record<string, string>): DocumentRecord | null {
@@ -294,6 +446,7 @@ function toDocument(hash: Record<string, string>): DocumentRecord | null {
     chunks: field('chunks'),
     error: field('error'),
     attempts: field('attempts'),
+    replaces: field('replaces'),
     createdAt: field('createdAt'),
     updatedAt: field('updatedAt'),
   };
