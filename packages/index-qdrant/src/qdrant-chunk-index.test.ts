@@ -84,16 +84,26 @@ describe('Qdrant adapter requests', () => {
     assert.deepEqual(fake.problems(), []);
   });
 
-  it('creates a collection per knowledge base and generation, with bm25 (idf) and dense vectors, payload indexes and the alias', async () => {
-    const index = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'shape', denseDimensions: 3 });
-    await index.upsertDocumentChunks({ knowledgeBaseId: 'kb_a', generation: 1, documentId: 'd1' }, [chunk('kb_a', 'd1', 0, { trace: 2, tree: 1 }, { vector: [1, 0, 0] })]);
-    const creation = fake.exchanges.find((exchange) => exchange.operationId === 'create_collection');
-    assert.equal(creation?.path, '/collections/shape_kb_a_g1');
-    assert.deepEqual(creation?.body, { sparse_vectors: { bm25: { modifier: 'idf' } }, vectors: { dense: { size: 3, distance: 'Cosine' } } });
-    const indexed = fake.exchanges.filter((exchange) => exchange.operationId === 'create_field_index').map((exchange) => exchange.body);
-    assert.deepEqual(indexed, [{ field_name: 'documentId', field_schema: 'keyword' }, { field_name: 'ordinal', field_schema: 'integer' }]);
+  const ofOperation = (operationId: string) => fake.exchanges.filter((exchange) => exchange.operationId === operationId);
+
+  it('creates a generation with the bm25 (idf) and dense vectors of its schema, payload indexes and, for generation 1, the alias', async () => {
+    const index = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'shape' });
+    await index.createGeneration({ knowledgeBaseId: 'kb_a', generation: 1 }, { embeddingModel: 'tiny', denseDimensions: 3 });
+    await index.createGeneration({ knowledgeBaseId: 'kb_a', generation: 1 }, { embeddingModel: 'tiny', denseDimensions: 3 });
+    const creations = ofOperation('create_collection').filter((exchange) => exchange.path.startsWith('/collections/shape_'));
+    assert.deepEqual(creations.map((exchange) => exchange.path), ['/collections/shape_kb_a_g1'], 'created once: the second call found it');
+    assert.deepEqual(creations[0]?.body, { sparse_vectors: { bm25: { modifier: 'idf' } }, vectors: { dense: { size: 3, distance: 'Cosine' } } });
+    const indexed = ofOperation('create_field_index').map((exchange) => exchange.body);
+    assert.deepEqual(indexed.slice(0, 2), [{ field_name: 'documentId', field_schema: 'keyword' }, { field_name: 'ordinal', field_schema: 'integer' }]);
     assert.deepEqual(fake.aliases(), { shape_kb_a: 'shape_kb_a_g1' });
-    const upsert = fake.exchanges.find((exchange) => exchange.operationId === 'upsert_points');
+    await assert.rejects(
+      index.createGeneration({ knowledgeBaseId: 'kb_a', generation: 1 }, { embeddingModel: 'other', denseDimensions: 5 }),
+      { code: 'internal_error' },
+      'an existing generation with another vector size is not taken for this one',
+    );
+
+    await index.upsertDocumentChunks({ knowledgeBaseId: 'kb_a', generation: 1, documentId: 'd1' }, [chunk('kb_a', 'd1', 0, { trace: 2, tree: 1 }, { vector: [1, 0, 0] })]);
+    const upsert = ofOperation('upsert_points').at(-1);
     assert.match(upsert?.path ?? '', /[?&]wait=true/);
     const point = (upsert?.body as { points: Array<{ vector: { bm25: { indices: number[]; values: number[] }; dense: number[] }; payload: Record<string, unknown> }> }).points[0]!;
     assert.equal(point.vector.bm25.indices.length, 2);
@@ -101,16 +111,17 @@ describe('Qdrant adapter requests', () => {
     assert.deepEqual(Object.keys(point.payload).sort(), ['documentId', 'documentName', 'end', 'generation', 'knowledgeBaseId', 'ordinal', 'page', 'start', 'text', 'tokens']);
   });
 
-  it('searches through the alias: sparse alone, dense alone, and hybrid with prefetches fused by RRF', async () => {
-    const index = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'modes', denseDimensions: 2, rrfK: 60 });
-    const plain = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'modes', denseDimensions: 2 });
+  it("searches the requested generation's collection: sparse alone, dense alone, and hybrid with prefetches fused by RRF", async () => {
+    const index = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'modes', rrfK: 60 });
+    const plain = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'modes' });
+    await index.createGeneration({ knowledgeBaseId: 'kb_m', generation: 1 }, { embeddingModel: 'tiny', denseDimensions: 2 });
     const target = { knowledgeBaseId: 'kb_m', generation: 1, documentId: 'd1' };
     await index.upsertDocumentChunks(target, [
       chunk('kb_m', 'd1', 0, { apple: 1 }, { vector: [1, 0] }),
       chunk('kb_m', 'd1', 1, { pear: 1 }, { vector: [0, 1] }),
     ]);
-    const queries = () => fake.exchanges.filter((exchange) => exchange.operationId === 'query_points');
-    const before = queries().length;
+    const before = ofOperation('query_points').length;
+    const lookupsBefore = ofOperation('get_collection').length;
 
     const lexical = await index.search({ knowledgeBaseId: 'kb_m', generation: 1, terms: { apple: 1 }, mode: 'lexical', topK: 5 });
     assert.deepEqual(lexical.map((hit) => hit.chunk.ordinal), [0]);
@@ -119,50 +130,60 @@ describe('Qdrant adapter requests', () => {
     const hybrid = await index.search({ knowledgeBaseId: 'kb_m', generation: 1, terms: { apple: 1 }, vector: [0.1, 1], mode: 'hybrid', topK: 5 });
     assert.deepEqual(new Set(hybrid.map((hit) => hit.chunk.ordinal)), new Set([0, 1]));
     assert.ok((hybrid[0]?.chunk.text.length ?? 0) > 0);
+    assert.equal(ofOperation('get_collection').length, lookupsBefore, 'the creator knows the vector size without asking');
     await plain.search({ knowledgeBaseId: 'kb_m', generation: 1, terms: { apple: 1 }, vector: [1, 0], mode: 'hybrid', topK: 5 });
+    await plain.search({ knowledgeBaseId: 'kb_m', generation: 1, terms: { apple: 1 }, vector: [1, 0], mode: 'hybrid', topK: 5 });
+    assert.equal(ofOperation('get_collection').length, lookupsBefore + 1, 'another process reads the vector size once');
 
-    const sent = queries().slice(before);
+    const sent = ofOperation('query_points').slice(before);
     const apple = querySparseVector({ apple: 1 });
-    assert.ok(sent.every((exchange) => exchange.path === '/collections/modes_kb_m/points/query'), 'through the alias');
+    assert.ok(sent.every((exchange) => exchange.path === '/collections/modes_kb_m_g1/points/query'), "by the generation's collection, not the alias");
+    const fused = (vector: number[], query: unknown) => ({
+      prefetch: [
+        { query: apple, using: 'bm25', limit: 100 },
+        { query: vector, using: 'dense', limit: 100 },
+      ],
+      query,
+      limit: 5,
+      with_payload: true,
+    });
     assert.deepEqual(sent.map((exchange) => exchange.body), [
       { query: apple, using: 'bm25', limit: 5, with_payload: true },
       { query: [0, 1], using: 'dense', limit: 1, with_payload: true },
-      {
-        prefetch: [
-          { query: apple, using: 'bm25', limit: 100 },
-          { query: [0.1, 1], using: 'dense', limit: 100 },
-        ],
-        query: { rrf: { k: 60 } },
-        limit: 5,
-        with_payload: true,
-      },
-      {
-        prefetch: [
-          { query: apple, using: 'bm25', limit: 100 },
-          { query: [1, 0], using: 'dense', limit: 100 },
-        ],
-        query: { fusion: 'rrf' },
-        limit: 5,
-        with_payload: true,
-      },
+      fused([0.1, 1], { rrf: { k: 60 } }),
+      fused([1, 0], { fusion: 'rrf' }),
+      fused([1, 0], { fusion: 'rrf' }),
     ]);
   });
 
-  it('writes a new generation without moving the alias, and deletes a document from every generation with wait=true', async () => {
+  it('writes a new generation without moving the alias, moves it in one request on activation, and deletes a document from every generation', async () => {
     const index = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'gen' });
+    const lexicalSchema = { embeddingModel: null, denseDimensions: null };
+    await index.createGeneration({ knowledgeBaseId: 'kb_g', generation: 1 }, lexicalSchema);
+    await index.createGeneration({ knowledgeBaseId: 'kb_g', generation: 2 }, { embeddingModel: 'tiny', denseDimensions: 2 });
     await index.upsertDocumentChunks({ knowledgeBaseId: 'kb_g', generation: 1, documentId: 'd1' }, [chunk('kb_g', 'd1', 0, { old: 1 })]);
     await index.upsertDocumentChunks({ knowledgeBaseId: 'kb_g', generation: 2, documentId: 'd1' }, [
-      chunk('kb_g', 'd1', 0, { new: 1 }, { generation: 2 }),
-      chunk('kb_g', 'd1', 1, { newer: 1 }, { generation: 2 }),
+      chunk('kb_g', 'd1', 0, { new: 1 }, { generation: 2, vector: [1, 0] }),
+      chunk('kb_g', 'd1', 1, { newer: 1 }, { generation: 2, vector: [0, 1] }),
     ]);
-    assert.deepEqual(fake.aliases().gen_kb_g, 'gen_kb_g_g1', 'searches still read generation 1');
+    assert.deepEqual(fake.aliases().gen_kb_g, 'gen_kb_g_g1', 'the alias still points at generation 1');
     assert.equal(await index.countChunks('kb_g', 1), 1);
     assert.equal(await index.countChunks('kb_g', 2, 'd1'), 2);
     assert.equal((await index.search({ knowledgeBaseId: 'kb_g', generation: 1, terms: { new: 1 }, mode: 'lexical', topK: 5 })).length, 0);
 
-    const deletesBefore = fake.exchanges.filter((exchange) => exchange.operationId === 'delete_points').length;
+    const aliasChangesBefore = ofOperation('update_aliases').length;
+    await index.activateGeneration({ knowledgeBaseId: 'kb_g', generation: 2 });
+    const aliasChanges = ofOperation('update_aliases').slice(aliasChangesBefore);
+    assert.deepEqual(aliasChanges.map((exchange) => exchange.body), [
+      { actions: [{ delete_alias: { alias_name: 'gen_kb_g' } }, { create_alias: { alias_name: 'gen_kb_g', collection_name: 'gen_kb_g_g2' } }] },
+    ]);
+    assert.equal(fake.aliases().gen_kb_g, 'gen_kb_g_g2');
+    await assert.rejects(index.activateGeneration({ knowledgeBaseId: 'kb_g', generation: 9 }), { code: 'generation_not_found' });
+    assert.equal(fake.aliases().gen_kb_g, 'gen_kb_g_g2', 'a refused activation leaves the alias where it was');
+
+    const deletesBefore = ofOperation('delete_points').length;
     await index.deleteDocument('kb_g', 'd1');
-    const deletes = fake.exchanges.filter((exchange) => exchange.operationId === 'delete_points').slice(deletesBefore);
+    const deletes = ofOperation('delete_points').slice(deletesBefore);
     assert.deepEqual(deletes.map((exchange) => exchange.path), ['/collections/gen_kb_g_g1/points/delete?wait=true', '/collections/gen_kb_g_g2/points/delete?wait=true']);
     assert.deepEqual(deletes[0]?.body, { filter: { must: [{ key: 'documentId', match: { value: 'd1' } }] } });
     assert.equal(await index.countChunks('kb_g', 1), 0);
@@ -173,22 +194,40 @@ describe('Qdrant adapter requests', () => {
     assert.equal(fake.aliases().gen_kb_g, undefined);
   });
 
-  it('refuses dense and hybrid searches without dense vectors, and vectors of the wrong size', async () => {
-    const lexicalOnly = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'refuse' });
-    await assert.rejects(lexicalOnly.search({ knowledgeBaseId: 'kb_r', generation: 1, terms: { a: 1 }, vector: [1], mode: 'hybrid', topK: 3 }), { code: 'invalid_request' });
-    const sized = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'refuse', denseDimensions: 4 });
-    await assert.rejects(
-      sized.upsertDocumentChunks({ knowledgeBaseId: 'kb_r', generation: 1, documentId: 'd1' }, [chunk('kb_r', 'd1', 0, { a: 1 }, { vector: [1, 2] })]),
-      { code: 'internal_error' },
-    );
+  it("refuses dense and hybrid searches of a lexical generation, and vectors that do not fit the generation's size", async () => {
+    const index = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'refuse' });
+    await index.createGeneration({ knowledgeBaseId: 'kb_r', generation: 1 }, { embeddingModel: null, denseDimensions: null });
+    await index.createGeneration({ knowledgeBaseId: 'kb_r', generation: 2 }, { embeddingModel: 'tiny', denseDimensions: 4 });
+    await assert.rejects(index.search({ knowledgeBaseId: 'kb_r', generation: 1, terms: { a: 1 }, vector: [1], mode: 'hybrid', topK: 3 }), { code: 'invalid_request' });
+    const other = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'refuse' });
+    for (const writer of [index, other]) {
+      await assert.rejects(
+        writer.upsertDocumentChunks({ knowledgeBaseId: 'kb_r', generation: 2, documentId: 'd1' }, [chunk('kb_r', 'd1', 0, { a: 1 }, { generation: 2, vector: [1, 2] })]),
+        { code: 'internal_error' },
+      );
+    }
+    await other.upsertDocumentChunks({ knowledgeBaseId: 'kb_r', generation: 2, documentId: 'd1' }, [chunk('kb_r', 'd1', 0, { a: 1 }, { generation: 2, vector: [1, 2, 3, 4] })]);
+    assert.equal(await index.countChunks('kb_r', 2), 1, 'a process that did not create the generation read its size');
   });
 
-  it('answers nothing for a knowledge base with no collection yet', async () => {
-    const index = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'empty' });
-    assert.deepEqual(await index.search({ knowledgeBaseId: 'kb_none', generation: 1, terms: { a: 1 }, mode: 'lexical', topK: 3 }), []);
-    assert.equal(await index.countChunks('kb_none', 1), 0);
-    await index.deleteDocument('kb_none', 'd1');
-    await index.deleteKnowledgeBase('kb_none');
+  it('never creates a collection or alias implicitly: a writer that outlives its knowledge base gets generation_not_found', async () => {
+    const writer = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'late' });
+    const api = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'late' });
+    await api.createGeneration({ knowledgeBaseId: 'kb_l', generation: 1 }, { embeddingModel: null, denseDimensions: null });
+    await writer.upsertDocumentChunks({ knowledgeBaseId: 'kb_l', generation: 1, documentId: 'd1' }, [chunk('kb_l', 'd1', 0, { first: 1 })]);
+    await api.deleteKnowledgeBase('kb_l');
+    await assert.rejects(
+      writer.upsertDocumentChunks({ knowledgeBaseId: 'kb_l', generation: 1, documentId: 'd2' }, [chunk('kb_l', 'd2', 0, { late: 1 })]),
+      { code: 'generation_not_found' },
+    );
+    await assert.rejects(writer.search({ knowledgeBaseId: 'kb_l', generation: 1, terms: { late: 1 }, mode: 'lexical', topK: 3 }), { code: 'generation_not_found' });
+    assert.deepEqual(fake.collectionNames().filter((name) => name.startsWith('late_')), []);
+    assert.equal(fake.aliases().late_kb_l, undefined);
+    // Deleting what does not exist is not an error.
+    assert.equal(await writer.countChunks('kb_l', 1), 0);
+    await writer.deleteDocument('kb_l', 'd1');
+    await writer.dropGeneration({ knowledgeBaseId: 'kb_l', generation: 1 });
+    await writer.deleteKnowledgeBase('kb_l');
   });
 });
 

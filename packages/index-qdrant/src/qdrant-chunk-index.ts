@@ -1,11 +1,13 @@
 import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
 import {
   AppError,
+  GenerationNotFoundError,
   InvalidRequestError,
   silentLogger,
   throwIfAborted,
   type Chunk,
   type ChunkIndex,
+  type GenerationSchema,
   type IndexedChunk,
   type IndexSearchRequest,
   type Logger,
@@ -22,11 +24,6 @@ export interface QdrantChunkIndexOptions {
   apiKey?: string;
   /** Start of every collection and alias name. Default: `passage`. */
   collectionPrefix?: string;
-  /**
-   * Size of the dense vectors (the embedder's dimensions); collections created while it is set get
-   * a `dense` vector besides the `bm25` sparse one. Default: none (lexical only).
-   */
-  denseDimensions?: number | null;
   /** k of reciprocal rank fusion in hybrid searches (RRF_K). Default: Qdrant's own (`fusion: "rrf"`). */
   rrfK?: number;
   /** Candidates each of the sparse and the dense prefetch brings to a hybrid fusion, at least topK. Default: 100, as the embedded index. */
@@ -70,17 +67,21 @@ const payloadIndexes: Array<{ field: keyof ChunkPayload; schema: Schemas['Payloa
  * and generation (collection-names.ts), so IDF statistics are those of the knowledge base alone,
  * as in the embedded index, and deleting a knowledge base drops its collections.
  *
- * Writes address a generation's collection by name; searches go through the knowledge base's
- * alias. Every write waits for Qdrant to apply it (`wait: true`), so a search after a delete
- * resolves never returns the deleted chunks.
+ * Each generation is created explicitly with its schema (`createGeneration`: the dense vector size
+ * is per collection); nothing creates a collection or alias implicitly, so a writer that outlives
+ * its generation (dropped by a reindex, or with its knowledge base) gets GenerationNotFoundError
+ * instead of bringing the collection back. Writes and searches address the generation's collection
+ * by name (the catalog says which generation is live); the alias is kept pointing at the live one
+ * for tools that read it. Every write waits for Qdrant to apply it (`wait: true`), so a search
+ * after a delete resolves never returns the deleted chunks.
  */
 export class QdrantChunkIndex implements ChunkIndex {
   readonly #client: QdrantClient;
   readonly #names: CollectionNames;
   readonly #options: QdrantChunkIndexOptions;
   readonly #logger: Logger;
-  /** Collections known to exist with their payload indexes and alias, per process. */
-  readonly #ready = new Map<string, Promise<void>>();
+  /** Dense vector size (null: lexical only) of each collection this process created or looked up. */
+  readonly #denseSizes = new Map<string, Promise<number | null>>();
 
   constructor(options: QdrantChunkIndexOptions) {
     this.#options = options;
@@ -106,8 +107,7 @@ export class QdrantChunkIndex implements ChunkIndex {
   ): Promise<void> {
     throwIfAborted(signal);
     const collection = this.#names.collection(target.knowledgeBaseId, target.generation);
-    await this.#ensureCollection(target.knowledgeBaseId, target.generation, signal);
-    const dense = this.#options.denseDimensions ?? null;
+    const dense = await this.#denseSize(target, signal);
     const points: Schemas['PointStruct'][] = chunks.map((chunk) => {
       const vector: Record<string, Schemas['Vector']> = {};
       const sparse = documentSparseVector(chunk.terms, this.#options.bm25);
@@ -115,31 +115,116 @@ export class QdrantChunkIndex implements ChunkIndex {
       if (sparse.indices.length > 0) vector[sparseName] = sparse;
       if (chunk.vector !== undefined) {
         if (dense === null || chunk.vector.length !== dense) {
-          throw new AppError('internal_error', `A ${chunk.vector.length}-dimensional vector does not fit the index (dense vectors: ${dense ?? 'none'})`);
+          throw new AppError(
+            'internal_error',
+            `A ${chunk.vector.length}-dimensional vector does not fit generation ${target.generation} of the index (dense vectors: ${dense ?? 'none'})`,
+          );
         }
         vector[denseName] = chunk.vector;
       }
       return { id: chunk.id, vector, payload: toPayload(chunk, target) };
     });
     const batchSize = this.#options.upsertBatchSize ?? 256;
-    for (let offset = 0; offset < points.length; offset += batchSize) {
-      const batch = points.slice(offset, offset + batchSize);
-      await this.#call('an upsert', signal, (init) =>
-        this.#client.api().upsertPoints({ collection_name: collection, wait: true, points: batch }, init),
+    try {
+      for (let offset = 0; offset < points.length; offset += batchSize) {
+        const batch = points.slice(offset, offset + batchSize);
+        await this.#call('an upsert', signal, (init) =>
+          this.#client.api().upsertPoints({ collection_name: collection, wait: true, points: batch }, init),
+        );
+      }
+      // Chunk ids are deterministic (document, generation, ordinal): the upsert overwrote the
+      // document's earlier chunks in place, and only a longer earlier version leaves a tail.
+      await this.#call('a delete', signal, (init) =>
+        this.#client.api().deletePoints(
+          {
+            collection_name: collection,
+            wait: true,
+            filter: { must: [matchDocument(target.documentId), { key: 'ordinal', range: { gte: chunks.length } }] },
+          },
+          init,
+        ),
+      );
+    } catch (error) {
+      // The collection may have been dropped (and even recreated with another size) meanwhile: the
+      // next write reads it again.
+      this.#denseSizes.delete(collection);
+      if (isNotFound(error)) throw new GenerationNotFoundError(target.knowledgeBaseId, target.generation);
+      throw error;
+    }
+  }
+
+  async createGeneration(target: { knowledgeBaseId: string; generation: number }, schema: GenerationSchema, signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
+    const collection = this.#names.collection(target.knowledgeBaseId, target.generation);
+    const dense = schema.denseDimensions;
+    const exists = async () =>
+      (await this.#call('an existence check', signal, (init) => this.#client.api().collectionExists({ collection_name: collection }, init))).exists;
+    if (await exists()) {
+      const existing = await this.#readDenseSize(target, signal);
+      if (existing !== dense) {
+        throw new AppError(
+          'internal_error',
+          `Generation ${target.generation} of knowledge base ${target.knowledgeBaseId} exists with dense vectors of size ${existing ?? 'none'}, not ${dense ?? 'none'}`,
+        );
+      }
+    } else {
+      const body: Schemas['CreateCollection'] = {
+        sparse_vectors: { [sparseName]: { modifier: 'idf' } },
+        ...(dense === null ? {} : { vectors: { [denseName]: { size: dense, distance: 'Cosine' } } }),
+      };
+      try {
+        await this.#call('a collection creation', signal, (init) => this.#client.api().createCollection({ collection_name: collection, ...body }, init));
+        this.#logger.info({ collection, denseDimensions: dense }, 'Qdrant collection created');
+      } catch (error) {
+        // Another process created it at the same moment; anything else is a real failure.
+        if (!(await exists())) throw error;
+      }
+    }
+    for (const { field, schema: fieldSchema } of payloadIndexes) {
+      // Creating an index that exists is accepted by Qdrant and changes nothing.
+      await this.#call('a payload index creation', signal, (init) =>
+        this.#client.api().createFieldIndex({ collection_name: collection, wait: true, field_name: field, field_schema: fieldSchema }, init),
       );
     }
-    // Chunk ids are deterministic (document, generation, ordinal): the upsert overwrote the
-    // document's earlier chunks in place, and only a longer earlier version leaves a tail.
-    await this.#call('a delete', signal, (init) =>
-      this.#client.api().deletePoints(
-        {
-          collection_name: collection,
-          wait: true,
-          filter: { must: [matchDocument(target.documentId), { key: 'ordinal', range: { gte: chunks.length } }] },
-        },
-        init,
-      ),
-    );
+    this.#denseSizes.set(collection, Promise.resolve(dense));
+    // A knowledge base's first generation is live from the start; later ones (a reindex) become
+    // live through activateGeneration.
+    if (target.generation === 1 && (await this.#aliasTarget(target.knowledgeBaseId, signal)) === null) {
+      await this.#call('an alias change', signal, (init) =>
+        this.#client.api().updateAliases({ actions: [{ create_alias: { alias_name: this.#names.alias(target.knowledgeBaseId), collection_name: collection } }] }, init),
+      );
+    }
+  }
+
+  async activateGeneration(target: { knowledgeBaseId: string; generation: number }, signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
+    const alias = this.#names.alias(target.knowledgeBaseId);
+    const collection = this.#names.collection(target.knowledgeBaseId, target.generation);
+    const current = await this.#aliasTarget(target.knowledgeBaseId, signal);
+    if (current === collection) return;
+    // One request: Qdrant applies its actions atomically, so readers of the alias never find it missing.
+    const actions: Schemas['AliasOperations'][] = [
+      ...(current === null ? [] : [{ delete_alias: { alias_name: alias } }]),
+      { create_alias: { alias_name: alias, collection_name: collection } },
+    ];
+    try {
+      await this.#call('an alias change', signal, (init) => this.#client.api().updateAliases({ actions }, init));
+    } catch (error) {
+      if (isNotFound(error)) throw new GenerationNotFoundError(target.knowledgeBaseId, target.generation);
+      throw error;
+    }
+  }
+
+  async dropGeneration(target: { knowledgeBaseId: string; generation: number }, signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
+    const collection = this.#names.collection(target.knowledgeBaseId, target.generation);
+    this.#denseSizes.delete(collection);
+    try {
+      await this.#call('a collection delete', signal, (init) => this.#client.api().deleteCollection({ collection_name: collection }, init));
+    } catch (error) {
+      // Already gone: what was asked for holds.
+      if (!isNotFound(error)) throw error;
+    }
   }
 
   async deleteDocument(knowledgeBaseId: string, documentId: string, signal?: AbortSignal): Promise<void> {
@@ -159,14 +244,13 @@ export class QdrantChunkIndex implements ChunkIndex {
   async deleteKnowledgeBase(knowledgeBaseId: string, signal?: AbortSignal): Promise<void> {
     throwIfAborted(signal);
     const alias = this.#names.alias(knowledgeBaseId);
-    const aliases = await this.#call('listing aliases', signal, (init) => this.#client.api().getCollectionsAliases({}, init));
-    if (aliases.aliases.some((entry) => entry.alias_name === alias)) {
+    if ((await this.#aliasTarget(knowledgeBaseId, signal)) !== null) {
       await this.#call('an alias change', signal, (init) =>
         this.#client.api().updateAliases({ actions: [{ delete_alias: { alias_name: alias } }] }, init),
       );
     }
     for (const collection of await this.#collectionsOf(knowledgeBaseId, signal)) {
-      this.#ready.delete(collection);
+      this.#denseSizes.delete(collection);
       await this.#call('a collection delete', signal, (init) => this.#client.api().deleteCollection({ collection_name: collection }, init));
     }
   }
@@ -178,8 +262,8 @@ export class QdrantChunkIndex implements ChunkIndex {
     if (request.mode !== 'lexical' && request.vector === undefined) {
       throw new InvalidRequestError(`Retrieval mode "${request.mode}" needs a query vector`);
     }
-    if (request.mode !== 'lexical' && (this.#options.denseDimensions ?? null) === null) {
-      throw new InvalidRequestError(`Retrieval mode "${request.mode}" needs dense vectors; this index has none`);
+    if (request.mode !== 'lexical' && (await this.#denseSize(request, request.signal)) === null) {
+      throw new InvalidRequestError(`Retrieval mode "${request.mode}" needs dense vectors; generation ${request.generation} has none`);
     }
     let query: Schemas['QueryRequest'];
     const limit = request.topK;
@@ -201,18 +285,20 @@ export class QdrantChunkIndex implements ChunkIndex {
         with_payload: true,
       };
     }
-    const alias = this.#names.alias(request.knowledgeBaseId);
+    const collection = this.#names.collection(request.knowledgeBaseId, request.generation);
     try {
       const result = await this.#call('a search', request.signal, (init) =>
-        this.#client.api().queryPoints({ collection_name: alias, ...query }, init),
+        this.#client.api().queryPoints({ collection_name: collection, ...query }, init),
       );
       return result.points.flatMap((point) => {
         const chunk = toChunk(String(point.id), point.payload);
         return chunk === null ? [] : [{ chunk, score: point.score }];
       });
     } catch (error) {
-      // No alias yet: nothing was ever indexed in this knowledge base.
-      if (isNotFound(error)) return [];
+      if (isNotFound(error)) {
+        this.#denseSizes.delete(collection);
+        throw new GenerationNotFoundError(request.knowledgeBaseId, request.generation);
+      }
       throw error;
     }
   }
@@ -234,54 +320,39 @@ export class QdrantChunkIndex implements ChunkIndex {
   }
 
   async close(): Promise<void> {
-    this.#ready.clear();
+    this.#denseSizes.clear();
   }
 
-  /** Creates the generation's collection, its payload indexes and, for a new knowledge base, the alias. */
-  #ensureCollection(knowledgeBaseId: string, generation: number, signal?: AbortSignal): Promise<void> {
-    const collection = this.#names.collection(knowledgeBaseId, generation);
-    let ready = this.#ready.get(collection);
-    if (ready === undefined) {
-      ready = this.#prepareCollection(knowledgeBaseId, collection, signal);
-      this.#ready.set(collection, ready);
-      // A failed preparation must not stick: the next write tries again.
-      ready.catch(() => this.#ready.delete(collection));
+  /** The generation's dense vector size, from this process's memory or else from Qdrant. */
+  #denseSize(target: { knowledgeBaseId: string; generation: number }, signal?: AbortSignal): Promise<number | null> {
+    const collection = this.#names.collection(target.knowledgeBaseId, target.generation);
+    let size = this.#denseSizes.get(collection);
+    if (size === undefined) {
+      size = this.#readDenseSize(target, signal);
+      this.#denseSizes.set(collection, size);
+      // A failed read must not stick: the next call asks again.
+      size.catch(() => this.#denseSizes.delete(collection));
     }
-    return ready;
+    return size;
   }
 
-  async #prepareCollection(knowledgeBaseId: string, collection: string, signal?: AbortSignal): Promise<void> {
-    const exists = async () =>
-      (await this.#call('an existence check', signal, (init) => this.#client.api().collectionExists({ collection_name: collection }, init))).exists;
-    if (!(await exists())) {
-      const dense = this.#options.denseDimensions ?? null;
-      const body: Schemas['CreateCollection'] = {
-        sparse_vectors: { [sparseName]: { modifier: 'idf' } },
-        ...(dense === null ? {} : { vectors: { [denseName]: { size: dense, distance: 'Cosine' } } }),
-      };
-      try {
-        await this.#call('a collection creation', signal, (init) => this.#client.api().createCollection({ collection_name: collection, ...body }, init));
-        this.#logger.info({ collection, denseDimensions: dense }, 'Qdrant collection created');
-      } catch (error) {
-        // Another worker created it at the same moment; anything else is a real failure.
-        if (!(await exists())) throw error;
-      }
+  async #readDenseSize(target: { knowledgeBaseId: string; generation: number }, signal?: AbortSignal): Promise<number | null> {
+    const collection = this.#names.collection(target.knowledgeBaseId, target.generation);
+    try {
+      const info = await this.#call('a collection lookup', signal, (init) => this.#client.api().getCollection({ collection_name: collection }, init));
+      const vectors = info.config.params.vectors as Record<string, { size?: number }> | undefined;
+      return vectors?.[denseName]?.size ?? null;
+    } catch (error) {
+      if (isNotFound(error)) throw new GenerationNotFoundError(target.knowledgeBaseId, target.generation);
+      throw error;
     }
-    for (const { field, schema } of payloadIndexes) {
-      // Creating an index that exists is accepted by Qdrant and changes nothing.
-      await this.#call('a payload index creation', signal, (init) =>
-        this.#client.api().createFieldIndex({ collection_name: collection, wait: true, field_name: field, field_schema: schema }, init),
-      );
-    }
+  }
+
+  /** The collection the knowledge base's alias points at, or null when it has none. */
+  async #aliasTarget(knowledgeBaseId: string, signal?: AbortSignal): Promise<string | null> {
     const alias = this.#names.alias(knowledgeBaseId);
     const aliases = await this.#call('listing aliases', signal, (init) => this.#client.api().getCollectionsAliases({}, init));
-    if (!aliases.aliases.some((entry) => entry.alias_name === alias)) {
-      // The first generation of a knowledge base: searches read it from now on. Later generations
-      // (a reindex) are switched to by moving the alias, which is not this index's job.
-      await this.#call('an alias change', signal, (init) =>
-        this.#client.api().updateAliases({ actions: [{ create_alias: { alias_name: alias, collection_name: collection } }] }, init),
-      );
-    }
+    return aliases.aliases.find((entry) => entry.alias_name === alias)?.collection_name ?? null;
   }
 
   async #collectionsOf(knowledgeBaseId: string, signal?: AbortSignal): Promise<string[]> {

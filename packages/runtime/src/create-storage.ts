@@ -38,7 +38,6 @@ export async function createStorage(config: Config, logger: Logger, embedder: Em
           url: config.QDRANT_URL,
           ...(config.QDRANT_API_KEY === undefined ? {} : { apiKey: config.QDRANT_API_KEY }),
           collectionPrefix: config.QDRANT_COLLECTION_PREFIX,
-          denseDimensions: embedder?.dimensions ?? null,
           rrfK: config.RRF_K,
           logger,
         });

@@ -58,7 +58,7 @@ export function qdrantOpenApiValidator(): Promise<OpenApiValidator> {
  * and every answer against the operation's response schema; problems are recorded and an invalid
  * request is answered 400, as Qdrant would. Behind that it implements the part of Qdrant the
  * adapter uses, faithfully enough for the ChunkIndex contract: collections with named dense and
- * sparse vectors (`modifier: idf` with Qdrant's IDF), aliases, payload filters (match, range),
+ * sparse vectors (`modifier: idf` with Qdrant's IDF) and their info, aliases (changed atomically per request), payload filters (match, range),
  * upsert, delete by filter, count, and the Query API with prefetches and RRF fusion.
  */
 export async function startFakeQdrantServer(): Promise<FakeQdrantServer> {
@@ -92,20 +92,40 @@ export async function startFakeQdrantServer(): Promise<FakeQdrantServer> {
       return existed;
     },
     get_collections_aliases: () => ({ aliases: [...aliases].map(([alias_name, collection_name]) => ({ alias_name, collection_name })) }),
+    get_collection: (path) => {
+      const collection = resolve(path.collection_name!);
+      const named = Object.keys(collection.dense).length === 1 && '' in collection.dense ? collection.dense[''] : collection.dense;
+      return {
+        status: 'green',
+        optimizer_status: 'ok',
+        points_count: collection.points.size,
+        segments_count: 1,
+        config: {
+          params: { ...(Object.keys(collection.dense).length === 0 ? {} : { vectors: named }), sparse_vectors: collection.sparse },
+          hnsw_config: { m: 16, ef_construct: 100, full_scan_threshold: 10000 },
+          optimizer_config: { default_segment_number: 0, flush_interval_sec: 5 },
+        },
+        payload_schema: Object.fromEntries([...collection.payloadIndexes].map(([field, type]) => [field, { data_type: type, points: collection.points.size }])),
+      };
+    },
     update_aliases: (_path, _query, body) => {
+      // Qdrant applies the actions of one request atomically: all of them, or none.
+      const next = new Map(aliases);
       for (const action of body.actions as Array<Record<string, { alias_name: string; collection_name?: string; old_alias_name?: string; new_alias_name?: string }>>) {
         if (action.create_alias) {
           resolve(action.create_alias.collection_name!);
-          aliases.set(action.create_alias.alias_name, action.create_alias.collection_name!);
+          next.set(action.create_alias.alias_name, action.create_alias.collection_name!);
         } else if (action.delete_alias) {
-          if (!aliases.delete(action.delete_alias.alias_name)) throw new QdrantHttpError(404, `Not found: Alias ${action.delete_alias.alias_name} does not exists!`);
+          if (!next.delete(action.delete_alias.alias_name)) throw new QdrantHttpError(404, `Not found: Alias ${action.delete_alias.alias_name} does not exists!`);
         } else if (action.rename_alias) {
-          const target = aliases.get(action.rename_alias.old_alias_name!);
+          const target = next.get(action.rename_alias.old_alias_name!);
           if (target === undefined) throw new QdrantHttpError(404, `Not found: Alias ${action.rename_alias.old_alias_name} does not exists!`);
-          aliases.delete(action.rename_alias.old_alias_name!);
-          aliases.set(action.rename_alias.new_alias_name!, target);
+          next.delete(action.rename_alias.old_alias_name!);
+          next.set(action.rename_alias.new_alias_name!, target);
         }
       }
+      aliases.clear();
+      for (const [alias, target] of next) aliases.set(alias, target);
       return true;
     },
     create_field_index: (path, _query, body) => {
