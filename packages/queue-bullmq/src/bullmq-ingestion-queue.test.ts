@@ -1,28 +1,48 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
-import { AbortedError, AppError, DocumentError, type Catalog, type DocumentRecord } from '@passage/spec';
+import { Queue } from 'bullmq';
+import { AbortedError, AppError, DocumentError, type Catalog, type DocumentRecord, type GenerationSchema, type RebuildOutcome } from '@passage/spec';
 import { testRedisUrl, uniqueRedisPrefix, waitFor } from '@passage/testing';
 import { BullMqIngestionQueue, type DocumentIngestion } from './bullmq-ingestion-queue.js';
 
 type Outcome = Awaited<ReturnType<DocumentIngestion['ingest']>>;
+type RebuildTarget = Parameters<DocumentIngestion['rebuild']>[1];
 
-/** An ingestion double: each document id gets a script of what its successive runs do. */
-function scriptedIngestion(script: Record<string, Array<(signal: AbortSignal) => Promise<Outcome>>>) {
+/**
+ * An ingestion double: each document id gets a script of what its successive ingestion runs do,
+ * and of what its successive rebuilds do.
+ */
+function scriptedIngestion(
+  script: Record<string, Array<(signal: AbortSignal) => Promise<Outcome>>>,
+  rebuildScript: Record<string, Array<(signal: AbortSignal) => Promise<RebuildOutcome>>> = {},
+) {
   const runs: Array<{ documentId: string; at: number }> = [];
+  const rebuilds: Array<{ documentId: string; target: RebuildTarget }> = [];
   const givenUp: Array<{ documentId: string; code: string }> = [];
+  const next = <T>(steps: T[] | undefined): T | undefined => (steps !== undefined && steps.length > 1 ? steps.shift() : steps?.[0]);
   const ingestion: DocumentIngestion = {
     async ingest(documentId, signal) {
       runs.push({ documentId, at: performance.now() });
-      const steps = script[documentId] ?? [];
-      const step = steps.length > 1 ? steps.shift()! : steps[0];
+      const step = next(script[documentId]);
       return step === undefined ? { kind: 'ready' } : step(signal);
     },
     async giveUp(documentId, error) {
       givenUp.push({ documentId, code: error.code });
     },
+    async rebuild(documentId, target, signal) {
+      rebuilds.push({ documentId, target });
+      const step = next(rebuildScript[documentId]);
+      return step === undefined ? { documentId, kind: 'done', chunks: 1 } : step(signal);
+    },
   };
-  return { ingestion, runs, givenUp, runsOf: (id: string) => runs.filter((run) => run.documentId === id) };
+  return {
+    ingestion,
+    runs,
+    rebuilds,
+    givenUp,
+    runsOf: (id: string) => runs.filter((run) => run.documentId === id),
+    rebuildsOf: (id: string) => rebuilds.filter((run) => run.documentId === id),
+  };
 }
 
 /** A catalog double that only answers the queue's recovery question. */
@@ -34,15 +54,31 @@ function catalogWith(unfinished: string[]): Catalog {
     getKnowledgeBase: unsupported,
     listKnowledgeBases: unsupported,
     deleteKnowledgeBase: unsupported,
-    setGeneration: unsupported,
+    beginReindex: unsupported,
+    renewReindex: unsupported,
+    abandonReindex: unsupported,
+    switchGeneration: unsupported,
+    recordDocumentGeneration: unsupported,
+    documentsInGeneration: unsupported,
+    searchableDocuments: unsupported,
     createDocuments: unsupported,
+    findDocumentByName: unsupported,
     getDocument: unsupported,
     listDocuments: unsupported,
     updateDocument: unsupported,
+    completeDocument: unsupported,
     claimDocument: unsupported,
     deleteDocument: unsupported,
     close: async () => {},
   };
+}
+
+const schema: GenerationSchema = { embeddingModel: 'tiny', denseDimensions: 8 };
+
+async function collect(outcomes: AsyncIterable<RebuildOutcome>): Promise<RebuildOutcome[]> {
+  const collected: RebuildOutcome[] = [];
+  for await (const outcome of outcomes) collected.push(outcome);
+  return collected;
 }
 
 const untilAborted = (signal: AbortSignal) =>
@@ -67,18 +103,27 @@ describe('BullMQ ingestion queue (real Redis)', () => {
       backoffDelayMs: 50,
       sweepIntervalMs: 0,
     });
-    cleanups.unshift(() => queue.close());
-    return { queue, prefix };
+    // A second handle on the same BullMQ queue, to read job states instead of waiting for nothing to happen.
+    const inspector = new Queue('ingestion', { connection: { url: testRedisUrl }, prefix });
+    cleanups.unshift(() => queue.close(), () => inspector.close());
+    const stateOf = (jobId: string) => inspector.getJobState(jobId);
+    return { queue, prefix, inspector, stateOf };
   }
 
   it('processes each enqueued document once, however often it is enqueued', async () => {
     const { ingestion, runs } = scriptedIngestion({});
-    const { queue } = newQueue('once', ingestion);
+    const { queue, inspector } = newQueue('once', ingestion);
     await queue.enqueue(['doc_a', 'doc_b']);
     await queue.enqueue(['doc_a']);
     await queue.start();
-    await waitFor(async () => (runs.length >= 2 ? true : undefined), { timeoutMs: 10_000 });
-    await sleep(300);
+    const counts = await waitFor(
+      async () => {
+        const current = await inspector.getJobCounts('wait', 'active', 'delayed', 'completed');
+        return current.completed === 2 ? current : undefined;
+      },
+      { timeoutMs: 10_000 },
+    );
+    assert.deepEqual(counts, { wait: 0, active: 0, delayed: 0, completed: 2 }, 'nothing is left to run');
     assert.deepEqual(runs.map((run) => run.documentId).sort(), ['doc_a', 'doc_b']);
     await queue.close();
   });
@@ -104,11 +149,11 @@ describe('BullMQ ingestion queue (real Redis)', () => {
       doc_corrupt: [async () => ({ kind: 'failed', error: new DocumentError('pdf_corrupt', 'broken xref') })],
       doc_bad: [() => Promise.reject(new AppError('invalid_request', 'nonsense'))],
     });
-    const { queue } = newQueue('unrecoverable', ingestion);
+    const { queue, stateOf } = newQueue('unrecoverable', ingestion);
     await queue.start();
     await queue.enqueue(['doc_corrupt', 'doc_bad']);
-    await waitFor(async () => (givenUp.length === 1 && runsOf('doc_corrupt').length === 1 ? true : undefined), { timeoutMs: 10_000 });
-    await sleep(400);
+    // Failed is final: a job to be retried would be delayed or waiting.
+    await waitFor(async () => ((await stateOf('doc_corrupt')) === 'failed' && (await stateOf('doc_bad')) === 'failed' ? true : undefined), { timeoutMs: 10_000 });
     assert.equal(runsOf('doc_corrupt').length, 1);
     assert.equal(runsOf('doc_bad').length, 1);
     // The service already recorded the corrupt one `failed`; only the thrown error needed giveUp.
@@ -134,12 +179,12 @@ describe('BullMQ ingestion queue (real Redis)', () => {
 
   it('stops a running document when it is cancelled (deleted), without retrying it', async () => {
     const { ingestion, runsOf, givenUp } = scriptedIngestion({ doc_deleted: [untilAborted] });
-    const { queue } = newQueue('cancel', ingestion);
+    const { queue, stateOf } = newQueue('cancel', ingestion);
     await queue.start();
     await queue.enqueue(['doc_deleted']);
     await waitFor(async () => (runsOf('doc_deleted').length === 1 ? true : undefined), { timeoutMs: 10_000 });
     queue.cancel('doc_deleted');
-    await sleep(400);
+    await waitFor(async () => ((await stateOf('doc_deleted')) === 'completed' ? true : undefined), { timeoutMs: 10_000 });
     assert.equal(runsOf('doc_deleted').length, 1);
     assert.deepEqual(givenUp, []);
   });
@@ -150,6 +195,71 @@ describe('BullMQ ingestion queue (real Redis)', () => {
     await queue.start();
     await waitFor(async () => (runs.length === 2 ? true : undefined), { timeoutMs: 10_000 });
     assert.deepEqual(runs.map((run) => run.documentId).sort(), ['doc_lost', 'doc_orphan']);
+  });
+
+  it('rebuilds every document on the workers, retrying retryable faults, and yields each outcome once with failures and their reasons', async () => {
+    const { ingestion, rebuilds, rebuildsOf } = scriptedIngestion(
+      {},
+      {
+        doc_done: [async () => ({ documentId: 'doc_done', kind: 'done', chunks: 7 })],
+        doc_gone: [async () => ({ documentId: 'doc_gone', kind: 'skipped', reason: 'deleted' })],
+        doc_wrong_model: [async () => ({ documentId: 'doc_wrong_model', kind: 'failed', error: { code: 'invalid_request', message: 'embedder mismatch' } })],
+        doc_flaky: [() => Promise.reject(new AppError('embedding_failed', 'HTTP 503', { retryable: true })), async () => ({ documentId: 'doc_flaky', kind: 'done', chunks: 2 })],
+        doc_down: [() => Promise.reject(new AppError('embedding_failed', 'HTTP 503: still down', { retryable: true }))],
+      },
+    );
+    const { queue } = newQueue('rebuild', ingestion);
+    await queue.start();
+    const documentIds = ['doc_done', 'doc_gone', 'doc_wrong_model', 'doc_flaky', 'doc_down'];
+    const outcomes = await collect(
+      queue.rebuild({ knowledgeBaseId: 'kb_r', documentIds, generation: 2, schema, concurrency: 2, signal: AbortSignal.timeout(20_000) }),
+    );
+    const byDocument = new Map(outcomes.map((outcome) => [outcome.documentId, outcome]));
+    assert.equal(outcomes.length, documentIds.length, 'one outcome per document');
+    assert.deepEqual(Object.fromEntries(byDocument), {
+      doc_done: { documentId: 'doc_done', kind: 'done', chunks: 7 },
+      doc_gone: { documentId: 'doc_gone', kind: 'skipped', reason: 'deleted' },
+      doc_wrong_model: { documentId: 'doc_wrong_model', kind: 'failed', error: { code: 'invalid_request', message: 'embedder mismatch' } },
+      doc_flaky: { documentId: 'doc_flaky', kind: 'done', chunks: 2 },
+      doc_down: { documentId: 'doc_down', kind: 'failed', error: { code: 'embedding_failed', message: 'HTTP 503: still down' } },
+    });
+    assert.equal(rebuildsOf('doc_flaky').length, 2);
+    assert.equal(rebuildsOf('doc_down').length, 3, 'retried as ingestion jobs are');
+    assert.equal(rebuildsOf('doc_wrong_model').length, 1, 'a failed outcome is not retried');
+    assert.deepEqual(rebuilds[0]?.target, { knowledgeBaseId: 'kb_r', generation: 2, schema });
+  });
+
+  it('rebuilds into a generation again after an earlier rebuild of the same documents and generation finished', async () => {
+    const { ingestion, rebuildsOf } = scriptedIngestion({});
+    const { queue } = newQueue('rebuild-again', ingestion);
+    await queue.start();
+    const request = () => ({ knowledgeBaseId: 'kb_a', documentIds: ['doc_a'], generation: 3, schema, signal: AbortSignal.timeout(10_000) });
+    assert.deepEqual(await collect(queue.rebuild(request())), [{ documentId: 'doc_a', kind: 'done', chunks: 1 }]);
+    assert.deepEqual(await collect(queue.rebuild(request())), [{ documentId: 'doc_a', kind: 'done', chunks: 1 }]);
+    assert.equal(rebuildsOf('doc_a').length, 2, 'the second reindex ran its own job');
+  });
+
+  it('stops following a rebuild on abort and removes the jobs that have not started', async () => {
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const { ingestion, rebuildsOf } = scriptedIngestion(
+      {},
+      { doc_slow: [async () => released.then(() => ({ documentId: 'doc_slow', kind: 'done', chunks: 1 }))] },
+    );
+    const { queue, stateOf, inspector } = newQueue('rebuild-abort', ingestion, { concurrency: 1 });
+    await queue.start();
+    const controller = new AbortController();
+    const following = collect(queue.rebuild({ knowledgeBaseId: 'kb_s', documentIds: ['doc_slow', 'doc_b', 'doc_c'], generation: 2, schema, signal: controller.signal }));
+    await waitFor(async () => (rebuildsOf('doc_slow').length === 1 ? true : undefined), { timeoutMs: 10_000 });
+    controller.abort();
+    await assert.rejects(following, { code: 'aborted' });
+    assert.equal(await stateOf('rebuild:2:doc_b'), 'unknown', 'removed before it started');
+    assert.equal(await stateOf('rebuild:2:doc_c'), 'unknown');
+    assert.equal(await stateOf('rebuild:2:doc_slow'), 'active', 'the running one goes on');
+    release();
+    await waitFor(async () => ((await inspector.getJobCounts('active')).active === 0 ? true : undefined), { timeoutMs: 10_000 });
+    assert.deepEqual(await inspector.getJobCounts('wait', 'active', 'delayed'), { wait: 0, active: 0, delayed: 0 });
+    assert.equal(rebuildsOf('doc_b').length + rebuildsOf('doc_c').length, 0);
   });
 
   it('reports an unreachable Redis on enqueue as a retryable service_unavailable error', async () => {

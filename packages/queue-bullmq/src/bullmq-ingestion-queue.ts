@@ -3,11 +3,16 @@ import {
   AbortedError,
   AppError,
   silentLogger,
+  throwIfAborted,
   toAppError,
   type Catalog,
+  type GenerationSchema,
   type IngestionQueue,
   type Logger,
+  type RebuildOutcome,
+  type RebuildRequest,
 } from '@passage/spec';
+import { FinishedJobEvents, type FinishedJob } from './finished-job-events.js';
 
 /** What the queue needs of the ingestion service (IngestionService satisfies it). */
 export interface DocumentIngestion {
@@ -21,6 +26,15 @@ export interface DocumentIngestion {
   ): Promise<{ kind: 'ready' } | { kind: 'failed'; error: AppError } | { kind: 'skipped'; reason: string }>;
   /** Marks the document failed after the queue gave up on a retryable fault. */
   giveUp(documentId: string, error: AppError): Promise<void>;
+  /**
+   * Rebuilds a ready document into a generation (a reindex). Resolves with the outcome; rejects with
+   * a retryable AppError for the queue to retry, or an AbortedError when the signal fired.
+   */
+  rebuild(
+    documentId: string,
+    target: { knowledgeBaseId: string; generation: number; schema: GenerationSchema },
+    signal: AbortSignal,
+  ): Promise<RebuildOutcome>;
 }
 
 export interface BullMqIngestionQueueOptions {
@@ -65,7 +79,18 @@ interface IngestionJobData {
   documentId: string;
 }
 
-type IngestionJob = Job<IngestionJobData, string, 'ingest'>;
+interface RebuildJobData {
+  documentId: string;
+  knowledgeBaseId: string;
+  generation: number;
+  schema: GenerationSchema;
+}
+
+type JobName = 'ingest' | 'rebuild';
+type JobData = IngestionJobData | RebuildJobData;
+/** `ingest` jobs return the outcome's kind; `rebuild` jobs their RebuildOutcome. */
+type JobResult = string | RebuildOutcome;
+type QueueJob = Job<JobData, JobResult, JobName>;
 
 const retryAfterBackoff = 'retry-after';
 
@@ -75,13 +100,18 @@ const retryAfterBackoff = 'retry-after';
  * workers, or the API when INGEST_IN_API=true) also consume. Reliability comes from BullMQ's locks
  * and from the service: a killed worker's job comes back after its lock expires, is claimed again
  * through the catalog (which counts the attempt) and overwrites its deterministic chunk ids.
+ *
+ * A reindex's documents are `rebuild` jobs on the same queue (job id
+ * `rebuild:<generation>:<documentId>`), consumed by the same workers with the same retries; the
+ * process that asked follows them through the queue's event stream.
  */
 export class BullMqIngestionQueue implements IngestionQueue {
   readonly #options: BullMqIngestionQueueOptions;
   readonly #logger: Logger;
-  readonly #queue: Queue<IngestionJobData, string, 'ingest'>;
-  readonly #running = new Map<string, AbortController>();
-  #worker: Worker<IngestionJobData, string, 'ingest'> | null = null;
+  readonly #queue: Queue<JobData, JobResult, JobName>;
+  /** Jobs this process runs, by job id. */
+  readonly #running = new Map<string, { documentId: string; controller: AbortController }>();
+  #worker: Worker<JobData, JobResult, JobName> | null = null;
   #sweeper: NodeJS.Timeout | null = null;
   #closing = false;
 
@@ -113,20 +143,15 @@ export class BullMqIngestionQueue implements IngestionQueue {
 
   async enqueue(documentIds: string[]): Promise<void> {
     if (documentIds.length === 0) return;
-    try {
-      await this.#queue.addBulk(documentIds.map((documentId) => ({ name: 'ingest', data: { documentId }, opts: { jobId: documentId } })));
-    } catch (error) {
-      throw new AppError('service_unavailable', `The ingestion queue (Redis) refused the job: ${(error as Error).message}`, {
-        retryable: true,
-        cause: error,
-      });
-    }
+    await this.#producing('adding ingestion jobs', () =>
+      this.#queue.addBulk(documentIds.map((documentId) => ({ name: 'ingest' as const, data: { documentId }, opts: { jobId: documentId } }))),
+    );
   }
 
   async start(): Promise<void> {
     if (this.#worker !== null || this.#closing) return;
     const options = this.#options;
-    const worker = new Worker<IngestionJobData, string, 'ingest'>(this.#queueName, (job, token, signal) => this.#process(job, token, signal), {
+    const worker = new Worker<JobData, JobResult, JobName>(this.#queueName, (job, token, signal) => this.#process(job, token, signal), {
       connection: { url: options.url },
       prefix: this.#prefix,
       concurrency: options.concurrency ?? 2,
@@ -154,12 +179,70 @@ export class BullMqIngestionQueue implements IngestionQueue {
     }
   }
 
-  cancel(documentId: string): void {
-    const running = this.#running.get(documentId);
-    if (running !== undefined) {
-      running.abort(new AbortedError('The document was deleted'));
-      return;
+  /**
+   * Rebuilds documents into a generation on the workers: one `rebuild` job per document, at most
+   * `request.concurrency` of them unfinished at a time (default: all at once, the workers'
+   * concurrency bounding the work), and yields each outcome as its job ends. An abort (or leaving
+   * the loop) stops following and removes the jobs that have not started; running ones finish.
+   */
+  async *rebuild(request: RebuildRequest): AsyncIterable<RebuildOutcome> {
+    const { signal } = request;
+    throwIfAborted(signal);
+    const documentIds = [...new Set(request.documentIds)];
+    if (documentIds.length === 0) return;
+    const jobIdPrefix = `rebuild:${request.generation}:`;
+    const ahead = Math.max(1, request.concurrency ?? documentIds.length);
+    const unfinished = new Map<string, string>();
+    const events = await this.#producing('following the rebuild', () =>
+      FinishedJobEvents.open(this.#queue as unknown as Queue, {
+        url: this.#options.url,
+        prefix: this.#prefix,
+        wanted: (jobId) => unfinished.has(jobId),
+        logger: this.#logger,
+      }),
+    );
+    try {
+      let next = 0;
+      while (next < documentIds.length || unfinished.size > 0) {
+        const batch = documentIds.slice(next, next + ahead - unfinished.size);
+        next += batch.length;
+        if (batch.length > 0) {
+          for (const documentId of batch) unfinished.set(`${jobIdPrefix}${documentId}`, documentId);
+          await this.#producing('adding rebuild jobs', () =>
+            this.#queue.addBulk(
+              batch.map((documentId) => ({
+                name: 'rebuild' as const,
+                data: { documentId, knowledgeBaseId: request.knowledgeBaseId, generation: request.generation, schema: request.schema },
+                // Removed once finished (the outcome travels in the event), so that a later reindex
+                // into the same generation number adds its own job instead of finding this one.
+                opts: { jobId: `${jobIdPrefix}${documentId}`, removeOnComplete: true, removeOnFail: true },
+              })),
+            ),
+          );
+        }
+        const finished = await events.next(signal);
+        const documentId = unfinished.get(finished.jobId);
+        if (documentId === undefined) continue;
+        unfinished.delete(finished.jobId);
+        yield toRebuildOutcome(documentId, finished);
+      }
+    } finally {
+      try {
+        await Promise.all([...unfinished.keys()].map((jobId) => this.#queue.remove(jobId)));
+      } finally {
+        await events.close();
+      }
     }
+  }
+
+  cancel(documentId: string): void {
+    let found = false;
+    for (const running of this.#running.values()) {
+      if (running.documentId !== documentId) continue;
+      running.controller.abort(new AbortedError('The document was deleted'));
+      found = true;
+    }
+    if (found) return;
     // Elsewhere the job, if it still waits, is dropped; a running one ends by itself: the service
     // finds the document gone when it records the result, and removes its chunks.
     this.#queue.remove(documentId).catch((error: unknown) => {
@@ -172,7 +255,7 @@ export class BullMqIngestionQueue implements IngestionQueue {
     if (this.#closing) return;
     this.#closing = true;
     if (this.#sweeper !== null) clearInterval(this.#sweeper);
-    for (const controller of this.#running.values()) controller.abort(new AbortedError('The worker is shutting down'));
+    for (const { controller } of this.#running.values()) controller.abort(new AbortedError('The worker is shutting down'));
     try {
       await this.#worker?.close();
     } finally {
@@ -180,41 +263,62 @@ export class BullMqIngestionQueue implements IngestionQueue {
     }
   }
 
-  async #process(job: IngestionJob, token: string | undefined, bullSignal: AbortSignal | undefined): Promise<string> {
+  async #process(job: QueueJob, token: string | undefined, bullSignal: AbortSignal | undefined): Promise<JobResult> {
     const { documentId } = job.data;
+    const jobId = job.id ?? documentId;
     const controller = new AbortController();
     const onBullAbort = () => controller.abort(bullSignal?.reason);
     bullSignal?.addEventListener('abort', onBullAbort, { once: true });
-    this.#running.set(documentId, controller);
+    this.#running.set(jobId, { documentId, controller });
     const attempts = job.opts.attempts ?? 1;
-    const log = { documentId, attempt: job.attemptsMade + 1, attempts };
+    const log = { documentId, job: job.name, attempt: job.attemptsMade + 1, attempts };
     try {
       if (this.#closing) throw new AbortedError('The worker is shutting down');
+      if (job.name === 'rebuild') {
+        const { knowledgeBaseId, generation, schema } = job.data as RebuildJobData;
+        const outcome = await this.#options.ingestion.rebuild(documentId, { knowledgeBaseId, generation, schema }, controller.signal);
+        if (outcome.kind === 'failed') throw new UnrecoverableError(failedReason(outcome.error));
+        return outcome;
+      }
       const outcome = await this.#options.ingestion.ingest(documentId, controller.signal);
       // Bad input: the service recorded the document failed with its reason; the job fails at once.
-      if (outcome.kind === 'failed') throw new UnrecoverableError(`${outcome.error.code}: ${outcome.error.message}`);
+      if (outcome.kind === 'failed') throw new UnrecoverableError(failedReason(outcome.error));
       return outcome.kind;
     } catch (error) {
       if (error instanceof UnrecoverableError) throw error;
       if (controller.signal.aborted || error instanceof AbortedError) {
-        if (!this.#closing) return 'cancelled';
+        if (!this.#closing) return job.name === 'rebuild' ? { documentId, kind: 'skipped', reason: 'deleted' } : 'cancelled';
         // Shutting down: hand the job back now rather than when its lock expires. The document stays
         // `processing` and the next worker to take the job resumes it.
         if (token !== undefined) await job.moveToWait(token);
-        this.#logger.info(log, 'ingestion interrupted by shutdown; job handed back');
+        this.#logger.info(log, 'job interrupted by shutdown; handed back');
         throw new WaitingError();
       }
       const appError = toAppError(error);
       if (!appError.retryable || job.attemptsMade + 1 >= attempts) {
-        this.#logger.error({ ...log, err: error }, 'ingestion gave up');
-        await this.#options.ingestion.giveUp(documentId, appError);
-        throw new UnrecoverableError(`${appError.code}: ${appError.message}`);
+        this.#logger.error({ ...log, err: error }, 'job gave up');
+        // A rebuild that gives up leaves the document as it is: its live generation still serves it.
+        if (job.name === 'ingest') await this.#options.ingestion.giveUp(documentId, appError);
+        throw new UnrecoverableError(failedReason(appError));
       }
-      this.#logger.warn({ ...log, code: appError.code, reason: appError.message }, 'ingestion will retry');
+      this.#logger.warn({ ...log, code: appError.code, reason: appError.message }, 'job will retry');
       throw appError;
     } finally {
       bullSignal?.removeEventListener('abort', onBullAbort);
-      this.#running.delete(documentId);
+      this.#running.delete(jobId);
+    }
+  }
+
+  /** Runs a producer-side Redis operation; a failure is the queue being unavailable, which a retry may fix. */
+  async #producing<T>(what: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      throw new AppError('service_unavailable', `The ingestion queue (Redis) failed ${what}: ${(error as Error).message}`, {
+        retryable: true,
+        cause: error,
+      });
     }
   }
 
@@ -233,4 +337,19 @@ export class BullMqIngestionQueue implements IngestionQueue {
     await this.enqueue(unfinished.map((document) => document.id));
     this.#logger.debug({ documents: unfinished.length }, 'unfinished documents enqueued');
   }
+}
+
+/** How a job's failure is recorded in BullMQ, and read back by `toRebuildOutcome`. */
+function failedReason(error: { code: string; message: string }): string {
+  return `${error.code}: ${error.message}`;
+}
+
+function toRebuildOutcome(documentId: string, finished: FinishedJob): RebuildOutcome {
+  if (finished.completed) return finished.returnValue as RebuildOutcome;
+  const parsed = /^([a-z_]+): ([\s\S]*)$/.exec(finished.failedReason);
+  return {
+    documentId,
+    kind: 'failed',
+    error: parsed === null ? { code: 'internal_error', message: finished.failedReason } : { code: parsed[1]!, message: parsed[2]! },
+  };
 }
