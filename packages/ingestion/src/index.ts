@@ -5,3 +5,4 @@ export * from './sentence-split.js';
 export * from './chunk.js';
 export * from './ingestion-service.js';
 export * from './in-process-queue.js';
+export * from './reindexer.js';

@@ -160,6 +160,10 @@ export class SqliteCatalog implements Catalog {
             },
             resumed: false,
           };
+          // Records of an abandoned attempt at the same target would claim documents it never finished.
+          this.#database
+            .prepare('DELETE FROM document_generations WHERE generation >= ? AND document_id IN (SELECT id FROM documents WHERE knowledge_base_id = ?)')
+            .run(lease.state.targetGeneration, knowledgeBaseId);
         }
         this.#database.prepare('UPDATE knowledge_bases SET reindex = ? WHERE id = ?').run(JSON.stringify(lease.state), knowledgeBaseId);
         return lease;
