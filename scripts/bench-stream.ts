@@ -15,7 +15,10 @@
  * Options: --concurrency 1,100,1000  --measure-seconds 15  --warmup-seconds 3  --spread-seconds 2
  *          --first-token-ms 200  --token-interval-ms 20  --tokens 40  --cpu-profile  --json
  *          --profile-only (skip the comparison, only profile the API at the largest N)
- * With --json the last line of standard output is one JSON object: {"results":[…]}.
+ * After the loads it compares SSE decoders on the stub's bytes (sse-decoder-comparison.ts).
+ * With --json the last line of standard output is one JSON object: {"results":[…],"sseDecoders":{…}};
+ * each result has cpuMsPerStream and relayCpuMsPerStream, the CPU per completed stream of the API
+ * and of the relay, measured side by side.
  */
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { Agent } from 'node:http';
@@ -25,6 +28,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createTextKnowledgeBase, sharedPath, startApiProcess, temporaryDataDirectory, type ApiProcess } from '@passage/testing';
 import { flagArgument, numberArgument, stringArgument } from './bench-stream/arguments.js';
 import { summariseCpuProfile } from './bench-stream/cpu-profile-summary.js';
+import { compareSseDecoders, type DecoderFigures } from './bench-stream/sse-decoder-comparison.js';
 import { percentile, runBurst, runSteady, streamOnce, type LoadResult, type Target } from './bench-stream/load-generator.js';
 import { cpuSeconds, machineBusySeconds, openFileLimit, residentBytes, startServiceProcess, type ServiceProcess } from './bench-stream/processes.js';
 
@@ -63,6 +67,10 @@ interface ResultRow {
   completedPerSecond: number;
   relayCompletedPerSecond: number;
   memoryPerStreamKB: number | null;
+  /** CPU ms the API process used per completed stream, in the same window as the streams counted. */
+  cpuMsPerStream: number | null;
+  /** CPU ms the bare relay used per completed stream, measured the same way in the same run. */
+  relayCpuMsPerStream: number | null;
 }
 
 const round = (value: number) => Math.round(value * 10) / 10;
@@ -190,20 +198,26 @@ function marginalMemoryKB(current: Measured['memory'], previous: Measured['memor
   return round(Math.max(0, current.meanBytes - previous.meanBytes) / (current.meanOpen - previous.meanOpen) / 1024);
 }
 
+/** CPU ms the serving process (API or relay) used per completed stream; null without /proc or completions. */
+function cpuMsPerStream(measured: Measured, server: 'api' | 'relay'): number | null {
+  const share = measured.cpu[server];
+  const perSecond = measured.result.completed / measured.result.seconds;
+  return share === undefined || perSecond === 0 ? null : Math.round(((share * 1000) / perSecond) * 100) / 100;
+}
+
 /** CPU share of each process, and of the serving process (API or relay) per completed stream. */
 function describeCpu(measured: Measured, server: 'api' | 'relay' | null): string {
   const shares = Object.entries(measured.cpu)
     .filter(([, share]) => share >= 0.005)
     .map(([name, share]) => `${name} ${Math.round(share * 100)}%`)
     .join(', ');
-  const share = server === null ? undefined : measured.cpu[server];
-  const perSecond = measured.result.completed / measured.result.seconds;
-  const perStream = share === undefined || perSecond === 0 ? '' : `; ${server} ${round((share * 1000) / perSecond)} ms CPU per stream`;
-  return `CPU ${shares}${perStream}`;
+  const perStream = server === null ? null : cpuMsPerStream(measured, server);
+  return `CPU ${shares}${perStream === null ? '' : `; ${server} ${perStream} ms CPU per stream`}`;
 }
 
-function rowOf(concurrency: number, mode: 'steady' | 'burst', ours: Measured, direct: LoadResult, relay: LoadResult, memoryPerStreamKB: number | null): ResultRow {
+function rowOf(concurrency: number, mode: 'steady' | 'burst', ours: Measured, direct: LoadResult, relayMeasured: Measured, memoryPerStreamKB: number | null): ResultRow {
   const p = (result: LoadResult, q: number) => percentile(result.firstTokenMs, q);
+  const relay = relayMeasured.result;
   return {
     concurrency,
     mode,
@@ -222,6 +236,8 @@ function rowOf(concurrency: number, mode: 'steady' | 'burst', ours: Measured, di
     completedPerSecond: round(ours.result.completed / ours.result.seconds),
     relayCompletedPerSecond: round(relay.completed / relay.seconds),
     memoryPerStreamKB,
+    cpuMsPerStream: cpuMsPerStream(ours, 'api'),
+    relayCpuMsPerStream: cpuMsPerStream(relayMeasured, 'relay'),
   };
 }
 
@@ -274,6 +290,10 @@ function printGoals(rows: ResultRow[]): void {
   }
   const steadyErrors = rows.filter((row) => row.mode === 'steady').reduce((sum, row) => sum + row.errors, 0);
   lines.push(`errors in steady runs: ${steadyErrors}: ${verdict(steadyErrors === 0)}`);
+  for (const row of rows.filter((candidate) => candidate.mode === 'steady')) {
+    const ratio = row.cpuMsPerStream !== null && row.relayCpuMsPerStream ? ` (${round(row.cpuMsPerStream / row.relayCpuMsPerStream)} × the relay's)` : '';
+    lines.push(`N=${row.concurrency} CPU per stream: API ${row.cpuMsPerStream ?? '-'} ms, relay ${row.relayCpuMsPerStream ?? '-'} ms${ratio} (for information)`);
+  }
   console.log('\nGoals (steady state):');
   for (const line of lines) console.log(`  ${line}`);
 }
@@ -297,11 +317,14 @@ function printTable(rows: ResultRow[]): void {
     ['done/s', (row) => String(row.completedPerSecond)],
     ['relay done/s', (row) => String(row.relayCompletedPerSecond)],
     ['KB/stream', (row) => String(row.memoryPerStreamKB ?? '-')],
+    ['CPU ms/stream', (row) => String(row.cpuMsPerStream ?? '-')],
+    ['relay CPU ms/stream', (row) => String(row.relayCpuMsPerStream ?? '-')],
   ];
   const widths = columns.map(([title, cell]) => Math.max(title.length, ...rows.map((row) => cell(row).length)));
   const line = (cells: string[]) => `| ${cells.map((cell, position) => cell.padStart(widths[position] ?? 0)).join(' | ')} |`;
   console.log('\nAll times in ms; "added" is ours minus direct, "relay+" the relay minus direct, at the same percentile.');
   console.log('KB/stream: the API\'s resident memory per open stream; steady rows: growth over the previous N per additional stream; burst rows: over idle.');
+  console.log('CPU ms/stream: CPU time of the API process (relay: of the relay process) per completed stream, over the same window.');
   console.log(line(columns.map(([title]) => title)));
   console.log(`|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`);
   for (const row of rows) console.log(line(columns.map(([, cell]) => cell(row))));
@@ -354,6 +377,7 @@ const stub = await startServiceProcess('scripts/bench-stream/stub-process.ts', [
 const relay = await startServiceProcess('scripts/bench-stream/relay-process.ts', ['--upstream', `http://127.0.0.1:${stub.port}`]);
 const api = await startApi(dataDirectory, stub.port);
 const rows: ResultRow[] = [];
+let decoders: DecoderFigures | null = null;
 try {
   const { knowledgeBaseId } = await createTextKnowledgeBase(api, 'Benchmark', await loadDocuments());
   const processes: Processes = { stub, relay, api };
@@ -384,19 +408,28 @@ try {
           `${steady.ours.memoryPerStreamKB} KB per open stream over idle, ${marginal} KB per additional stream over the previous N`,
       );
     }
-    rows.push(rowOf(users, 'steady', steady.ours, steady.direct.result, steady.relay.result, marginal));
+    rows.push(rowOf(users, 'steady', steady.ours, steady.direct.result, steady.relay, marginal));
 
     progress(`N=${users}: burst…`);
     const burst = await burstFor(processes, targets, users, questions);
     console.log(`N=${users}, one burst of ${users} simultaneous requests:`);
     console.log(summaryLine('direct', burst.direct.result));
-    console.log(summaryLine('relay', burst.relay.result));
-    console.log(summaryLine('ours', burst.ours.result, `; API memory ${burst.ours.memoryPerStreamKB ?? '-'} KB per open stream over idle`));
-    rows.push(rowOf(users, 'burst', burst.ours, burst.direct.result, burst.relay.result, burst.ours.memoryPerStreamKB));
+    console.log(summaryLine('relay', burst.relay.result, `; ${describeCpu(burst.relay, 'relay')}`));
+    console.log(summaryLine('ours', burst.ours.result, `; ${describeCpu(burst.ours, 'api')}; API memory ${burst.ours.memoryPerStreamKB ?? '-'} KB per open stream over idle`));
+    rows.push(rowOf(users, 'burst', burst.ours, burst.direct.result, burst.relay, burst.ours.memoryPerStreamKB));
   }
   if (rows.length > 0) {
     printTable(rows);
     printGoals(rows);
+  }
+  if (!profileOnly) {
+    progress('SSE decoders: eventsource-parser against a hand-written one…');
+    decoders = compareSseDecoders(tokenCount);
+    console.log(
+      `\nSSE decoding of one ${tokenCount}-token answer as the stub sends it, CPU µs (JSON.parse included / decoder alone): ` +
+        `eventsource-parser ${decoders.eventsourceParserMicrosecondsPerStream} / ${decoders.eventsourceParserDecodeOnlyMicrosecondsPerStream}, ` +
+        `hand-written ${decoders.ownDecoderMicrosecondsPerStream} / ${decoders.ownDecoderDecodeOnlyMicrosecondsPerStream}`,
+    );
   }
 
   if (withProfile) {
@@ -408,4 +441,4 @@ try {
   await Promise.all([stub.stop(), relay.stop()]);
   await rm(dataDirectory, { recursive: true, force: true });
 }
-if (asJson) console.log(JSON.stringify({ results: rows }));
+if (asJson) console.log(JSON.stringify({ results: rows, ...(decoders === null ? {} : { sseDecoders: decoders }) }));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTextKnowledgeBase, expectJson, readSse, startApiProcess, type ApiProcess } from '@passage/testing';
 
-describe('Answer endpoints served before Express: the same body rules and errors as the other routes', () => {
+describe('Answer endpoints served before Express: the same routing, body rules and errors as the other routes', () => {
   let api: ApiProcess;
   let knowledgeBaseId: string;
 
@@ -36,6 +36,12 @@ describe('Answer endpoints served before Express: the same body rules and errors
     await error(post(`/v1/knowledge-bases/${knowledgeBaseId}/ask`, huge), 413, 'payload_too_large');
     const openAi = await expectJson<{ error: { type: string; code: string } }>(await post('/v1/chat/completions', huge), 413);
     assert.deepEqual(openAi.error, { message: 'The request body is too large', type: 'invalid_request_error', param: null, code: 'payload_too_large' });
+  });
+
+  it('answers a malformed path parameter with 400 invalid_request, as Express routing does', async () => {
+    const body = await expectJson<{ error: { code: string; message: string } }>(await post('/v1/knowledge-bases/%E0%A4%A/ask', JSON.stringify({ question: 'q' })), 400);
+    assert.equal(body.error.code, 'invalid_request');
+    assert.match(body.error.message, /Malformed path parameter/);
   });
 
   it('leaves other methods on the same paths to Express', async () => {

@@ -1,82 +1,76 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Runtime } from '@passage/runtime';
+import { match } from 'path-to-regexp';
 import { InvalidRequestError, type Logger } from '@passage/spec';
-import { fromFrameworkError, sendError, sendOpenAiError, statusOf } from './http-errors.js';
+import { respondWithError, type ErrorShape } from './http-errors.js';
 import { readJsonBody } from './read-json-body.js';
-import { askHandler } from './routes/ask-route.js';
-import { chatCompletionHandler } from './routes/chat-completions-routes.js';
+import { logRequest } from './request-log.js';
 
-/** Largest JSON request body, as for the Express routes. */
-const bodyLimitBytes = 1024 * 1024;
+/** A route served before Express, declared in app.ts's table of routes. */
+export interface AnswerRoute {
+  method: 'POST';
+  /** In Express's path syntax, matched as Express 5 matches it (see answerEndpoints). */
+  path: string;
+  /** The shape of its errors, as the Express error handler of the same path has it. */
+  errorShape: ErrorShape;
+  /** Handles a request whose JSON body has been read; `parameters` are the decoded path parameters. */
+  handle(parameters: Record<string, string>, body: unknown, request: IncomingMessage, response: ServerResponse): Promise<void>;
+}
 
-interface Endpoint {
-  pattern: RegExp;
-  errorShape: 'passage' | 'openai';
-  handle(match: RegExpExecArray, body: unknown, request: IncomingMessage, response: ServerResponse): Promise<void>;
+export interface AnswerEndpointsOptions {
+  logger: Logger;
+  /** Largest JSON body, bytes: the limit of the Express routes. */
+  bodyLimitBytes: number;
 }
 
 /**
- * The two answer endpoints, `POST …/ask` and `POST /v1/chat/completions`, served before Express.
- * They hold a connection for the whole answer, and Express's per-request machinery (routing
- * through every router, its body parser, the request and response prototypes) cost about 1 ms of
- * CPU per streamed answer at 100 concurrent streams, a fifth of the total: this path reads and
- * validates the body and maps errors exactly as the Express routes do. Returns a listener that
- * answers true when it took the request.
+ * The fast path of the HTTP stack, for the routes that hold a connection for a whole answer
+ * (`POST …/ask`, `POST /v1/chat/completions`): Express's per-request machinery (routing through
+ * every router, its request and response prototypes, the middleware chain) cost about 1 ms of CPU
+ * per streamed answer, a fifth of the total. It is only a dispatcher: it matches the routes with
+ * Express's own matcher (path-to-regexp 8: case-insensitive, optional trailing slash, query string
+ * ignored) and shares with the Express app the body reader and its limit, the request log and the
+ * error responses (`respondWithError`, also behind Express's error handler). Returns a listener
+ * that answers true when it took the request; anything else (another method, another path) is
+ * Express's.
  */
-export function answerEndpoints(runtime: Runtime, logger: Logger): (request: IncomingMessage, response: ServerResponse) => boolean {
-  const ask = askHandler(runtime);
-  const chatCompletion = chatCompletionHandler(runtime);
-  const endpoints: Endpoint[] = [
-    {
-      pattern: /^\/v1\/knowledge-bases\/([^/]+)\/ask\/?$/i,
-      errorShape: 'passage',
-      handle: (match, body, request, response) => ask(decodeParameter(match[1] ?? ''), body, request, response),
-    },
-    {
-      pattern: /^\/v1\/chat\/completions\/?$/i,
-      errorShape: 'openai',
-      handle: (_match, body, request, response) => chatCompletion(body, request, response),
-    },
-  ];
+export function answerEndpoints(routes: AnswerRoute[], options: AnswerEndpointsOptions): (request: IncomingMessage, response: ServerResponse) => boolean {
+  const matchers = routes.map((route) => ({ route, match: match(route.path, { decode: false }) }));
+  const { logger, bodyLimitBytes } = options;
 
-  const serve = async (endpoint: Endpoint, match: RegExpExecArray, request: IncomingMessage, response: ServerResponse) => {
-    const started = performance.now();
-    response.once('finish', () => {
-      logger.debug({ method: request.method, url: request.url, status: response.statusCode, ms: Math.round(performance.now() - started) }, 'request');
-    });
+  const serve = async (route: AnswerRoute, rawParameters: Partial<Record<string, string | string[]>>, request: IncomingMessage, response: ServerResponse, url: string) => {
+    logRequest(logger, request, url, response);
     try {
-      await endpoint.handle(match, await readJsonBody(request, bodyLimitBytes), request, response);
+      const parameters = decodeParameters(rawParameters);
+      await route.handle(parameters, await readJsonBody(request, bodyLimitBytes), request, response);
     } catch (error) {
-      const appError = fromFrameworkError(error);
-      if (statusOf(appError.code) >= 500) logger.error({ err: error, method: request.method, url: request.url }, 'request failed');
-      if (response.headersSent) {
-        response.destroy();
-        return;
-      }
-      if (endpoint.errorShape === 'openai') sendOpenAiError(response, appError);
-      else sendError(response, appError);
+      // A stream that had started cannot carry an error status any more: cut it.
+      if (!respondWithError(logger, route.errorShape, error, request, url, response)) response.destroy();
     }
   };
 
   return (request, response) => {
-    if (request.method !== 'POST') return false;
     const url = request.url ?? '';
-    const query = url.indexOf('?');
-    const path = query < 0 ? url : url.slice(0, query);
-    for (const endpoint of endpoints) {
-      const match = endpoint.pattern.exec(path);
-      if (match === null) continue;
-      void serve(endpoint, match, request, response);
+    for (const { route, match: matchPath } of matchers) {
+      if (request.method !== route.method) continue;
+      const query = url.indexOf('?');
+      const matched = matchPath(query < 0 ? url : url.slice(0, query));
+      if (matched === false) continue;
+      void serve(route, matched.params, request, response, url);
       return true;
     }
     return false;
   };
 }
 
-function decodeParameter(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    throw new InvalidRequestError(`Malformed path parameter: ${value}`);
+function decodeParameters(raw: Partial<Record<string, string | string[]>>): Record<string, string> {
+  const parameters: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (typeof value !== 'string') continue;
+    try {
+      parameters[name] = decodeURIComponent(value);
+    } catch {
+      throw new InvalidRequestError(`Malformed path parameter: ${value}`);
+    }
   }
+  return parameters;
 }

@@ -2,20 +2,31 @@ import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import type { Runtime } from '@passage/runtime';
 import { NotFoundError, type Logger } from '@passage/spec';
-import { answerEndpoints } from './answer-endpoints.js';
+import { answerEndpoints, type AnswerRoute } from './answer-endpoints.js';
 import { errorHandler } from './http-errors.js';
-import { modelRoutes } from './routes/chat-completions-routes.js';
+import { logRequest } from './request-log.js';
+import { askHandler } from './routes/ask-route.js';
+import { chatCompletionHandler, modelRoutes } from './routes/chat-completions-routes.js';
 import { documentRoutes } from './routes/document-routes.js';
 import { knowledgeBaseRoutes } from './routes/knowledge-base-routes.js';
 import { searchRoutes } from './routes/search-routes.js';
 
 /**
- * The HTTP API over a runtime, as a request listener for `http.createServer`: the answer
- * endpoints first (answer-endpoints.ts), every other route through Express. Routes only translate
- * HTTP to services and back.
+ * The HTTP API over a runtime, as a request listener for `http.createServer`. This file is the
+ * table of routes: the two answer endpoints, which hold a connection for a whole answer, are
+ * served by the small dispatcher of answer-endpoints.ts; every other route by Express. Both share
+ * the body limit and reader, the request log and the error responses. Routes only translate HTTP
+ * to services and back.
  */
+/** Largest JSON request body, bytes, for the Express routes and the answer endpoints alike. */
+const JSON_BODY_LIMIT_BYTES = 1024 * 1024;
+
 export function createApp(runtime: Runtime, logger: Logger): RequestListener {
-  const answers = answerEndpoints(runtime, logger);
+  const answerRoutes: AnswerRoute[] = [
+    { method: 'POST', path: '/v1/knowledge-bases/:knowledgeBaseId/ask', errorShape: 'passage', handle: askHandler(runtime) },
+    { method: 'POST', path: '/v1/chat/completions', errorShape: 'openai', handle: chatCompletionHandler(runtime) },
+  ];
+  const answers = answerEndpoints(answerRoutes, { logger, bodyLimitBytes: JSON_BODY_LIMIT_BYTES });
   const app = createExpressApp(runtime, logger);
   return (request, response) => {
     if (!answers(request, response)) app(request, response);
@@ -26,15 +37,9 @@ function createExpressApp(runtime: Runtime, logger: Logger): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(express.json({ limit: '1mb' }));
+  app.use(express.json({ limit: JSON_BODY_LIMIT_BYTES }));
   app.use((request, response, next) => {
-    const started = performance.now();
-    response.once('finish', () => {
-      logger.debug(
-        { method: request.method, url: request.originalUrl, status: response.statusCode, ms: Math.round(performance.now() - started) },
-        'request',
-      );
-    });
+    logRequest(logger, request, request.originalUrl, response);
     next();
   });
 

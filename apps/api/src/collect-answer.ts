@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { AnswerServiceEvent } from '@passage/answering';
 import type { Source } from '@passage/spec';
+import type { AnswerHead } from './answer-session.js';
 
 type EndEvent = Extract<AnswerServiceEvent, { type: 'end' }>;
 type ErrorEvent = Extract<AnswerServiceEvent, { type: 'error' }>;
@@ -12,10 +13,7 @@ export type CollectedAnswer = { kind: 'end'; sources: Source[]; end: EndEvent } 
  * Reads the answer events to their end for the non-streamed renderings (`/ask` JSON and
  * `chat.completion`), keeping the sources for the final object.
  */
-export async function collectAnswer(
-  head: { current: IteratorResult<AnswerServiceEvent> },
-  events: AsyncIterator<AnswerServiceEvent>,
-): Promise<CollectedAnswer> {
+export async function collectAnswer(head: AnswerHead, events: AsyncIterator<AnswerServiceEvent>): Promise<CollectedAnswer> {
   let sources: Source[] = [];
   while (!head.current.done) {
     const event = head.current.value;

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler } from 'express';
 import multer from 'multer';
 import { AppError, toAppError, type ErrorCode, type Logger } from '@passage/spec';
@@ -97,16 +97,26 @@ export function fromFrameworkError(error: unknown): AppError {
   return toAppError(error);
 }
 
-/** Renders any error as `{error:{code,message}}`, or in OpenAI's shape with `shape: 'openai'`. */
-export function errorHandler(logger: Logger, shape: 'passage' | 'openai' = 'passage'): ErrorRequestHandler {
+/** How a route's errors look: `{error:{code,message}}`, or OpenAI's shape. */
+export type ErrorShape = 'passage' | 'openai';
+
+/**
+ * The error response of the whole HTTP stack (Express's error handler and the answer endpoints):
+ * any error as an AppError with its status, in the route's shape; server errors are logged.
+ * Returns false when the response had already started and could not carry it.
+ */
+export function respondWithError(logger: Logger, shape: ErrorShape, error: unknown, request: IncomingMessage, url: string, response: ServerResponse): boolean {
+  const appError = fromFrameworkError(error);
+  if (statusOf(appError.code) >= 500) logger.error({ err: error, method: request.method, url }, 'request failed');
+  if (response.headersSent) return false;
+  if (shape === 'openai') sendOpenAiError(response, appError);
+  else sendError(response, appError);
+  return true;
+}
+
+/** Express's error handler: respondWithError in the given shape. */
+export function errorHandler(logger: Logger, shape: ErrorShape = 'passage'): ErrorRequestHandler {
   return (error, request, response, next) => {
-    const appError = fromFrameworkError(error);
-    if (statusOf(appError.code) >= 500) logger.error({ err: error, method: request.method, url: request.originalUrl }, 'request failed');
-    if (response.headersSent) {
-      next(error);
-      return;
-    }
-    if (shape === 'openai') sendOpenAiError(response, appError);
-    else sendError(response, appError);
+    if (!respondWithError(logger, shape, error, request, request.originalUrl, response)) next(error);
   };
 }

@@ -2,15 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Router } from 'express';
 import { z } from 'zod';
-import type { AnswerServiceEvent, AnswerUsage } from '@passage/answering';
 import { AppError, InvalidRequestError, NotFoundError, type ChatMessage, type KnowledgeBase } from '@passage/spec';
 import type { Runtime } from '@passage/runtime';
-import { abortOnDisconnect } from '../abort-on-disconnect.js';
+import { respondToAnswer } from '../answer-session.js';
+import { chatCompletion, ChatCompletionChunks, type CompletionIdentity } from '../chat-completion-chunks.js';
 import { collectAnswer, endAbandoned } from '../collect-answer.js';
 import { errorFromEvent } from '../error-from-event.js';
 import { openAiErrorBody, sendOpenAiError } from '../http-errors.js';
 import { sendJson } from '../send-json.js';
-import { SseWriter } from '../sse-writer.js';
+import { streamAnswer, type AnswerEventRenderers } from '../stream-answer.js';
 
 const textPart = z.object({ type: z.string(), text: z.string().optional() });
 
@@ -39,7 +39,7 @@ const maxHistoryTurns = 100;
  * the checked citations in `citations` and `invalid_citations` (last chunk, or the completion).
  *
  * `GET /v1/models[/:model]` are Express routes; `POST /v1/chat/completions` is served before
- * Express (answer-endpoints.ts) by `chatCompletionHandler`.
+ * Express (app.ts, answer-endpoints.ts) by `chatCompletionHandler`.
  */
 export function modelRoutes(runtime: Runtime): Router {
   const router = Router();
@@ -59,41 +59,43 @@ export function modelRoutes(runtime: Runtime): Router {
 }
 
 export function chatCompletionHandler(runtime: Runtime) {
-  return async (requestBody: unknown, _request: IncomingMessage, response: ServerResponse): Promise<void> => {
+  return async (_parameters: Record<string, string>, requestBody: unknown, _request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const body = parseChatCompletion(requestBody);
     const { question, history } = conversationOf(body.messages);
     const includeUsage = body.stream === true && body.stream_options?.include_usage === true;
-    const controller = abortOnDisconnect(response);
-    const events = runtime.answers
-      .answer({ knowledgeBaseId: body.model, question, history, signal: controller.signal })
-      [Symbol.asyncIterator]();
     try {
-      // Boxed, so that the first event (the sources, with their text) is not held once it is sent.
-      const head: { current: IteratorResult<AnswerServiceEvent> } = { current: { done: true, value: undefined } };
-      try {
-        head.current = await events.next();
-      } catch (error) {
-        if (controller.signal.aborted) return;
-        if (error instanceof AppError && error.code === 'knowledge_base_not_found') {
-          throw new NotFoundError('knowledge_base_not_found', `The model \`${body.model}\` does not exist: no knowledge base has that id`);
-        }
-        throw error;
+      await respondToAnswer(
+        response,
+        (signal) => runtime.answers.answer({ knowledgeBaseId: body.model, question, history, signal }),
+        async (head, events) => {
+          const completion: CompletionIdentity = { id: `chatcmpl-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: body.model };
+          if (body.stream === true) {
+            await streamAnswer(response, head, events, chunkRenderers(new ChatCompletionChunks(completion, includeUsage), includeUsage), runtime.config.SSE_HEARTBEAT_MS);
+            return;
+          }
+          const collected = await collectAnswer(head, events);
+          if (collected === null) endAbandoned(response);
+          else if (collected.kind === 'error') sendOpenAiError(response, errorFromEvent(collected.error));
+          else sendJson(response, 200, chatCompletion(completion, collected.sources, collected.end));
+        },
+      );
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'knowledge_base_not_found' && !response.headersSent) {
+        throw new NotFoundError('knowledge_base_not_found', `The model \`${body.model}\` does not exist: no knowledge base has that id`);
       }
-      const completion = { id: `chatcmpl-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: body.model };
-      if (body.stream === true) await streamChunks(response, completion, head, events, includeUsage, runtime.config.SSE_HEARTBEAT_MS);
-      else await respondWithCompletion(response, completion, head, events);
-    } finally {
-      // A response that ended normally has nothing left to stop; an abort costs a DOMException.
-      if (!response.writableEnded) controller.abort();
-      await events.return?.();
+      throw error;
     }
   };
 }
 
-interface CompletionIdentity {
-  id: string;
-  created: number;
-  model: string;
+/** The answer events as `chat.completion.chunk`s: the stop chunk is followed by the usage chunk (when asked for) and `[DONE]`. */
+function chunkRenderers(chunks: ChatCompletionChunks, includeUsage: boolean): AnswerEventRenderers {
+  return {
+    sources: (sources) => chunks.first(sources),
+    textDelta: (delta) => chunks.delta(delta),
+    end: (event) => `${chunks.stop(event.citations, event.invalidCitations)}${includeUsage ? chunks.usage(event.usage) : ''}${ChatCompletionChunks.done}`,
+    error: (event) => ChatCompletionChunks.error(openAiErrorBody(errorFromEvent(event))),
+  };
 }
 
 function modelOf(knowledgeBase: KnowledgeBase) {
@@ -153,80 +155,4 @@ function conversationOf(messages: Array<z.infer<typeof messageSchema>>): { quest
     if (content.trim().length > 0) history.push({ role: message.role, content });
   });
   return { question, history: history.slice(-maxHistoryTurns) };
-}
-
-function usageOf(usage: AnswerUsage) {
-  return { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.promptTokens + usage.completionTokens };
-}
-
-async function streamChunks(
-  response: ServerResponse,
-  completion: CompletionIdentity,
-  head: { current: IteratorResult<AnswerServiceEvent> },
-  events: AsyncIterator<AnswerServiceEvent>,
-  includeUsage: boolean,
-  heartbeatMs: number,
-): Promise<void> {
-  const writer = new SseWriter(response, { heartbeatMs });
-  const prefix = `{"id":"${completion.id}","object":"chat.completion.chunk","created":${completion.created},"model":${JSON.stringify(completion.model)},`;
-  const usageNull = includeUsage ? ',"usage":null' : '';
-  // Most chunks are one delta: render around it instead of serialising a whole object per token.
-  const deltaHead = `data: ${prefix}"choices":[{"index":0,"delta":{"content":`;
-  const deltaTail = `},"logprobs":null,"finish_reason":null}]${usageNull}}\n\n`;
-  try {
-    while (!head.current.done && !writer.closed) {
-      const event = head.current.value;
-      // Not held while the next event is awaited, which for the sources may take seconds.
-      head.current = { done: true, value: undefined };
-      switch (event.type) {
-        case 'sources':
-          await writer.write(
-            `data: ${prefix}"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]${usageNull},"sources":${JSON.stringify(event.sources)}}\n\n`,
-          );
-          break;
-        case 'text-delta':
-          await writer.write(`${deltaHead}${JSON.stringify(event.delta)}${deltaTail}`);
-          break;
-        case 'end':
-          await writer.write(
-            `data: ${prefix}"choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]${usageNull},"citations":${JSON.stringify(event.citations)},"invalid_citations":${JSON.stringify(event.invalidCitations)}}\n\n`,
-          );
-          if (includeUsage) await writer.write(`data: ${prefix}"choices":[],"usage":${JSON.stringify(usageOf(event.usage))}}\n\n`);
-          await writer.write('data: [DONE]\n\n');
-          return;
-        case 'error':
-          // OpenAI's own way to fail a stream that has started; clients raise it as an error.
-          await writer.write(`data: ${JSON.stringify(openAiErrorBody(errorFromEvent(event)))}\n\n`);
-          return;
-      }
-      head.current = await events.next();
-    }
-  } finally {
-    writer.end();
-  }
-}
-
-async function respondWithCompletion(
-  response: ServerResponse,
-  completion: CompletionIdentity,
-  head: { current: IteratorResult<AnswerServiceEvent> },
-  events: AsyncIterator<AnswerServiceEvent>,
-): Promise<void> {
-  const collected = await collectAnswer(head, events);
-  if (collected === null) endAbandoned(response);
-  else if (collected.kind === 'error') sendOpenAiError(response, errorFromEvent(collected.error));
-  else {
-    const { sources, end } = collected;
-    sendJson(response, 200, {
-      id: completion.id,
-      object: 'chat.completion',
-      created: completion.created,
-      model: completion.model,
-      choices: [{ index: 0, message: { role: 'assistant', content: end.answer, refusal: null }, logprobs: null, finish_reason: 'stop' }],
-      usage: usageOf(end.usage),
-      sources,
-      citations: end.citations,
-      invalid_citations: end.invalidCitations,
-    });
-  }
 }

@@ -11,7 +11,7 @@ const searchSchema = z.object({
   mode: retrievalModeSchema,
 });
 
-/** `POST …/search`. `POST …/ask` is served before Express: see ask-route.ts and answer-endpoints.ts. */
+/** `POST …/search`. `POST …/ask` is served before Express: see ask-route.ts and app.ts. */
 export function searchRoutes(runtime: Runtime): Router {
   const router = Router({ mergeParams: true });
 
