@@ -19,7 +19,8 @@ import {
   type RebuildOutcome,
   type TextAnalyzer,
 } from '@passage/spec';
-import { chunkPages, type ChunkingOptions } from './chunk.js';
+import type { ChunkingOptions } from './chunk.js';
+import { prepareChunks } from './prepare-chunks.js';
 
 export interface IngestionServiceOptions {
   catalog: Catalog;
@@ -185,30 +186,27 @@ export class IngestionService {
       throw error;
     }
     const started = performance.now();
-    const parsed = await parser.parse(bytes, { fileName: document.name, mediaType: document.mediaType }, signal);
-    this.#logger.info({ documentId, pages: parsed.pages.length, parseMs: Math.round(performance.now() - started) }, 'parsed');
+    // Parsing, chunking and analysis run in the parsing thread: this thread only collects batches.
+    const prepared = await prepareChunks({
+      parser,
+      analyzer,
+      ...(this.#options.chunking === undefined ? {} : { chunking: this.#options.chunking }),
+      bytes,
+      metadata: { fileName: document.name, mediaType: document.mediaType },
+      signal,
+      onParsed: async (parsed) => {
+        this.#logger.info({ documentId, pages: parsed.pages, parseMs: Math.round(performance.now() - started) }, 'parsed');
+        if (reportProgress) {
+          await catalog.updateDocument(documentId, { type: parsed.type, pages: parsed.pages, progress: { stage: 'chunking', done: 0, total: parsed.pages } });
+        }
+      },
+    });
     throwIfAborted(signal);
-
-    const totalPages = parsed.pages.length;
-    if (reportProgress) {
-      await catalog.updateDocument(documentId, { type: parsed.type, pages: totalPages, progress: { stage: 'chunking', done: 0, total: totalPages } });
+    if (prepared.chunks.length === 0) throw new DocumentError('empty_document', 'No text could be extracted from the document');
+    const chunks: PreparedChunk[] = [];
+    for (const chunk of prepared.chunks) {
+      chunks.push({ ...chunk, knowledgeBaseId: document.knowledgeBaseId, documentId, documentName: document.name });
     }
-    const drafts = chunkPages(parsed.pages, this.#options.chunking);
-    if (drafts.length === 0) throw new DocumentError('empty_document', 'No text could be extracted from the document');
-    // The title is indexed with every chunk: a passage rarely repeats what its title says.
-    const title = parsed.title?.trim() ?? '';
-    const chunks: PreparedChunk[] = drafts.map((draft) => ({
-      knowledgeBaseId: document.knowledgeBaseId,
-      documentId,
-      documentName: document.name,
-      ordinal: draft.ordinal,
-      page: draft.page,
-      start: draft.start,
-      end: draft.end,
-      text: draft.text,
-      tokens: draft.tokens,
-      terms: analyzer.termFrequencies(title === '' ? draft.text : `${title}\n${draft.text}`),
-    }));
     return { chunks };
   }
 

@@ -14,7 +14,11 @@ import {
 import { Bm25Index, type Bm25Options } from './bm25-index.js';
 import { defaultRrfK, reciprocalRankFusion } from './reciprocal-rank-fusion.js';
 import type { RankedHit } from './top-heap.js';
+import { TimeSlice } from './time-slice.js';
 import { VectorIndex } from './vector-index.js';
+
+/** Chunks removed from the in-memory indexes between two checks of the time slice. */
+const removalSliceChunks = 256;
 
 /** Default of {@link LocalChunkIndexOptions.documentWeight}. */
 export const defaultDocumentWeight = 0.3;
@@ -240,51 +244,67 @@ export class LocalChunkIndex implements ChunkIndex {
       refreshing: null,
       dropped: false,
     };
-    this.#apply(state, snapshot.postings);
+    await this.#apply(state, snapshot.postings);
     return state;
   }
 
-  /** Puts the postings in the state; each document present in them replaces its earlier version. */
-  #apply(state: GenerationState, postings: ChunkPostings[]): void {
+  /**
+   * Puts the postings in the state; each document present in them replaces its earlier version.
+   * Works in slices of a few milliseconds with the event loop free between them (a document can
+   * have a hundred thousand chunks); searches wait for it (they await the load or the refresh).
+   */
+  async #apply(state: GenerationState, postings: ChunkPostings[]): Promise<void> {
     const byDocument = new Map<string, ChunkPostings[]>();
     for (const entry of postings) {
       const list = byDocument.get(entry.documentId);
       if (list === undefined) byDocument.set(entry.documentId, [entry]);
       else list.push(entry);
     }
+    const slice = new TimeSlice();
     for (const [documentId, entries] of byDocument) {
-      this.#removeDocument(state, documentId);
-      state.lexical.add(entries.map((entry) => ({ id: entry.id, terms: entry.terms })));
-      if (this.#documentWeight > 0) state.documents.add([{ id: documentId, terms: sumTerms(entries) }]);
+      await this.#removeDocument(state, documentId);
+      const documentTerms = new Map<string, number>();
       for (const entry of entries) {
-        if (entry.vector === undefined) continue;
-        try {
-          state.vectors.add([{ id: entry.id, vector: entry.vector }]);
-        } catch (error) {
-          if (!(error instanceof RangeError)) throw error;
-          // Lexical search keeps working; dense searches report this instead of partial results.
-          state.rejectedVectors.set(entry.id, error.message);
+        state.lexical.add([{ id: entry.id, terms: entry.terms }]);
+        if (this.#documentWeight > 0) {
+          for (const term in entry.terms) documentTerms.set(term, (documentTerms.get(term) ?? 0) + (entry.terms[term] as number));
         }
+        if (entry.vector !== undefined) {
+          try {
+            state.vectors.add([{ id: entry.id, vector: entry.vector }]);
+          } catch (error) {
+            if (!(error instanceof RangeError)) throw error;
+            // Lexical search keeps working; dense searches report this instead of partial results.
+            state.rejectedVectors.set(entry.id, error.message);
+          }
+        }
+        state.documentOfChunk.set(entry.id, documentId);
+        await slice.yieldIfSpent();
       }
+      if (this.#documentWeight > 0) state.documents.add([{ id: documentId, terms: Object.fromEntries(documentTerms) }]);
       state.chunksByDocument.set(
         documentId,
         entries.map((entry) => entry.id),
       );
-      for (const entry of entries) state.documentOfChunk.set(entry.id, documentId);
     }
   }
 
-  #removeDocument(state: GenerationState, documentId: string): void {
+  async #removeDocument(state: GenerationState, documentId: string): Promise<void> {
     const ids = state.chunksByDocument.get(documentId);
     if (ids === undefined) return;
-    state.lexical.remove(ids);
-    state.documents.remove([documentId]);
-    state.vectors.remove(ids);
-    for (const id of ids) {
-      state.documentOfChunk.delete(id);
-      state.rejectedVectors.delete(id);
-    }
     state.chunksByDocument.delete(documentId);
+    state.documents.remove([documentId]);
+    const slice = new TimeSlice();
+    for (let offset = 0; offset < ids.length; offset += removalSliceChunks) {
+      const part = ids.slice(offset, offset + removalSliceChunks);
+      state.lexical.remove(part);
+      state.vectors.remove(part);
+      for (const id of part) {
+        state.documentOfChunk.delete(id);
+        state.rejectedVectors.delete(id);
+      }
+      await slice.yieldIfSpent();
+    }
   }
 
   /** Applies the change feed since the state's position; concurrent callers share one refresh. */
@@ -307,13 +327,13 @@ export class LocalChunkIndex implements ChunkIndex {
         }
       }
       if (cleared || state.dropped) {
-        for (const documentId of [...state.chunksByDocument.keys()]) this.#removeDocument(state, documentId);
+        for (const documentId of [...state.chunksByDocument.keys()]) await this.#removeDocument(state, documentId);
       }
       // Each touched document is reloaded as it is now, which makes replaying the feed idempotent.
       for (const documentId of touched) {
         const postings = await this.#store.documentPostings(knowledgeBaseId, generation, documentId);
-        this.#removeDocument(state, documentId);
-        this.#apply(state, postings);
+        await this.#removeDocument(state, documentId);
+        await this.#apply(state, postings);
       }
       const last = changes.at(-1);
       if (last !== undefined) state.sequence = last.sequence;
@@ -328,13 +348,4 @@ export class LocalChunkIndex implements ChunkIndex {
 
 function stateKey(knowledgeBaseId: string, generation: number): string {
   return `${knowledgeBaseId}\u0000${generation}`;
-}
-
-/** The terms of a whole document: the sum of its chunks' term frequencies. */
-function sumTerms(entries: ChunkPostings[]): Record<string, number> {
-  const sum = new Map<string, number>();
-  for (const entry of entries) {
-    for (const [term, frequency] of Object.entries(entry.terms)) sum.set(term, (sum.get(term) ?? 0) + frequency);
-  }
-  return Object.fromEntries(sum);
 }

@@ -1,4 +1,5 @@
 import { GenerationNotFoundError, type Chunk, type ChunkPostings, type ChunkStore, type IndexChange, type IndexedChunk } from '@passage/spec';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './database.js';
 
@@ -58,6 +59,9 @@ function toPostings(row: PostingRow): ChunkPostings {
   }
   return postings;
 }
+
+/** Rows of postings read (and JSON-parsed) at once: a few milliseconds. */
+const postingsPageRows = 256;
 
 function encodeVector(vector: number[] | undefined): Buffer | null {
   return vector === undefined ? null : Buffer.from(new Float32Array(vector).buffer);
@@ -164,16 +168,25 @@ export class SqliteChunkStore implements ChunkStore {
   }
 
   async snapshot(knowledgeBaseId: string, generation: number): Promise<{ sequence: number; postings: ChunkPostings[] }> {
-    // One read transaction: the postings and the feed position come from the same snapshot.
-    return this.#database.transaction(() => {
-      const sequenceRow = this.#database
-        .prepare('SELECT COALESCE(MAX(sequence), 0) AS sequence FROM index_changes WHERE knowledge_base_id = ?')
-        .get(knowledgeBaseId) as { sequence: number };
-      const rows = this.#database
-        .prepare('SELECT id, document_id, terms, vector FROM chunks WHERE knowledge_base_id = ? AND generation = ? ORDER BY document_id, ordinal')
-        .all(knowledgeBaseId, generation) as PostingRow[];
-      return { sequence: sequenceRow.sequence, postings: rows.map(toPostings) };
-    }).deferred();
+    // The feed position first, then the postings in pages with the event loop free between them
+    // (better-sqlite3 reads synchronously). A write between pages is in the feed after that
+    // position, and replaying it reloads the documents it touched as they are then.
+    const { sequence } = this.#statement('SELECT COALESCE(MAX(sequence), 0) AS sequence FROM index_changes WHERE knowledge_base_id = ?').get(
+      knowledgeBaseId,
+    ) as { sequence: number };
+    const page = this.#statement(
+      `SELECT rowid, id, document_id, terms, vector FROM chunks WHERE knowledge_base_id = ? AND generation = ? AND rowid > ?
+       ORDER BY rowid LIMIT ${postingsPageRows}`,
+    );
+    const postings: ChunkPostings[] = [];
+    for (let after = -1; ; ) {
+      const rows = page.all(knowledgeBaseId, generation, after) as Array<PostingRow & { rowid: number }>;
+      for (const row of rows) postings.push(toPostings(row));
+      if (rows.length < postingsPageRows) break;
+      after = rows[rows.length - 1]!.rowid;
+      await yieldToEventLoop();
+    }
+    return { sequence, postings };
   }
 
   async changesSince(knowledgeBaseId: string, sequence: number): Promise<IndexChange[]> {
@@ -191,10 +204,20 @@ export class SqliteChunkStore implements ChunkStore {
   }
 
   async documentPostings(knowledgeBaseId: string, generation: number, documentId: string): Promise<ChunkPostings[]> {
-    const rows = this.#database
-      .prepare('SELECT id, document_id, terms, vector FROM chunks WHERE knowledge_base_id = ? AND generation = ? AND document_id = ? ORDER BY ordinal')
-      .all(knowledgeBaseId, generation, documentId) as PostingRow[];
-    return rows.map(toPostings);
+    const page = this.#statement(
+      `SELECT id, document_id, ordinal, terms, vector FROM chunks WHERE knowledge_base_id = ? AND generation = ? AND document_id = ? AND ordinal > ?
+       ORDER BY ordinal LIMIT ${postingsPageRows}`,
+    );
+    const postings: ChunkPostings[] = [];
+    // In pages, the event loop free between them: a large document has a hundred thousand chunks.
+    for (let after = -1; ; ) {
+      const rows = page.all(knowledgeBaseId, generation, documentId, after) as Array<PostingRow & { ordinal: number }>;
+      for (const row of rows) postings.push(toPostings(row));
+      if (rows.length < postingsPageRows) break;
+      after = rows[rows.length - 1]!.ordinal;
+      await yieldToEventLoop();
+    }
+    return postings;
   }
 
   async getChunks(ids: string[]): Promise<Chunk[]> {

@@ -6,6 +6,7 @@ export * from './contracts/catalog-contract.js';
 export * from './contracts/chunk-index-contract.js';
 export * from './api-client.js';
 export * from './seeded-random.js';
+export * from './generated-text.js';
 export * from './redis-test-prefix.js';
 export * from './answer-client.js';
 export * from './openapi-validator.js';

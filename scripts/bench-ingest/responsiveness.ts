@@ -1,0 +1,185 @@
+/**
+ * The responsiveness run of `npm run bench:ingest`: while the API (a process of its own) ingests a
+ * generated text file of --big-text-mb MB, the 352-page PDF and every other shared PDF, `users`
+ * answer streams run back to back (a stub LLM in another process streams the answers) and
+ * `/healthz` is polled every 50 ms. Reports the API's own event-loop delay over the ingestion
+ * (GET /v1/stats/event-loop) and the health latencies seen from here.
+ */
+import { createWriteStream, openAsBlob } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { Agent } from 'node:http';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createTextKnowledgeBase, generateText, sharedPath, startApiProcess, temporaryDataDirectory } from '@passage/testing';
+import { percentile, streamOnce, type StreamRecord, type Target } from '../bench-stream/load-generator.js';
+import { startServiceProcess } from '../bench-stream/processes.js';
+
+export interface ResponsivenessOptions {
+  /** Size of the generated text file, in millions of bytes. */
+  bigTextMegabytes: number;
+  /** Answer streams running at once. */
+  users: number;
+  /** The run stops after this long even if ingestion has not finished, ms. */
+  timeLimitMs: number;
+}
+
+export interface ResponsivenessResult {
+  /** Whether every uploaded document ended (ready or failed) within the time limit. */
+  completed: boolean;
+  ingestionSeconds: number;
+  documents: { ready: number; failed: number; unfinished: number };
+  bigTextChunks: number | null;
+  eventLoopDelayP99Ms: number;
+  eventLoopDelayMaxMs: number;
+  eventLoopDelayP50Ms: number;
+  healthRequests: number;
+  healthFailures: number;
+  healthP50Ms: number;
+  healthP99Ms: number;
+  healthMaxMs: number;
+  streamsCompleted: number;
+  streamErrors: number;
+  streamGapP99Ms: number;
+  streamGapMaxMs: number;
+}
+
+interface DocumentView {
+  id: string;
+  name: string;
+  status: string;
+  chunks: number | null;
+}
+
+interface ManifestEntry {
+  file: string;
+}
+
+const healthIntervalMs = 50;
+const tokens = 40;
+const questions = ['Why does copyright matter to free culture?', 'What do traces record?', 'Which form fields are required?', 'Kari mo sen ta?'];
+
+export async function measureResponsiveness(options: ResponsivenessOptions): Promise<ResponsivenessResult> {
+  const directory = await temporaryDataDirectory('passage-bench-responsiveness-');
+  const bigTextPath = path.join(directory, 'generated.txt');
+  await writeGeneratedText(bigTextPath, options.bigTextMegabytes * 1_000_000);
+  const manifest = JSON.parse(await readFile(sharedPath('pdfs', 'manifest.json'), 'utf8')) as ManifestEntry[];
+
+  const stub = await startServiceProcess('scripts/bench-stream/stub-process.ts', ['--first-token-ms', '200', '--token-interval-ms', '20', '--tokens', String(tokens)]);
+  const api = await startApiProcess({
+    dataDirectory: path.join(directory, 'data'),
+    env: { OPENAI_BASE_URL: `http://127.0.0.1:${stub.port}/v1`, OPENAI_API_KEY: 'sk-bench', LLM_MODEL: 'bench', LOG_LEVEL: 'info' },
+    timeoutMs: 60_000,
+  });
+  const agent = new Agent({ keepAlive: true, maxSockets: options.users + 8 });
+  let stopping = false;
+  try {
+    const { knowledgeBaseId } = await createTextKnowledgeBase(api, 'Responsiveness', {
+      'seed.txt': 'Free culture depends on copyright law. Traces record hot loops. Required form fields are marked.',
+    });
+    const target: Target = {
+      name: 'ask',
+      url: new URL(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/ask`),
+      protocol: 'events',
+      body: (question) => JSON.stringify({ question, stream: true }),
+      expectedTokens: tokens,
+    };
+
+    const streams: StreamRecord[] = [];
+    const users = Array.from({ length: options.users }, async (_, user) => {
+      await sleep((user * 1000) / options.users);
+      for (let turn = 0; !stopping; turn += 1) streams.push(await streamOnce(target, questions[(user + turn) % questions.length] as string, agent));
+    });
+    const health: Array<number | null> = [];
+    const pending: Array<Promise<void>> = [];
+    const poller = setInterval(() => {
+      const sent = performance.now();
+      pending.push(
+        fetch(`${api.url}/healthz`)
+          .then(async (response) => {
+            await response.arrayBuffer();
+            health.push(response.ok ? performance.now() - sent : null);
+          })
+          .catch(() => {
+            health.push(null);
+          }),
+      );
+    }, healthIntervalMs);
+
+    await sleep(2000);
+    await fetch(`${api.url}/v1/stats/event-loop/reset`, { method: 'POST' });
+    const started = performance.now();
+    const uploads: Array<{ name: string; blob: Blob }> = [{ name: 'generated.txt', blob: await openAsBlob(bigTextPath, { type: 'text/plain' }) }];
+    for (const entry of manifest) uploads.push({ name: path.basename(entry.file), blob: await openAsBlob(sharedPath('pdfs', entry.file), { type: 'application/pdf' }) });
+    for (let offset = 0; offset < uploads.length; offset += 16) {
+      const form = new FormData();
+      for (const upload of uploads.slice(offset, offset + 16)) form.append('files', upload.blob, upload.name);
+      // A kept-alive connection that the server closes as the request leaves fails with ECONNRESET;
+      // a blocked event loop makes that likely. Uploads are deduplicated by content, so retrying is safe.
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          const response = await fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/documents`, { method: 'POST', body: form });
+          if (response.status !== 202) throw new Error(`upload answered ${response.status}: ${await response.text()}`);
+          break;
+        } catch (error) {
+          if (attempt === 3) throw error;
+        }
+      }
+    }
+
+    let documents: DocumentView[] = [];
+    let completed = false;
+    while (performance.now() - started < options.timeLimitMs) {
+      await sleep(500);
+      documents = ((await (await fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/documents`)).json()) as { data: DocumentView[] }).data;
+      if (documents.every((document) => document.status === 'ready' || document.status === 'failed')) {
+        completed = true;
+        break;
+      }
+    }
+    const ingestionSeconds = (performance.now() - started) / 1000;
+    const eventLoop = (await (await fetch(`${api.url}/v1/stats/event-loop`)).json()) as { p50Ms: number; p99Ms: number; maxMs: number };
+    clearInterval(poller);
+    stopping = true;
+    await Promise.all([...users, ...pending]);
+
+    const healthTimes = health.filter((value): value is number => value !== null);
+    const gaps = streams.flatMap((stream) => stream.gaps);
+    const round = (value: number) => Math.round(value * 10) / 10;
+    return {
+      completed,
+      ingestionSeconds: round(ingestionSeconds),
+      documents: {
+        ready: documents.filter((document) => document.status === 'ready').length - 1,
+        failed: documents.filter((document) => document.status === 'failed').length,
+        unfinished: documents.filter((document) => document.status !== 'ready' && document.status !== 'failed').length,
+      },
+      bigTextChunks: documents.find((document) => document.name === 'generated.txt')?.chunks ?? null,
+      eventLoopDelayP50Ms: eventLoop.p50Ms,
+      eventLoopDelayP99Ms: eventLoop.p99Ms,
+      eventLoopDelayMaxMs: eventLoop.maxMs,
+      healthRequests: health.length,
+      healthFailures: health.length - healthTimes.length,
+      healthP50Ms: round(percentile(healthTimes, 0.5)),
+      healthP99Ms: round(percentile(healthTimes, 0.99)),
+      healthMaxMs: round(Math.max(0, ...healthTimes)),
+      streamsCompleted: streams.filter((stream) => stream.error === null).length,
+      streamErrors: streams.filter((stream) => stream.error !== null).length,
+      streamGapP99Ms: round(percentile(gaps, 0.99)),
+      streamGapMaxMs: round(Math.max(0, ...gaps)),
+    };
+  } finally {
+    stopping = true;
+    agent.destroy();
+    await api.stop();
+    await stub.stop();
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+async function writeGeneratedText(file: string, bytes: number): Promise<void> {
+  const output = createWriteStream(file);
+  for (const piece of generateText(bytes)) {
+    if (!output.write(piece)) await new Promise<void>((resolve) => output.once('drain', () => resolve()));
+  }
+  await new Promise<void>((resolve, reject) => output.end((error?: Error | null) => (error ? reject(error) : resolve())));
+}
