@@ -132,7 +132,7 @@ export class OpenAiChatModel implements ChatModel {
     body: OpenAI.Chat.ChatCompletionCreateParamsStreaming,
     signal: AbortSignal,
     remainingMs: () => number,
-  ): Promise<AsyncGenerator<string, void, undefined>> {
+  ): Promise<AsyncIterableIterator<string>> {
     const maxRetries = this.#options.maxRetries ?? 2;
     for (let attempt = 0; ; attempt += 1) {
       try {
