@@ -3,6 +3,7 @@ import {
   AppError,
   DocumentError,
   GenerationNotFoundError,
+  TimeSlice,
   chunkId,
   silentLogger,
   throwIfAborted,
@@ -47,13 +48,18 @@ export interface IngestionServiceOptions {
 type PreparedChunk = Omit<IndexedChunk, 'id' | 'generation'>;
 
 /** The chunks as written into one generation: ids derive from it, and vectors go only where the schema has room for them. */
-function forGeneration(prepared: PreparedChunk[], generation: number, schema: GenerationSchema): IndexedChunk[] {
-  return prepared.map((chunk) => {
+async function forGeneration(prepared: PreparedChunk[], generation: number, schema: GenerationSchema): Promise<IndexedChunk[]> {
+  // A chunk id is a hash: for a large document, thousands of them, computed in slices.
+  const slice = new TimeSlice();
+  const placed: IndexedChunk[] = [];
+  for (const chunk of prepared) {
     const { vector, ...rest } = chunk;
-    const placed: IndexedChunk = { ...rest, id: chunkId(chunk.documentId, generation, chunk.ordinal), generation };
-    if (vector !== undefined && vector.length === schema.denseDimensions) placed.vector = vector;
-    return placed;
-  });
+    const entry: IndexedChunk = { ...rest, id: chunkId(chunk.documentId, generation, chunk.ordinal), generation };
+    if (vector !== undefined && vector.length === schema.denseDimensions) entry.vector = vector;
+    placed.push(entry);
+    await slice.yieldIfSpent();
+  }
+  return placed;
 }
 
 /** Whether the chunks' vectors (or their absence) match what a generation was built with. */
@@ -158,7 +164,7 @@ export class IngestionService {
     try {
       const prepared = await this.#prepare(document, signal, false);
       await this.#embed(prepared.chunks, signal, async () => {});
-      const chunks = forGeneration(prepared.chunks, target.generation, target.schema);
+      const chunks = await forGeneration(prepared.chunks, target.generation, target.schema);
       await index.upsertDocumentChunks({ knowledgeBaseId: document.knowledgeBaseId, generation: target.generation, documentId }, chunks, signal);
       await catalog.recordDocumentGeneration(documentId, target.generation, chunks.length);
       return { documentId, kind: 'done', chunks: chunks.length };
@@ -238,7 +244,7 @@ export class IngestionService {
       const pending = targets.filter((target) => !written.has(target.generation));
       if (pending.length === 0 && completed !== null) return completed;
       for (const target of pending) {
-        const chunks = forGeneration(prepared, target.generation, target.schema);
+        const chunks = await forGeneration(prepared, target.generation, target.schema);
         try {
           await index.upsertDocumentChunks({ knowledgeBaseId: document.knowledgeBaseId, generation: target.generation, documentId: document.id }, chunks, signal);
         } catch (error) {

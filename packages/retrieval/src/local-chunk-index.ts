@@ -1,6 +1,7 @@
 import {
   AppError,
   GenerationNotFoundError,
+  TimeSlice,
   InvalidRequestError,
   throwIfAborted,
   type ChunkIndex,
@@ -14,7 +15,6 @@ import {
 import { Bm25Index, type Bm25Options } from './bm25-index.js';
 import { defaultRrfK, reciprocalRankFusion } from './reciprocal-rank-fusion.js';
 import type { RankedHit } from './top-heap.js';
-import { TimeSlice } from './time-slice.js';
 import { VectorIndex } from './vector-index.js';
 
 /** Chunks removed from the in-memory indexes between two checks of the time slice. */

@@ -4,3 +4,4 @@ export * from './ports.js';
 export * from './config.js';
 export * from './ids.js';
 export * from './token-estimate.js';
+export * from './time-slice.js';

@@ -1,4 +1,4 @@
-import { GenerationNotFoundError, type Chunk, type ChunkPostings, type ChunkStore, type IndexChange, type IndexedChunk } from '@passage/spec';
+import { GenerationNotFoundError, TimeSlice, type Chunk, type ChunkPostings, type ChunkStore, type IndexChange, type IndexedChunk } from '@passage/spec';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './database.js';
@@ -67,6 +67,9 @@ function encodeVector(vector: number[] | undefined): Buffer | null {
   return vector === undefined ? null : Buffer.from(new Float32Array(vector).buffer);
 }
 
+/** Rows per write transaction of a document's chunks: a few milliseconds of work each. */
+const writeBatchRows = 200;
+
 /** Chunks, their terms and vectors, and the change feed, in the embedded SQLite database. */
 export class SqliteChunkStore implements ChunkStore {
   readonly #database: SqliteDatabase;
@@ -113,31 +116,51 @@ export class SqliteChunkStore implements ChunkStore {
     const log = this.#database.prepare(
       `INSERT INTO index_changes (knowledge_base_id, generation, document_id, kind) VALUES (?, ?, ?, 'upsert')`,
     );
+    const checkGeneration = () => {
+      // Checked in every write transaction: a generation dropped (or a knowledge base deleted) a
+      // moment ago never gets chunks back.
+      if (exists.get(target.knowledgeBaseId, target.generation) === undefined) {
+        throw new GenerationNotFoundError(target.knowledgeBaseId, target.generation);
+      }
+    };
+    // Rows go in in bounded transactions with the event loop free between them, so a large
+    // document never holds the thread. Nobody reads a document half written: the in-memory index
+    // follows the change feed, logged in the last transaction, and searches return only documents
+    // the catalog holds ready.
+    this.#database.transaction(() => {
+      checkGeneration();
+      remove.run(target.documentId, target.generation);
+    }).immediate();
+    const slice = new TimeSlice();
+    for (let offset = 0; offset < chunks.length; offset += writeBatchRows) {
+      const batch = chunks.slice(offset, offset + writeBatchRows);
+      this.#database
+        .transaction(() => {
+          checkGeneration();
+          for (const chunk of batch) {
+            insert.run({
+              id: chunk.id,
+              knowledge_base_id: target.knowledgeBaseId,
+              generation: target.generation,
+              document_id: target.documentId,
+              document_name: chunk.documentName,
+              ordinal: chunk.ordinal,
+              page: chunk.page,
+              start_offset: chunk.start,
+              end_offset: chunk.end,
+              text: chunk.text,
+              tokens: chunk.tokens,
+              terms: JSON.stringify(chunk.terms),
+              vector: encodeVector(chunk.vector),
+            });
+          }
+        })
+        .immediate();
+      await slice.yieldIfSpent();
+    }
     this.#database
       .transaction(() => {
-        // Checked in the write transaction: a generation dropped (or a knowledge base deleted) a
-        // moment ago never gets chunks back.
-        if (exists.get(target.knowledgeBaseId, target.generation) === undefined) {
-          throw new GenerationNotFoundError(target.knowledgeBaseId, target.generation);
-        }
-        remove.run(target.documentId, target.generation);
-        for (const chunk of chunks) {
-          insert.run({
-            id: chunk.id,
-            knowledge_base_id: target.knowledgeBaseId,
-            generation: target.generation,
-            document_id: target.documentId,
-            document_name: chunk.documentName,
-            ordinal: chunk.ordinal,
-            page: chunk.page,
-            start_offset: chunk.start,
-            end_offset: chunk.end,
-            text: chunk.text,
-            tokens: chunk.tokens,
-            terms: JSON.stringify(chunk.terms),
-            vector: encodeVector(chunk.vector),
-          });
-        }
+        checkGeneration();
         log.run(target.knowledgeBaseId, target.generation, target.documentId);
       })
       .immediate();
