@@ -5,13 +5,16 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import {
   createKnowledgeBase,
+  distributedDeployment,
+  embeddedDeployment,
   expectJson,
   generateText,
-  startApiProcess,
+  startFakeQdrantServer,
   upload,
   waitFor,
   waitUntilEnded,
   type ApiProcess,
+  type Deployment,
 } from '@passage/testing';
 
 const repositoryRoot = path.resolve(import.meta.dirname, '../../..');
@@ -22,10 +25,10 @@ interface ReindexRun {
 }
 
 /** Runs `npm run reindex` as an operator would (the script itself, same DATA_DIR as the server). */
-function runReindex(api: ApiProcess, options: string[], env: Record<string, string> = {}): ReindexRun {
+function runReindex(deployment: Deployment, options: string[]): ReindexRun {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(repositoryRoot, 'scripts/reindex.ts'), ...options], {
     cwd: repositoryRoot,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: api.dataDirectory, ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...deployment.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -70,13 +73,15 @@ async function ingestDocuments(api: ApiProcess, knowledgeBaseId: string, count: 
   return accepted.data[0]!.id;
 }
 
-describe('npm run reindex beside a running server (embedded)', () => {
+function describeReindex(name: string, deploy: () => Promise<Deployment>): void {
+describe(`npm run reindex beside a running server: ${name}`, () => {
   it('switches generations while searches for a known phrase never fail nor miss it, keeps the chunk count, and keeps an upload made meanwhile', async () => {
-    const api = await startApiProcess();
+    const deployment = await deploy();
+    const { api } = deployment;
     try {
       const knowledgeBaseId = await createKnowledgeBase(api, 'Reindexed');
       const marked = await ingestDocuments(api, knowledgeBaseId, 8, 200_000);
-      const run = runReindex(api, ['--kb', knowledgeBaseId, '--concurrency', '1', '--drop-old', '--drop-grace-ms', '500', '--json']);
+      const run = runReindex(deployment, ['--kb', knowledgeBaseId, '--concurrency', '1', '--drop-old', '--drop-grace-ms', '500', '--json']);
       let searches = 0;
       let uploadedMeanwhile: string | null = null;
       let finished = false;
@@ -103,19 +108,20 @@ describe('npm run reindex beside a running server (embedded)', () => {
       // Every chunk of generation 1 has its counterpart in generation 2 (the note aside, if it arrived first).
       assert.ok(result.chunksAfter === result.chunksBefore || result.chunksAfter === result.chunksBefore + 1, JSON.stringify(result));
     } finally {
-      await api.kill();
+      await deployment.stop();
     }
   });
 
   it('completes when run again after being killed with SIGKILL, and refuses a second run while one holds the knowledge base', async () => {
-    const api = await startApiProcess();
+    const deployment = await deploy();
+    const { api } = deployment;
     try {
       const knowledgeBaseId = await createKnowledgeBase(api, 'Killed');
       await ingestDocuments(api, knowledgeBaseId, 6, 300_000);
       const before = await search(api, knowledgeBaseId, 'lighthouse keeper albatross');
 
       // A short lock lease, so that the killed run's lock runs out soon.
-      const first = runReindex(api, ['--kb', knowledgeBaseId, '--concurrency', '1', '--lease-ms', '3000', '--json']);
+      const first = runReindex(deployment, ['--kb', knowledgeBaseId, '--concurrency', '1', '--lease-ms', '3000', '--json']);
       await waitFor(
         async () => {
           const state = (await knowledgeBase(api, knowledgeBaseId)).reindex;
@@ -123,7 +129,7 @@ describe('npm run reindex beside a running server (embedded)', () => {
         },
         { timeoutMs: 120_000, intervalMs: 20, what: 'the reindex to finish a document' },
       );
-      const second = await runReindex(api, ['--kb', knowledgeBaseId]).exited;
+      const second = await runReindex(deployment, ['--kb', knowledgeBaseId]).exited;
       assert.equal(second.code, 3, second.stderr);
       assert.match(second.stderr, /reindex_in_progress: Knowledge base \S+ is being reindexed into generation 2/);
 
@@ -136,7 +142,7 @@ describe('npm run reindex beside a running server (embedded)', () => {
       // The killed run's lease must run out first.
       const again = await waitFor(
         async () => {
-          const attempt = await runReindex(api, ['--kb', knowledgeBaseId, '--json']).exited;
+          const attempt = await runReindex(deployment, ['--kb', knowledgeBaseId, '--json']).exited;
           return attempt.code === 3 ? undefined : attempt;
         },
         { timeoutMs: 60_000, intervalMs: 500, what: 'the killed reindex lease to run out' },
@@ -150,7 +156,29 @@ describe('npm run reindex beside a running server (embedded)', () => {
       assert.equal((await knowledgeBase(api, knowledgeBaseId)).generation, 2);
       assert.deepEqual((await search(api, knowledgeBaseId, 'lighthouse keeper albatross')).data.map((hit) => hit.documentId), before.data.map((hit) => hit.documentId));
     } finally {
-      await api.kill();
+      await deployment.stop();
     }
   });
+});
+}
+
+describeReindex('embedded (SQLite, in-process rebuilds)', () => embeddedDeployment());
+
+// Scaled: Redis catalog, BullMQ workers that do the rebuilding, the chunk index in Qdrant (a fake
+// Qdrant in this process that checks every request against Qdrant's OpenAPI description).
+describeReindex('scaled (Redis, BullMQ workers, Qdrant)', async () => {
+  const qdrant = await startFakeQdrantServer();
+  const deployment = await distributedDeployment({ workers: 2, qdrantUrl: qdrant.url })().catch(async (error: unknown) => {
+    await qdrant.close();
+    throw error;
+  });
+  return {
+    ...deployment,
+    async stop() {
+      await deployment.stop();
+      await qdrant.close();
+      assert.ok(qdrant.exchanges.some((exchange) => exchange.operationId === 'update_aliases'), 'the switch moved the alias');
+      assert.deepEqual(qdrant.problems(), [], 'every Qdrant request and answer validates against the OpenAPI schema');
+    },
+  };
 });

@@ -7,6 +7,8 @@ import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
 export interface Deployment {
   api: ApiProcess;
   workers: WorkerProcess[];
+  /** The environment API and workers share (what a tool beside them, such as the reindex command, needs too). */
+  env: Record<string, string>;
   /** Starts one more worker process like the others (scaled modes only); `stop` stops it too. */
   addWorker?: () => Promise<WorkerProcess>;
   /** Stops every process and deletes what the deployment stored (data directory, Redis keys). */
@@ -22,6 +24,7 @@ export const embeddedDeployment: Deploy = async (env = {}) => {
   return {
     api,
     workers: [],
+    env: { DATA_DIR: api.dataDirectory, ...env },
     async stop() {
       await api.stop();
       await rm(api.dataDirectory, { recursive: true, force: true });
@@ -74,7 +77,7 @@ export function distributedDeployment(options: DistributedOptions = {}): Deploy 
       const started = await Promise.allSettled(Array.from({ length: options.workers ?? 2 }, addWorker));
       const failed = started.find((outcome) => outcome.status === 'rejected');
       if (failed !== undefined) throw failed.reason;
-      return { api, workers, addWorker, stop };
+      return { api, workers, env: { DATA_DIR: dataDirectory, ...shared }, addWorker, stop };
     } catch (error) {
       await stop();
       throw error;
