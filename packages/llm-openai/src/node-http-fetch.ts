@@ -60,7 +60,7 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHtt
       const abort = () => outgoing.destroy(signal?.reason as Error);
       signal?.addEventListener('abort', abort, { once: true });
       const release = () => signal?.removeEventListener('abort', abort);
-      outgoing.once('error', (error) => {
+      outgoing.on('error', (error) => {
         release();
         reject(error);
       });
@@ -79,7 +79,7 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHtt
         }
         const pieces: Buffer[] = [];
         incoming.on('data', (piece: Buffer) => pieces.push(piece));
-        incoming.once('error', reject);
+        incoming.on('error', reject);
         incoming.once('end', () => resolve(new Response(nullBodyStatus(status) ? null : Buffer.concat(pieces), init)));
       });
       outgoing.end(body ?? undefined);
