@@ -3,7 +3,9 @@ import express, { type Express } from 'express';
 import type { Runtime } from '@passage/runtime';
 import { NotFoundError, type Logger } from '@passage/spec';
 import { answerEndpoints, type AnswerRoute } from './answer-endpoints.js';
+import { JSON_BODY_LIMIT_BYTES } from './body-limit.js';
 import { errorHandler } from './http-errors.js';
+import { jsonBody } from './read-json-body.js';
 import { logRequest } from './request-log.js';
 import { askHandler } from './routes/ask-route.js';
 import { chatCompletionHandler, modelRoutes } from './routes/chat-completions-routes.js';
@@ -18,9 +20,6 @@ import { searchRoutes } from './routes/search-routes.js';
  * the body limit and reader, the request log and the error responses. Routes only translate HTTP
  * to services and back.
  */
-/** Largest JSON request body, bytes, for the Express routes and the answer endpoints alike. */
-const JSON_BODY_LIMIT_BYTES = 1024 * 1024;
-
 export function createApp(runtime: Runtime, logger: Logger): RequestListener {
   const answerRoutes: AnswerRoute[] = [
     { method: 'POST', path: '/v1/knowledge-bases/:knowledgeBaseId/ask', errorShape: 'passage', handle: askHandler(runtime) },
@@ -37,7 +36,8 @@ function createExpressApp(runtime: Runtime, logger: Logger): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(express.json({ limit: JSON_BODY_LIMIT_BYTES }));
+  // Not express.json(): it reads a refused body to its end before answering; this stops at the limit.
+  app.use(jsonBody(JSON_BODY_LIMIT_BYTES));
   app.use((request, response, next) => {
     logRequest(logger, request, request.originalUrl, response);
     next();

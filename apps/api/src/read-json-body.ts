@@ -1,31 +1,20 @@
-import type { IncomingMessage } from 'node:http';
-import { AppError, InvalidRequestError } from '@passage/spec';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
+import { InvalidRequestError } from '@passage/spec';
+import { hasBody, readLimitedBody } from './body-limit.js';
 
-/**
- * Reads a JSON request body as `express.json()` does for the routes served without Express: only
- * for a JSON content type (anything else reads as no body), at most `limitBytes`, an object or an
- * array. An empty body is `{}`.
- */
-export async function readJsonBody(request: IncomingMessage, limitBytes: number): Promise<unknown> {
-  const type = request.headers['content-type'] ?? '';
-  if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
-    request.resume();
-    return undefined;
-  }
-  const declared = Number(request.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge();
-  const pieces: Buffer[] = [];
-  let length = 0;
-  for await (const piece of request as AsyncIterable<Buffer>) {
-    length += piece.length;
-    if (length > limitBytes) throw tooLarge();
-    pieces.push(piece);
-  }
-  if (length === 0) return {};
-  const text = (pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, length)).toString('utf8');
+const jsonMediaType = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+function isJson(request: IncomingMessage): boolean {
+  return jsonMediaType.test(request.headers['content-type'] ?? '');
+}
+
+async function parseJsonBody(request: IncomingMessage, limitBytes: number, response: ServerResponse | undefined): Promise<unknown> {
+  const body = await readLimitedBody(request, limitBytes, response);
+  if (body.length === 0) return {};
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(body.toString('utf8'));
   } catch {
     throw new InvalidRequestError('The request body is not valid JSON');
   }
@@ -33,6 +22,34 @@ export async function readJsonBody(request: IncomingMessage, limitBytes: number)
   return value;
 }
 
-function tooLarge(): AppError {
-  return new AppError('payload_too_large', 'The request body is too large');
+/**
+ * Reads a JSON request body for the routes served without Express, as `jsonBody` does for the
+ * others: only for a JSON content type (anything else reads as no body), at most `limitBytes`
+ * (refused as the bytes arrive, see readLimitedBody), an object or an array. An empty body is `{}`.
+ * Pass `response` so that a refused body closes the connection after the 413.
+ */
+export async function readJsonBody(request: IncomingMessage, limitBytes: number, response?: ServerResponse): Promise<unknown> {
+  if (!isJson(request)) {
+    request.resume();
+    return undefined;
+  }
+  return parseJsonBody(request, limitBytes, response);
+}
+
+/**
+ * Express middleware in place of `express.json()`: a request with a JSON content type and a body
+ * gets `request.body` parsed as readJsonBody does; any other request is left unread for the next
+ * handler. `limitBytes`: largest body, in bytes.
+ */
+export function jsonBody(limitBytes: number): RequestHandler {
+  return (request, response, next) => {
+    if (!isJson(request) || !hasBody(request)) {
+      next();
+      return;
+    }
+    parseJsonBody(request, limitBytes, response).then((body) => {
+      request.body = body;
+      next();
+    }, next);
+  };
 }
