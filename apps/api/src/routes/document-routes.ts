@@ -3,9 +3,9 @@ import { createReadStream } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Router, type RequestHandler } from 'express';
-import multer from 'multer';
 import { InvalidRequestError, NotFoundError, newDocumentId, type DocumentRecord, type NewDocument } from '@passage/spec';
 import type { Runtime } from '@passage/runtime';
+import { uploadFiles } from '../upload-files.js';
 
 export function publicDocument(document: DocumentRecord) {
   return {
@@ -33,10 +33,11 @@ async function sha256OfFile(path: string): Promise<string> {
 export function documentRoutes(runtime: Runtime): Router {
   const router = Router({ mergeParams: true });
   mkdirSync(runtime.uploadDirectory, { recursive: true });
-  const upload = multer({
-    dest: runtime.uploadDirectory,
-    defParamCharset: 'utf8',
-    limits: { fileSize: runtime.config.MAX_UPLOAD_BYTES, files: runtime.config.MAX_FILES_PER_UPLOAD, fields: 20 },
+  const upload = uploadFiles({
+    directory: runtime.uploadDirectory,
+    field: 'files',
+    maxFileBytes: runtime.config.MAX_UPLOAD_BYTES,
+    maxFiles: runtime.config.MAX_FILES_PER_UPLOAD,
   });
 
   const requireKnowledgeBase: RequestHandler = async (request, _response, next) => {
@@ -47,7 +48,7 @@ export function documentRoutes(runtime: Runtime): Router {
     next();
   };
 
-  router.post('/', requireKnowledgeBase, upload.array('files'), async (request, response) => {
+  router.post('/', requireKnowledgeBase, upload, async (request, response) => {
     const knowledgeBaseId = (request.params as { knowledgeBaseId: string }).knowledgeBaseId;
     const uploaded = (request.files as Express.Multer.File[] | undefined) ?? [];
     try {
