@@ -84,6 +84,9 @@ function toDocument(row: DocumentRow): DocumentRecord {
   };
 }
 
+/** Longest IN list whose statement is kept compiled: a search asks for at most 50 passages, and a few more after a drop. */
+const maxCachedListLength = 128;
+
 /**
  * The catalog in the embedded SQLite database. better-sqlite3 is synchronous; each call is a
  * single indexed statement on a local WAL database, which costs microseconds, so the methods are
@@ -93,6 +96,8 @@ export class SqliteCatalog implements Catalog {
   readonly #database: SqliteDatabase;
   /** Run on every question: compiled once, since compiling cost more than running it. */
   readonly #getKnowledgeBase: Statement<unknown[]>;
+  /** `searchableDocuments`' statements by the length of their IN list. */
+  readonly #searchableStatements = new Map<number, Statement<unknown[]>>();
   readonly #now: () => Date;
 
   constructor(database: SqliteDatabase, options: { now?: () => Date } = {}) {
@@ -246,10 +251,21 @@ export class SqliteCatalog implements Catalog {
   async searchableDocuments(knowledgeBaseId: string, documentIds: string[]): Promise<Set<string>> {
     const unique = [...new Set(documentIds)];
     if (unique.length === 0) return new Set();
-    const rows = this.#database
-      .prepare(`SELECT id FROM documents WHERE knowledge_base_id = ? AND status = 'ready' AND id IN (${unique.map(() => '?').join(', ')})`)
-      .all(knowledgeBaseId, ...unique) as Array<{ id: string }>;
+    const rows = this.#searchableStatement(unique.length).all(knowledgeBaseId, ...unique) as Array<{ id: string }>;
     return new Set(rows.map((row) => row.id));
+  }
+
+  /**
+   * Run on every question with one placeholder per document found: compiled once per count (up
+   * to `maxCachedListLength`), since compiling cost twice what running it does.
+   */
+  #searchableStatement(count: number): Statement<unknown[]> {
+    let statement = this.#searchableStatements.get(count);
+    if (statement === undefined) {
+      statement = this.#database.prepare(`SELECT id FROM documents WHERE knowledge_base_id = ? AND status = 'ready' AND id IN (${Array(count).fill('?').join(', ')})`);
+      if (count <= maxCachedListLength) this.#searchableStatements.set(count, statement);
+    }
+    return statement;
   }
 
   async createDocuments(documents: NewDocument[]): Promise<CreatedDocument[]> {
