@@ -58,6 +58,10 @@ describe('createNodeHttpFetch', () => {
     };
     const response = await transport.fetch(url, { method: 'POST', body: '{}' });
     assert.equal(response.body, null);
+    assert.equal(response.ok, true);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('Content-Type'), 'text/event-stream');
+    assert.equal(response.url, `${url}/`);
     const stream = eventStreamOf(response);
     assert.ok(stream);
     let text = '';

@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { ClientOptions } from 'openai';
+import { EventStreamResponse } from './event-stream-response.js';
 
 /** What the openai SDK takes as its `fetch` option. */
 export type SdkFetch = NonNullable<ClientOptions['fetch']>;
@@ -21,23 +22,23 @@ export interface NodeHttpFetch {
   close(): void;
 }
 
-const eventStreams = new WeakMap<Response, IncomingMessage>();
-
 /**
  * The body of an event-stream Response that `createNodeHttpFetch` returned, as the Node stream it
  * arrives on: read it in place of `response.body`, which is null. Undefined for other responses.
  */
 export function eventStreamOf(response: Response): IncomingMessage | undefined {
-  return eventStreams.get(response);
+  const candidate: unknown = response;
+  return candidate instanceof EventStreamResponse ? candidate.stream : undefined;
 }
 
 /**
  * A `fetch` over `node:http`/`node:https` with kept-alive connections, for the openai SDK's
  * `fetch` option: the SDK still builds, authenticates and times out the request and turns HTTP
  * statuses into its error classes; this only moves the bytes. Web streams, which cost more CPU
- * than the rest of a relayed token together, are left out: a `text/event-stream` answer comes as a
- * Response without a body, its bytes are read from `eventStreamOf(response)`; any other answer
- * is read whole into an ordinary Response. No redirects are followed and no compression is asked for.
+ * than the rest of a relayed token together, are left out: a 2xx `text/event-stream` answer comes
+ * as an EventStreamResponse (the part of a Response the SDK reads, no body), its bytes are read
+ * from `eventStreamOf(response)`; any other answer is read whole into an ordinary Response. No
+ * redirects are followed and no compression is asked for.
  */
 export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHttpFetch {
   const agentOptions = { keepAlive: true, maxFreeSockets: options.maxIdleConnections ?? 1024 };
@@ -67,16 +68,15 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHtt
       outgoing.once('response', (incoming) => {
         incoming.once('close', release);
         const status = incoming.statusCode ?? 500;
-        const init = { status, statusText: incoming.statusMessage ?? '', headers: responseHeadersOf(incoming) };
         if (status >= 200 && status < 300 && /^text\/event-stream\b/i.test(incoming.headers['content-type'] ?? '')) {
           // Its reader sees a failure through the stream's state; until reading starts, an
           // abort must not count as an unhandled 'error' event.
           incoming.on('error', ignore);
-          const response = new Response(null, init);
-          eventStreams.set(response, incoming);
-          resolve(response);
+          // The SDK types its fetch as answering a Response; it reads no more of a 2xx answer than this has.
+          resolve(new EventStreamResponse(incoming, url.href) as unknown as Response);
           return;
         }
+        const init = { status, statusText: incoming.statusMessage ?? '', headers: responseHeadersOf(incoming) };
         const pieces: Buffer[] = [];
         incoming.on('data', (piece: Buffer) => pieces.push(piece));
         incoming.on('error', reject);
@@ -106,7 +106,8 @@ function bodyOf(body: RequestInit['body']): Buffer | null {
 
 function headersOf(headers: RequestInit['headers']): OutgoingHttpHeaders {
   const result: OutgoingHttpHeaders = {};
-  new Headers(headers).forEach((value, name) => {
+  // The SDK passes a Headers: read in place rather than copied into another one first.
+  (headers instanceof Headers ? headers : new Headers(headers)).forEach((value, name) => {
     result[name] = value;
   });
   return result;

@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
-import { AbortedError, AppError, type ChatModel, type ChatStreamRequest } from '@passage/spec';
+import { AppError, type ChatModel, type ChatStreamRequest } from '@passage/spec';
 import { chatCompletionDeltas } from './chat-completion-deltas.js';
 import { mapOpenAiError } from './map-openai-error.js';
 import { createNodeHttpFetch, eventStreamOf } from './node-http-fetch.js';
+import { TimedChatStream } from './timed-chat-stream.js';
 
 export interface OpenAiChatModelOptions {
   model: string;
@@ -34,9 +35,9 @@ export interface OpenAiChatModelOptions {
  * AbortSignal) and turns HTTP failures into its error classes; its transport is `node:http`
  * (node-http-fetch.ts) and the answer's events are decoded from the Node stream
  * (chat-completion-deltas.ts) instead of through fetch and web streams, which cost more CPU per
- * token than everything else a relay does. Retries are ours, not the SDK's (`maxRetries: 0`
- * there), so that they happen only before the first token and never outlast the idle and total
- * timeouts.
+ * token than everything else a relay does; deadlines and error mapping are TimedChatStream's.
+ * Retries are ours, not the SDK's (`maxRetries: 0` there), so that they happen only before the
+ * first token and never outlast the idle and total timeouts.
  */
 export class OpenAiChatModel implements ChatModel {
   readonly name: string;
@@ -55,70 +56,19 @@ export class OpenAiChatModel implements ChatModel {
     });
   }
 
-  stream(request: ChatStreamRequest): AsyncGenerator<string, void, undefined> {
-    const payload: { body: OpenAI.Chat.ChatCompletionCreateParamsStreaming | null } = {
-      body: {
-        model: this.#options.model,
-        messages: request.messages,
-        stream: true,
-        temperature: request.temperature ?? this.#options.temperature ?? 0.1,
-        max_tokens: request.maxTokens ?? this.#options.maxTokens ?? 1024,
-      },
+  stream(request: ChatStreamRequest): AsyncIterableIterator<string> {
+    const body: OpenAI.Chat.ChatCompletionCreateParamsStreaming = {
+      model: this.#options.model,
+      messages: request.messages,
+      stream: true,
+      temperature: request.temperature ?? this.#options.temperature ?? 0.1,
+      max_tokens: request.maxTokens ?? this.#options.maxTokens ?? 1024,
     };
-    return this.#stream(payload, request.signal);
-  }
-
-  async *#stream(payload: { body: OpenAI.Chat.ChatCompletionCreateParamsStreaming | null }, callerSignal: AbortSignal): AsyncGenerator<string, void, undefined> {
-    if (callerSignal.aborted) throw new AbortedError();
-    const controller = new AbortController();
-    const abortFromCaller = () => controller.abort();
-    callerSignal.addEventListener('abort', abortFromCaller, { once: true });
-    let timedOut: 'idle' | 'total' | null = null;
-    let finished = false;
-    const idleTimeoutMs = this.#options.idleTimeoutMs ?? 30_000;
-    const totalTimeoutMs = this.#options.timeoutMs ?? 120_000;
-    const started = performance.now();
-    let lastActivity = started;
-    const expire = (kind: 'idle' | 'total') => {
-      timedOut ??= kind;
-      controller.abort();
-    };
-    // One timer that re-arms itself for what is left, instead of a new timer per token.
-    const checkIdle = () => {
-      const idleFor = performance.now() - lastActivity;
-      if (idleFor >= idleTimeoutMs) expire('idle');
-      else idleTimer = setTimeout(checkIdle, idleTimeoutMs - idleFor);
-    };
-    let idleTimer = setTimeout(checkIdle, idleTimeoutMs);
-    const totalTimer = setTimeout(() => expire('total'), totalTimeoutMs);
-    try {
-      if (payload.body === null) throw new AppError('internal_error', 'A chat stream can be read once');
-      const deltas = await this.#open(payload.body, controller.signal, () => Math.min(lastActivity + idleTimeoutMs, started + totalTimeoutMs) - performance.now());
-      // The prompt is not needed while the answer streams; with a thousand open streams it adds up.
-      payload.body = null;
-      for await (const delta of deltas) {
-        lastActivity = performance.now();
-        yield delta;
-      }
-      // A stream cut by the abort may end quietly; that is not a complete answer.
-      if (controller.signal.aborted) throw new AbortedError();
-      finished = true;
-    } catch (error) {
-      if (timedOut === 'idle') {
-        throw new AppError('llm_timeout', `The language model sent nothing for ${idleTimeoutMs} ms; the request was stopped`, { cause: error });
-      }
-      if (timedOut === 'total') {
-        throw new AppError('llm_timeout', `The language model did not finish within ${totalTimeoutMs} ms; the request was stopped`, { cause: error });
-      }
-      if (callerSignal.aborted) throw new AbortedError();
-      throw mapOpenAiError(error, 'llm');
-    } finally {
-      clearTimeout(idleTimer);
-      clearTimeout(totalTimer);
-      callerSignal.removeEventListener('abort', abortFromCaller);
-      // Leaving early (consumer stopped, failure) must also end the upstream request.
-      if (!finished) controller.abort();
-    }
+    return new TimedChatStream(request.signal, {
+      idleTimeoutMs: this.#options.idleTimeoutMs ?? 30_000,
+      totalTimeoutMs: this.#options.timeoutMs ?? 120_000,
+      open: (signal, remainingMs) => this.#open(body, signal, remainingMs),
+    });
   }
 
   /**
