@@ -1,5 +1,6 @@
 import type { AnswerEndEvent, AnswerErrorEvent } from '@passage/answering';
 import type { AnswerMode, AnswerTimings, Source } from '@passage/spec';
+import { sourcesJson } from './sources-json.js';
 
 /** The data of the `end` event of `/ask`, and the fields of its JSON answer besides `sources`. */
 export interface AskEndData {
@@ -24,7 +25,7 @@ export function askEndData(event: AnswerEndEvent): AskEndData {
 
 /** `event: sources`: the passages, numbered as cited. */
 export function sourcesEvent(sources: Source[]): string {
-  return `event: sources\ndata: ${JSON.stringify({ sources })}\n\n`;
+  return `event: sources\ndata: {"sources":${sourcesJson.render(sources)}}\n\n`;
 }
 
 /** `event: text-delta`, the most frequent: rendered around the delta, without a payload object. */

@@ -1,6 +1,7 @@
 import type { AnswerEndEvent, AnswerUsage } from '@passage/answering';
 import type { Source } from '@passage/spec';
 import type { OpenAiErrorBody } from './http-errors.js';
+import { sourcesJson } from './sources-json.js';
 
 /** What every chunk and the completion of one answer share. */
 export interface CompletionIdentity {
@@ -66,7 +67,7 @@ export class ChatCompletionChunks {
 
   /** The first chunk: the assistant role, and the passages in the extra `sources` field. */
   first(sources: Source[]): string {
-    return `${this.#head}"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]${this.#usageNull},"sources":${JSON.stringify(sources)}}\n\n`;
+    return `${this.#head}"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]${this.#usageNull},"sources":${sourcesJson.render(sources)}}\n\n`;
   }
 
   /** A piece of the answer. */
