@@ -36,6 +36,25 @@ export function stopReadingBody(request: IncomingMessage, response: ServerRespon
 }
 
 /**
+ * Reads and throws away the rest of a request body that was refused for a reason other than its
+ * size (a malformed upload, a file in the wrong field), so that the connection can serve the next
+ * request and clients that send the whole body before reading the answer still get it. More than
+ * `limitBytes` discarded: the connection is destroyed instead.
+ */
+export function discardBody(request: IncomingMessage, limitBytes: number): void {
+  let discarded = 0;
+  const onData = (piece: Buffer) => {
+    discarded += piece.length;
+    if (discarded > limitBytes) {
+      request.off('data', onData);
+      request.destroy();
+    }
+  };
+  request.on('data', onData);
+  request.resume();
+}
+
+/**
  * Reads a whole request body of at most `limitBytes`, refusing it as the bytes arrive: a
  * `Content-Length` over the limit is refused before any byte is read, a chunked body at the first
  * byte over the limit; either way the connection is closed after the 413 (stopReadingBody). A

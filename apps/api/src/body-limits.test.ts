@@ -132,13 +132,16 @@ describe('Upload and JSON body limits act as the bytes arrive', () => {
     await assertNothingOnDisk();
   });
 
-  it('refuses a file too many with too_many_files and keeps none of the files', async () => {
-    const head = requestHead('POST', uploadsPath, { 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Transfer-Encoding': 'chunked' });
-    const start = Buffer.concat([filePart('one.txt', 'one'), filePart('two.txt', 'two'), filePart('three.txt', 'three')]);
-    const response = await sendAndWait(api.port, head, chunk(start));
-    assert.equal(response.status, 400);
-    assert.equal(errorCode(response), 'too_many_files');
-    await response.closed;
+  it('refuses a file too many or a file in another field with 400, which a fetch client reads, and keeps none of the files', async () => {
+    const tooMany = new FormData();
+    for (const name of ['one.txt', 'two.txt', 'three.txt']) tooMany.append('files', new Blob([name.repeat(1000)], { type: 'text/plain' }), name);
+    const tooManyError = await expectJson<{ error: { code: string } }>(await fetch(`${api.url}${uploadsPath}`, { method: 'POST', body: tooMany }), 400);
+    assert.equal(tooManyError.error.code, 'too_many_files');
+    const wrongField = new FormData();
+    wrongField.append('files', new Blob(['first'], { type: 'text/plain' }), 'first.txt');
+    wrongField.append('file', new Blob(['x'.repeat(maxFileBytes)], { type: 'text/plain' }), 'second.txt');
+    const wrongFieldError = await expectJson<{ error: { code: string } }>(await fetch(`${api.url}${uploadsPath}`, { method: 'POST', body: wrongField }), 400);
+    assert.equal(wrongFieldError.error.code, 'invalid_request');
     await assertNothingOnDisk();
   });
 

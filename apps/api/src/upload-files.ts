@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import type { RequestHandler } from 'express';
 import { AbortedError, AppError, InvalidRequestError, toAppError } from '@passage/spec';
-import { declaredLength, hasBody, payloadTooLarge, stopReadingBody } from './body-limit.js';
+import { declaredLength, discardBody, hasBody, payloadTooLarge, stopReadingBody } from './body-limit.js';
 
 /** Text fields one upload may carry besides its files. */
 const maxFields = 20;
@@ -74,20 +74,23 @@ function abandon(file: FileInFlight): Promise<void> {
 
 /**
  * Express middleware that streams a multipart upload to `directory`, enforcing its limits as the
- * bytes arrive: a `Content-Length` over largestUploadBytes is refused before any byte is read; a
- * file that passes `maxFileBytes`, a body that passes largestUploadBytes, a file too many, a
- * malformed body or a file in another field stop reading at once (stopReadingBody: the error
- * response closes the connection). On every failure the partial file and the files already
- * written by this request are removed before the error reaches the error handler. On success,
- * `request.files` lists the files (UploadedFile) and `request.body` the text fields (a repeated
- * name gives an array). A request that is not multipart passes through unread.
+ * bytes arrive. Too large: a `Content-Length` over largestUploadBytes is refused before any byte
+ * is read; a file that passes `maxFileBytes`, a field that passes 16 KiB or a body that passes
+ * largestUploadBytes stops the reading at once, and the 413 closes the connection
+ * (stopReadingBody). Refused for another reason (a file too many, a file in another field, a
+ * malformed body): answered at once, while the rest of the body is read and thrown away within
+ * largestUploadBytes (discardBody), so that clients that send the whole body before reading get
+ * the answer. On every failure the partial file and the files already written by this request
+ * are removed before the error reaches the error handler. On success, `request.files` lists the
+ * files (UploadedFile) and `request.body` the text fields (a repeated name gives an array). A
+ * request that is not multipart passes through, its body thrown away within the same limit.
  */
 export function uploadFiles(options: UploadOptions): RequestHandler {
   const largestRequest = largestUploadBytes(options);
   return (request, response, next) => {
     if (!request.is('multipart')) {
-      // Nobody reads this body: answer without draining it.
-      if (hasBody(request) && !request.complete) stopReadingBody(request, response);
+      // Nobody reads this body (the handler answers that no file came): within the upload limit.
+      if (hasBody(request) && !request.complete) discardBody(request, largestRequest);
       next();
       return;
     }
@@ -106,7 +109,7 @@ export function uploadFiles(options: UploadOptions): RequestHandler {
         limits: { fileSize: options.maxFileBytes + 1, files: options.maxFiles, fields: maxFields, fieldSize: maxFieldBytes + 1 },
       });
     } catch (error) {
-      stopReadingBody(request, response);
+      discardBody(request, largestRequest);
       next(new InvalidRequestError(`Malformed multipart request: ${(error as Error).message}`));
       return;
     }
@@ -130,7 +133,8 @@ export function uploadFiles(options: UploadOptions): RequestHandler {
       settled = true;
       request.unpipe(parser);
       request.off('data', countBytes);
-      stopReadingBody(request, response);
+      if (error.code === 'payload_too_large') stopReadingBody(request, response);
+      else discardBody(request, largestRequest - received);
       removeFiles().then(
         () => next(error),
         (removeError: unknown) => next(removeError),
@@ -151,6 +155,11 @@ export function uploadFiles(options: UploadOptions): RequestHandler {
     };
 
     parser.on('file', (name, source, info) => {
+      // A file stream fails when the body is malformed, which the parser reports itself, or when
+      // a failure destroys the parser (parser.destroy in removeFiles), whose cause is reported.
+      source.on('error', (error) => {
+        if (!settled) fail(new InvalidRequestError(`Malformed multipart body: ${error.message}`));
+      });
       if (settled) {
         source.resume();
         return;
