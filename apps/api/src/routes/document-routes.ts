@@ -18,6 +18,7 @@ export function publicDocument(document: DocumentRecord) {
     progress: document.progress,
     pages: document.pages,
     chunks: document.chunks,
+    ...(document.replaces === null ? {} : { replaces: document.replaces }),
     ...(document.error === null ? {} : { error: document.error }),
     createdAt: document.createdAt,
     updatedAt: document.updatedAt,
@@ -28,6 +29,25 @@ async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const piece of createReadStream(path)) hash.update(piece as Buffer);
   return hash.digest('hex');
+}
+
+/** `replace` from the query or the form: a document id, `true` (the newest document of the same name), or absent. */
+function replaceParameter(...values: unknown[]): string | true | null {
+  for (const value of values) {
+    if (value === undefined || value === '' || value === 'false') continue;
+    if (typeof value !== 'string') throw new InvalidRequestError('"replace" is a document id or "true"');
+    return value === 'true' ? true : value;
+  }
+  return null;
+}
+
+/** The id of the document an upload replaces; `true` picks the newest of the same name, and none is fine. */
+async function replacedDocument(runtime: Runtime, knowledgeBaseId: string, replace: string | true, name: string): Promise<string | null> {
+  if (replace === true) return (await runtime.catalog.findDocumentByName(knowledgeBaseId, name))?.id ?? null;
+  if ((await runtime.catalog.getDocument(knowledgeBaseId, replace)) === null) {
+    throw new NotFoundError('document_not_found', `Document ${replace} (to replace) does not exist in ${knowledgeBaseId}`);
+  }
+  return replace;
 }
 
 export function documentRoutes(runtime: Runtime): Router {
@@ -51,33 +71,48 @@ export function documentRoutes(runtime: Runtime): Router {
   router.post('/', requireKnowledgeBase, upload, async (request, response) => {
     const knowledgeBaseId = (request.params as { knowledgeBaseId: string }).knowledgeBaseId;
     const uploaded = (request.files as Express.Multer.File[] | undefined) ?? [];
+    const stored: string[] = [];
     try {
       if (uploaded.length === 0) throw new InvalidRequestError('No file received: send one or more files in the multipart field "files"');
+      const replace = replaceParameter(request.query.replace, (request.body as Record<string, unknown> | undefined)?.replace);
+      if (replace !== null && uploaded.length !== 1) throw new InvalidRequestError('"replace" takes exactly one file');
       const documents: NewDocument[] = [];
       for (const file of uploaded) {
         const id = newDocumentId();
+        const name = file.originalname.normalize('NFC').slice(0, 500) || 'untitled';
         const contentHash = await sha256OfFile(file.path);
         await runtime.files.putFromPath(id, file.path);
+        stored.push(id);
         documents.push({
           id,
           knowledgeBaseId,
-          name: file.originalname.normalize('NFC').slice(0, 500) || 'untitled',
+          name,
           bytes: file.size,
           contentHash,
           mediaType: file.mimetype || null,
+          replaces: replace === null ? null : await replacedDocument(runtime, knowledgeBaseId, replace, name),
         });
       }
-      let created: DocumentRecord[];
-      try {
-        created = await runtime.catalog.createDocuments(documents);
-      } catch (error) {
-        await Promise.all(documents.map((document) => runtime.files.delete(document.id)));
-        throw error;
-      }
-      await runtime.queue.enqueue(created.map((document) => document.id));
-      response.status(202).json({
-        data: created.map((document) => ({ id: document.id, name: document.name, bytes: document.bytes, status: document.status })),
+      const results = await runtime.catalog.createDocuments(documents);
+      // A duplicate's bytes are already stored under the existing document.
+      const kept = new Set(results.filter((result) => !result.duplicate).map((result) => result.document.id));
+      await Promise.all(stored.filter((id) => !kept.has(id)).map((id) => runtime.files.delete(id)));
+      stored.length = 0;
+      await runtime.queue.enqueue([...kept]);
+      response.status(kept.size > 0 ? 202 : 200).json({
+        data: results.map(({ document, duplicate }) => ({
+          id: document.id,
+          name: document.name,
+          bytes: document.bytes,
+          status: document.status,
+          duplicate,
+          ...(document.replaces === null ? {} : { replaces: document.replaces }),
+        })),
       });
+    } catch (error) {
+      // Nothing of a refused upload stays: the originals stored before the failure go too.
+      await Promise.all(stored.map((id) => runtime.files.delete(id)));
+      throw error;
     } finally {
       // Whatever was not moved into the file store is a leftover of this request.
       await Promise.all(uploaded.map((file) => rm(file.path, { force: true })));
@@ -101,10 +136,11 @@ export function documentRoutes(runtime: Runtime): Router {
     const { knowledgeBaseId, documentId } = request.params as { knowledgeBaseId: string; documentId: string };
     const document = await runtime.catalog.getDocument(knowledgeBaseId, documentId);
     if (document === null) throw new NotFoundError('document_not_found', `Document ${documentId} does not exist in ${knowledgeBaseId}`);
-    runtime.queue.cancel(documentId);
-    // Chunks go first so that no search after this response can return them.
-    await runtime.index.deleteDocument(knowledgeBaseId, documentId);
+    // The catalog first: searches return only documents it holds, so from here on no answer cites
+    // this one, and a worker in the middle of it finds it gone and removes what it wrote.
     await runtime.catalog.deleteDocument(knowledgeBaseId, documentId);
+    runtime.queue.cancel(documentId);
+    await runtime.index.deleteDocument(knowledgeBaseId, documentId);
     await runtime.files.delete(documentId);
     response.status(204).end();
   });
