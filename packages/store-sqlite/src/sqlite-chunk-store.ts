@@ -70,6 +70,9 @@ function encodeVector(vector: number[] | undefined): Buffer | null {
 /** Rows per write transaction of a document's chunks: a few milliseconds of work each. */
 const writeBatchRows = 200;
 
+/** Rows per delete transaction: a few milliseconds of work each. */
+const deleteBatchRows = 500;
+
 /** Chunks, their terms and vectors, and the change feed, in the embedded SQLite database. */
 export class SqliteChunkStore implements ChunkStore {
   readonly #database: SqliteDatabase;
@@ -91,15 +94,17 @@ export class SqliteChunkStore implements ChunkStore {
   }
 
   async dropGeneration(knowledgeBaseId: string, generation: number): Promise<void> {
+    // The generation goes first, in one step (writes into it fail from then on, and the change
+    // feed tells readers); its rows then go in bounded deletes.
     this.#database
       .transaction(() => {
         this.#database.prepare('DELETE FROM index_generations WHERE knowledge_base_id = ? AND generation = ?').run(knowledgeBaseId, generation);
-        this.#database.prepare('DELETE FROM chunks WHERE knowledge_base_id = ? AND generation = ?').run(knowledgeBaseId, generation);
         this.#database
           .prepare(`INSERT INTO index_changes (knowledge_base_id, generation, document_id, kind) VALUES (?, ?, NULL, 'remove-generation')`)
           .run(knowledgeBaseId, generation);
       })
       .immediate();
+    await this.#deleteInBatches('knowledge_base_id = ? AND generation = ?', [knowledgeBaseId, generation]);
   }
 
   async replaceDocumentChunks(
@@ -107,7 +112,6 @@ export class SqliteChunkStore implements ChunkStore {
     chunks: IndexedChunk[],
   ): Promise<void> {
     const exists = this.#database.prepare('SELECT 1 FROM index_generations WHERE knowledge_base_id = ? AND generation = ?');
-    const remove = this.#database.prepare('DELETE FROM chunks WHERE document_id = ? AND generation = ?');
     const insert = this.#database.prepare(`
       INSERT INTO chunks (id, knowledge_base_id, generation, document_id, document_name, ordinal, page,
         start_offset, end_offset, text, tokens, terms, vector)
@@ -127,10 +131,9 @@ export class SqliteChunkStore implements ChunkStore {
     // document never holds the thread. Nobody reads a document half written: the in-memory index
     // follows the change feed, logged in the last transaction, and searches return only documents
     // the catalog holds ready.
-    this.#database.transaction(() => {
-      checkGeneration();
-      remove.run(target.documentId, target.generation);
-    }).immediate();
+    this.#database.transaction(() => checkGeneration()).immediate();
+    // A rebuild into a generation that already holds the document replaces its rows.
+    await this.#deleteInBatches('document_id = ? AND generation = ?', [target.documentId, target.generation], checkGeneration);
     const slice = new TimeSlice();
     for (let offset = 0; offset < chunks.length; offset += writeBatchRows) {
       const batch = chunks.slice(offset, offset + writeBatchRows);
@@ -167,9 +170,12 @@ export class SqliteChunkStore implements ChunkStore {
   }
 
   async removeDocument(knowledgeBaseId: string, documentId: string): Promise<void> {
+    // Searches return only documents the catalog holds ready, so rows on their way out are never
+    // cited; the change feed entry comes once they are all gone.
+    await this.#deleteInBatches('document_id = ? AND knowledge_base_id = ?', [documentId, knowledgeBaseId]);
     this.#database
       .transaction(() => {
-        this.#database.prepare('DELETE FROM chunks WHERE document_id = ? AND knowledge_base_id = ?').run(documentId, knowledgeBaseId);
+        this.#deleteRows('document_id = ? AND knowledge_base_id = ?', [documentId, knowledgeBaseId], Number.MAX_SAFE_INTEGER);
         this.#database
           .prepare(`INSERT INTO index_changes (knowledge_base_id, generation, document_id, kind) VALUES (?, NULL, ?, 'remove-document')`)
           .run(knowledgeBaseId, documentId);
@@ -178,9 +184,10 @@ export class SqliteChunkStore implements ChunkStore {
   }
 
   async removeKnowledgeBase(knowledgeBaseId: string): Promise<void> {
+    // Its generations and feed go in one step (writes into it fail from then on); its rows then
+    // go in bounded deletes.
     this.#database
       .transaction(() => {
-        this.#database.prepare('DELETE FROM chunks WHERE knowledge_base_id = ?').run(knowledgeBaseId);
         this.#database.prepare('DELETE FROM index_generations WHERE knowledge_base_id = ?').run(knowledgeBaseId);
         this.#database.prepare('DELETE FROM index_changes WHERE knowledge_base_id = ?').run(knowledgeBaseId);
         this.#database
@@ -188,6 +195,29 @@ export class SqliteChunkStore implements ChunkStore {
           .run(knowledgeBaseId);
       })
       .immediate();
+    await this.#deleteInBatches('knowledge_base_id = ?', [knowledgeBaseId]);
+  }
+
+  /**
+   * Deletes the chunk rows matching `where`, at most {@link deleteBatchRows} per transaction with
+   * the event loop free between them: one DELETE of a large document's rows holds the thread for
+   * hundreds of milliseconds. `check` runs in every transaction (and may throw to stop).
+   */
+  async #deleteInBatches(where: string, parameters: unknown[], check?: () => void): Promise<void> {
+    const slice = new TimeSlice();
+    for (;;) {
+      const deleted = this.#database.transaction(() => {
+        check?.();
+        return this.#deleteRows(where, parameters, deleteBatchRows);
+      }).immediate();
+      if (deleted < deleteBatchRows) return;
+      await slice.yieldIfSpent();
+    }
+  }
+
+  /** Deletes at most `limit` chunk rows matching `where`; returns how many. */
+  #deleteRows(where: string, parameters: unknown[], limit: number): number {
+    return this.#statement(`DELETE FROM chunks WHERE rowid IN (SELECT rowid FROM chunks WHERE ${where} LIMIT ?)`).run(...parameters, limit).changes;
   }
 
   async snapshot(knowledgeBaseId: string, generation: number): Promise<{ sequence: number; postings: ChunkPostings[] }> {
