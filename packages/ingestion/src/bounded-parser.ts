@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
@@ -11,7 +12,7 @@ import {
   type ParsedDocument,
 } from '@passage/spec';
 import type { DocumentMetadata } from './parse-document.js';
-import type { ParseFailure, PreparationSettings, ThreadReply, ThreadRequest } from './parse-worker.js';
+import type { BatchAcknowledgement, ParseFailure, PreparationSettings, ThreadReply, ThreadRequest } from './parse-worker.js';
 import type { ParsedSummary, PreparedChunk } from './prepare-document.js';
 
 /** A document parsed, chunked and analyzed by {@link BoundedParser.prepare}. */
@@ -122,7 +123,8 @@ export class BoundedParser implements DocumentParser {
     let parsedHandled: Promise<unknown> | void = undefined;
     const chunks: PreparedChunk[] = [];
     let threadId = -1;
-    await this.#run({ kind: 'prepare', bytes: copyBytes(bytes), metadata: threadMetadata(metadata), preparation }, signal, (reply, parseDone) => {
+    const request: ThreadRequest = { kind: 'prepare', bytes: await copyBytesInSlices(bytes, signal), metadata: threadMetadata(metadata), preparation };
+    await this.#run(request, signal, (reply, parseDone, acknowledge) => {
       if (reply.kind === 'parsed') {
         summary = { type: reply.type, pages: reply.pages, ...(reply.title === undefined ? {} : { title: reply.title }) };
         parseDone();
@@ -130,7 +132,10 @@ export class BoundedParser implements DocumentParser {
         return false;
       }
       // A loop rather than a spread: a spread of a big batch goes through the stack.
-      if (reply.kind === 'chunks') for (const chunk of reply.chunks) chunks.push(chunk);
+      if (reply.kind === 'chunks') {
+        for (const chunk of reply.chunks) chunks.push(chunk);
+        acknowledge();
+      }
       if (reply.kind !== 'prepared') return false;
       threadId = reply.threadId;
       if (reply.chunks !== chunks.length) throw new DocumentError('parse_failed', `The thread announced ${reply.chunks} chunks but sent ${chunks.length}`);
@@ -143,12 +148,13 @@ export class BoundedParser implements DocumentParser {
 
   /**
    * Runs one request in a new thread until `onReply` returns true for one of its replies (or
-   * throws); a `failed` reply rejects. `parseDone` stops the time limit.
+   * throws); a `failed` reply rejects. `parseDone` stops the time limit; `acknowledge` tells the
+   * thread that a batch of chunks was taken in, so it sends the next.
    */
   async #run(
     request: ThreadRequest,
     signal: AbortSignal | undefined,
-    onReply: (reply: Exclude<ThreadReply, { kind: 'failed' }>, parseDone: () => void) => boolean,
+    onReply: (reply: Exclude<ThreadReply, { kind: 'failed' }>, parseDone: () => void, acknowledge: () => void) => boolean,
   ): Promise<void> {
     throwIfAborted(signal);
     let settle: { resolve(): void; reject(error: Error): void } | undefined;
@@ -172,7 +178,7 @@ export class BoundedParser implements DocumentParser {
         return;
       }
       try {
-        if (onReply(reply, parseDone)) resolve();
+        if (onReply(reply, parseDone, acknowledge)) resolve();
       } catch (error) {
         reject(error as Error);
       }
@@ -188,6 +194,8 @@ export class BoundedParser implements DocumentParser {
       reject(new DocumentError('parse_failed', `The parsing thread stopped (exit code ${exitCode}) without an answer`));
     };
     const onAbort = () => reject(new AbortedError());
+    const acknowledgement: BatchAcknowledgement = { kind: 'next-batch' };
+    const acknowledge = () => worker.postMessage(acknowledgement);
 
     const worker = new Worker(workerBootstrap, {
       eval: true,
@@ -239,7 +247,24 @@ export class BoundedParser implements DocumentParser {
 
 /** A copy in a buffer of its own: transferring detaches it, and `Buffer#slice` would share memory. */
 function copyBytes(bytes: Uint8Array): ArrayBuffer {
-  return new Uint8Array(bytes).buffer;
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy.buffer;
+}
+
+/** Bytes copied between two turns of the event loop by {@link copyBytesInSlices}. */
+const copySliceBytes = 4 * mebibyte;
+
+/** {@link copyBytes} for a document of any size: in slices, the event loop free between them. */
+async function copyBytesInSlices(bytes: Uint8Array, signal: AbortSignal | undefined): Promise<ArrayBuffer> {
+  if (bytes.byteLength <= copySliceBytes) return copyBytes(bytes);
+  const copy = new Uint8Array(bytes.byteLength);
+  for (let offset = 0; offset < bytes.byteLength; offset += copySliceBytes) {
+    copy.set(bytes.subarray(offset, offset + copySliceBytes), offset);
+    await yieldToEventLoop();
+    throwIfAborted(signal);
+  }
+  return copy.buffer;
 }
 
 function threadMetadata(metadata: DocumentMetadata): DocumentMetadata {

@@ -209,9 +209,14 @@ export class IngestionService {
     });
     throwIfAborted(signal);
     if (prepared.chunks.length === 0) throw new DocumentError('empty_document', 'No text could be extracted from the document');
-    const chunks: PreparedChunk[] = [];
-    for (const chunk of prepared.chunks) {
-      chunks.push({ ...chunk, knowledgeBaseId: document.knowledgeBaseId, documentId, documentName: document.name });
+    // Thousands of chunks for a large document: completed in place, in slices.
+    const slice = new TimeSlice();
+    const chunks: PreparedChunk[] = prepared.chunks as PreparedChunk[];
+    for (const chunk of chunks) {
+      chunk.knowledgeBaseId = document.knowledgeBaseId;
+      chunk.documentId = documentId;
+      chunk.documentName = document.name;
+      await slice.yieldIfSpent();
     }
     return { chunks };
   }

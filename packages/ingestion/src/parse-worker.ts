@@ -8,7 +8,7 @@ import type { AnalyzerOptions } from '@passage/retrieval';
 import { AppError, type ParsedDocument } from '@passage/spec';
 import type { ChunkingOptions } from './chunk.js';
 import { parseDocument, type DocumentMetadata } from './parse-document.js';
-import { prepareParsedDocument, type PreparedChunk } from './prepare-document.js';
+import { preparedBatches, type PreparedChunk } from './prepare-document.js';
 
 /** How a preparation chunks and analyzes; plain data, as it crosses to the thread. */
 export interface PreparationSettings {
@@ -25,6 +25,18 @@ export type ThreadRequest =
       metadata: DocumentMetadata;
     }
   | { kind: 'prepare'; bytes: ArrayBuffer; metadata: DocumentMetadata; preparation: PreparationSettings };
+
+/**
+ * Sent by the calling thread once it has taken in a batch of chunks: the thread then sends the
+ * next one. Without it the batches would queue up, and Node delivers every queued message of a
+ * port in one turn of the event loop, which would hold the caller for the whole document.
+ */
+export interface BatchAcknowledgement {
+  kind: 'next-batch';
+}
+
+/** Batches a preparation sends before it waits for an acknowledgement. */
+const batchesInFlight = 2;
 
 export interface ParseFailure {
   name: string;
@@ -51,6 +63,25 @@ port.once('message', (request: ThreadRequest) => {
   void answer(request);
 });
 
+/** Batches the calling thread has taken in, and the wait for the next of them. */
+let acknowledged = 0;
+let onAcknowledged: (() => void) | null = null;
+port.on('message', (message: ThreadRequest | BatchAcknowledgement) => {
+  if (message.kind !== 'next-batch') return;
+  acknowledged += 1;
+  onAcknowledged?.();
+});
+
+/** Resolves once fewer than {@link batchesInFlight} of the `sent` batches await an acknowledgement. */
+async function roomForBatch(sent: number): Promise<void> {
+  while (sent - acknowledged >= batchesInFlight) {
+    await new Promise<void>((resolve) => {
+      onAcknowledged = resolve;
+    });
+    onAcknowledged = null;
+  }
+}
+
 function reply(message: ThreadReply): void {
   port?.postMessage(message);
 }
@@ -65,10 +96,19 @@ async function answer(request: ThreadRequest): Promise<void> {
     reply({ kind: 'parsed', type: document.type, pages: document.pages.length, ...(document.title === undefined ? {} : { title: document.title }) });
     const { createAnalyzer } = await import('@passage/retrieval');
     const analyzer = createAnalyzer(request.preparation.analyzer);
-    const chunks = prepareParsedDocument(document, analyzer, (batch) => reply({ kind: 'chunks', chunks: batch }), {
+    const batches = preparedBatches(document, analyzer, {
       ...(request.preparation.chunking === undefined ? {} : { chunking: request.preparation.chunking }),
     });
-    reply({ kind: 'prepared', chunks, threadId });
+    let sent = 0;
+    for (let next = batches.next(); ; next = batches.next()) {
+      if (next.done === true) {
+        reply({ kind: 'prepared', chunks: next.value, threadId });
+        return;
+      }
+      await roomForBatch(sent);
+      reply({ kind: 'chunks', chunks: next.value });
+      sent += 1;
+    }
   } catch (error) {
     reply({ kind: 'failed', error: describeFailure(error) });
   }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createAnalyzer } from '@passage/retrieval';
 import { chunkPages } from './chunk.js';
-import { prepareParsedDocument, type PreparedChunk } from './prepare-document.js';
+import { prepareParsedDocument, preparedBatches, type PreparedChunk } from './prepare-document.js';
 
 describe('prepareParsedDocument', () => {
   const analyzer = createAnalyzer();
@@ -41,5 +41,18 @@ describe('prepareParsedDocument', () => {
     const chunks = batches.flat();
     assert.ok(chunks.every((chunk) => (chunk.terms['harbour'] ?? 0) >= 1));
     assert.deepEqual(chunks[0]!.terms, analyzer.termFrequencies(`Harbour log\n${chunks[0]!.text}`));
+  });
+
+  test('analyzes a batch only when it is asked for, so the thread never holds every chunk’s terms at once', () => {
+    let calls = 0;
+    const counting = { ...analyzer, termFrequencies: (text: string) => ((calls += 1), analyzer.termFrequencies(text)) };
+    const batches = preparedBatches({ type: 'text', pages }, counting, { chunking, batch: { maxChunks: 5 } });
+    const first = batches.next();
+    assert.equal(first.done, false);
+    assert.equal(calls, 5);
+    let total = 5;
+    for (let next = batches.next(); next.done !== true; next = batches.next()) total += next.value.length;
+    assert.equal(calls, total);
+    assert.ok(total > 10);
   });
 });

@@ -15,25 +15,26 @@ export interface ParsedSummary {
 }
 
 export interface PreparationBatchOptions {
-  /** Chunks handed on at once, at most. Default: 256. */
+  /** Chunks handed on at once, at most. Default: 64. */
   maxChunks?: number;
-  /** Characters of chunk text handed on at once, roughly at most. Default: 262144. */
+  /** Characters of chunk text handed on at once, roughly at most. Default: 65536. */
   maxCharacters?: number;
 }
 
 /**
  * Chunks a parsed document and analyzes every chunk (the title is indexed with each of them: a
- * passage rarely repeats what its title says), handing the chunks on in batches so that no one
- * message, and no one step of the receiver, grows with the document.
+ * passage rarely repeats what its title says), yielding the chunks in batches so that no one
+ * message, and no one step of the receiver, grows with the document. Lazy: a batch is analyzed
+ * when it is asked for, so the parsing thread never holds every chunk's terms at once. Returns the
+ * number of chunks.
  */
-export function prepareParsedDocument(
+export function* preparedBatches(
   parsed: ParsedDocument,
   analyzer: TextAnalyzer,
-  emit: (chunks: PreparedChunk[]) => void,
   options: { chunking?: ChunkingOptions; batch?: PreparationBatchOptions } = {},
-): number {
-  const maxChunks = options.batch?.maxChunks ?? 256;
-  const maxCharacters = options.batch?.maxCharacters ?? 256 * 1024;
+): Generator<PreparedChunk[], number, undefined> {
+  const maxChunks = options.batch?.maxChunks ?? 64;
+  const maxCharacters = options.batch?.maxCharacters ?? 64 * 1024;
   const title = parsed.title?.trim() ?? '';
   const drafts = chunkPages(parsed.pages, options.chunking);
   let batch: PreparedChunk[] = [];
@@ -43,11 +44,25 @@ export function prepareParsedDocument(
     batch.push({ ...draft, terms });
     characters += draft.text.length;
     if (batch.length >= maxChunks || characters >= maxCharacters) {
-      emit(batch);
+      yield batch;
       batch = [];
       characters = 0;
     }
   }
-  if (batch.length > 0) emit(batch);
+  if (batch.length > 0) yield batch;
   return drafts.length;
+}
+
+/** {@link preparedBatches}, each batch handed to `emit` at once; returns the number of chunks. */
+export function prepareParsedDocument(
+  parsed: ParsedDocument,
+  analyzer: TextAnalyzer,
+  emit: (chunks: PreparedChunk[]) => void,
+  options: { chunking?: ChunkingOptions; batch?: PreparationBatchOptions } = {},
+): number {
+  const batches = preparedBatches(parsed, analyzer, options);
+  for (let next = batches.next(); ; next = batches.next()) {
+    if (next.done === true) return next.value;
+    emit(next.value);
+  }
 }
