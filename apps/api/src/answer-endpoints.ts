@@ -41,7 +41,7 @@ export function answerEndpoints(routes: AnswerRoute[], options: AnswerEndpointsO
     logRequest(logger, request, url, response);
     try {
       const parameters = decodeParameters(rawParameters);
-      await route.handle(parameters, await readJsonBody(request, bodyLimitBytes), request, response);
+      await route.handle(parameters, await readJsonBody(request, bodyLimitBytes, response), request, response);
     } catch (error) {
       // A stream that had started cannot carry an error status any more: cut it.
       if (!respondWithError(logger, route.errorShape, error, request, url, response)) response.destroy();
