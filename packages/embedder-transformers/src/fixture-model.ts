@@ -10,6 +10,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { seededRandom } from '@passage/spec';
 import { ProtobufWriter } from './protobuf-writer.js';
 
 export interface FixtureModelOptions {
@@ -48,7 +49,7 @@ export async function writeFixtureModel(directory: string, options: FixtureModel
   const hiddenSize = options.hiddenSize ?? 16;
   if (!Number.isInteger(hiddenSize) || hiddenSize < 1) throw new RangeError(`hiddenSize must be a positive integer, got ${hiddenSize}`);
   const vocabulary = fixtureVocabulary();
-  const random = mulberry32(options.seed ?? 1);
+  const random = seededRandom(options.seed ?? 1);
   const embeddings = new Float32Array(vocabulary.length * hiddenSize);
   for (let index = 0; index < embeddings.length; index += 1) embeddings[index] = random() * 2 - 1;
 
@@ -184,14 +185,3 @@ function onnxModel(vocabularySize: number, hiddenSize: number, embeddings: Float
     .finish();
 }
 
-/** A small seeded generator (Mulberry32), so the fixture is the same on every machine. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -5,3 +5,4 @@ export * from './config.js';
 export * from './ids.js';
 export * from './token-estimate.js';
 export * from './time-slice.js';
+export * from './seeded-random.js';

@@ -1,4 +1,4 @@
-import { seededRandom } from './seeded-random.js';
+import { seededRandom } from '@passage/spec';
 
 const syllables = ['ka', 'ri', 'mo', 'sen', 'ta', 'lu', 'ver', 'no', 'chi', 'del', 'pa', 'ros', 'ti', 'gan', 'e', 'or', 'mi', 'sa'];
 

@@ -5,7 +5,7 @@ export * from './sse-client.js';
 export * from './contracts/catalog-contract.js';
 export * from './contracts/chunk-index-contract.js';
 export * from './api-client.js';
-export * from './seeded-random.js';
+export { seededRandom } from '@passage/spec';
 export * from './generated-text.js';
 export * from './redis-test-prefix.js';
 export * from './answer-client.js';

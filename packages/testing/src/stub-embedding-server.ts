@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { seededRandom } from './seeded-random.js';
+import { seededRandom } from '@passage/spec';
 
 /** What the stub does with one embeddings request. */
 export type StubEmbeddingBehaviour =

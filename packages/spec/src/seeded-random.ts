@@ -1,4 +1,4 @@
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32), for generated test inputs. */
+/** Deterministic pseudo-random numbers in [0, 1) (mulberry32), for generated inputs and fixtures that must be the same on every machine. */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
