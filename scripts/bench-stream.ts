@@ -18,11 +18,11 @@
  * After the loads it compares SSE decoders on the stub's bytes (sse-decoder-comparison.ts).
  * With --json the last line of standard output is one JSON object: {"results":[…],"sseDecoders":{…}};
  * each result has cpuMsPerStream and relayCpuMsPerStream, the CPU per completed stream of the API
- * and of the relay, measured side by side.
+ * and of the relay, measured side by side, and loadAverage, the machine's load as the row ended.
  */
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { Agent } from 'node:http';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTextKnowledgeBase, sharedPath, startApiProcess, temporaryDataDirectory, type ApiProcess } from '@passage/testing';
@@ -71,6 +71,11 @@ interface ResultRow {
   cpuMsPerStream: number | null;
   /** CPU ms the bare relay used per completed stream, measured the same way in the same run. */
   relayCpuMsPerStream: number | null;
+  /**
+   * The machine's one-minute load average as this row's loads ended: above the number of cores,
+   * other work competed with the processes measured, and the figures of both sides suffer.
+   */
+  loadAverage: number;
 }
 
 const round = (value: number) => Math.round(value * 10) / 10;
@@ -238,6 +243,7 @@ function rowOf(concurrency: number, mode: 'steady' | 'burst', ours: Measured, di
     memoryPerStreamKB,
     cpuMsPerStream: cpuMsPerStream(ours, 'api'),
     relayCpuMsPerStream: cpuMsPerStream(relayMeasured, 'relay'),
+    loadAverage: round(loadavg()[0] ?? 0),
   };
 }
 
@@ -319,12 +325,14 @@ function printTable(rows: ResultRow[]): void {
     ['KB/stream', (row) => String(row.memoryPerStreamKB ?? '-')],
     ['CPU ms/stream', (row) => String(row.cpuMsPerStream ?? '-')],
     ['relay CPU ms/stream', (row) => String(row.relayCpuMsPerStream ?? '-')],
+    ['load', (row) => String(row.loadAverage)],
   ];
   const widths = columns.map(([title, cell]) => Math.max(title.length, ...rows.map((row) => cell(row).length)));
   const line = (cells: string[]) => `| ${cells.map((cell, position) => cell.padStart(widths[position] ?? 0)).join(' | ')} |`;
   console.log('\nAll times in ms; "added" is ours minus direct, "relay+" the relay minus direct, at the same percentile.');
   console.log('KB/stream: the API\'s resident memory per open stream; steady rows: growth over the previous N per additional stream; burst rows: over idle.');
   console.log('CPU ms/stream: CPU time of the API process (relay: of the relay process) per completed stream, over the same window.');
+  console.log(`load: the one-minute load average when the row's loads ended (${availableParallelism()} cores).`);
   console.log(line(columns.map(([title]) => title)));
   console.log(`|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`);
   for (const row of rows) console.log(line(columns.map(([, cell]) => cell(row))));
