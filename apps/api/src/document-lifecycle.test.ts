@@ -9,14 +9,17 @@ import { createRuntime, type Runtime } from '@passage/runtime';
 import { loadConfig, silentLogger } from '@passage/spec';
 import {
   createKnowledgeBase,
+  distributedDeployment,
+  embeddedDeployment,
   expectJson,
   sharedPath,
-  startApiProcess,
+  startFakeQdrantServer,
   temporaryDataDirectory,
   upload,
   waitFor,
   waitUntilEnded,
   type ApiProcess,
+  type Deployment,
   type DocumentView,
 } from '@passage/testing';
 import { createApp } from './app.js';
@@ -44,9 +47,15 @@ async function storedOriginals(dataDirectory: string): Promise<string[]> {
   return (await readdir(path.join(dataDirectory, 'originals'), { recursive: true })).filter((entry) => !entry.startsWith('.uploads'));
 }
 
-describe('document lifecycle over HTTP (embedded)', () => {
+/**
+ * `deploy` starts an API whose documents are ingested one at a time (so that a large document
+ * ahead in the queue keeps the next one waiting).
+ */
+function describeLifecycle(name: string, deploy: () => Promise<Deployment>): void {
+describe(`document lifecycle over HTTP: ${name}`, () => {
   it('answers a second upload of the same bytes with the existing document and duplicate: true, processing nothing', async () => {
-    const api = await startApiProcess();
+    const deployment = await deploy();
+    const { api } = deployment;
     try {
       const knowledgeBaseId = await createKnowledgeBase(api, 'Dedup');
       const first = await expectJson<Uploaded>(await upload(api, knowledgeBaseId, [text('a.txt', 'Penguins huddle against the cold.')]), 202);
@@ -60,12 +69,13 @@ describe('document lifecycle over HTTP (embedded)', () => {
       assert.deepEqual(listed.data.map((document) => document.name), ['a.txt']);
       assert.deepEqual(await storedOriginals(api.dataDirectory), [first.data[0]!.id], 'the duplicate left no file');
     } finally {
-      await api.kill();
+      await deployment.stop();
     }
   });
 
   it('keeps the old version searchable until the replacement is ready, then returns only the new one', async () => {
-    const api = await startApiProcess({ env: { INGEST_CONCURRENCY: '1' } });
+    const deployment = await deploy();
+    const { api } = deployment;
     try {
       const knowledgeBaseId = await createKnowledgeBase(api, 'Replace');
       const old = await expectJson<Uploaded>(await upload(api, knowledgeBaseId, [text('plan.txt', 'The zorblat launch window opens in March for the quintessa orbiter.')]), 202);
@@ -91,12 +101,13 @@ describe('document lifecycle over HTTP (embedded)', () => {
       const missing = await fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/documents?replace=doc_missing`, { method: 'POST', body: form });
       assert.equal(missing.status, 404);
     } finally {
-      await api.kill();
+      await deployment.stop();
     }
   });
 
   it('leaves nothing searchable and no file when a document or its knowledge base is deleted while a worker ingests it', async () => {
-    const api: ApiProcess = await startApiProcess({ env: { INGEST_CONCURRENCY: '2' } });
+    const deployment = await deploy();
+    const { api } = deployment;
     try {
       const big = new Uint8Array(await readFile(sharedPath('pdfs', 'huge_pages/pdfjs_freeculture_352p.pdf')));
       for (const target of ['document', 'knowledge base'] as const) {
@@ -123,9 +134,30 @@ describe('document lifecycle over HTTP (embedded)', () => {
         assert.ok(!(await storedOriginals(api.dataDirectory)).includes(id), 'no file of the deleted document is left');
       }
     } finally {
-      await api.kill();
+      await deployment.stop();
     }
   });
+});
+}
+
+describeLifecycle('embedded', () => embeddedDeployment({ INGEST_CONCURRENCY: '1' }));
+
+// Scaled: Redis catalog, one BullMQ worker, the chunk index in a Qdrant stand-in that checks every
+// request against Qdrant's OpenAPI description.
+describeLifecycle('scaled (Redis, BullMQ worker, Qdrant)', async () => {
+  const qdrant = await startFakeQdrantServer();
+  const deployment = await distributedDeployment({ workers: 1, workerConcurrency: 1, qdrantUrl: qdrant.url })().catch(async (error: unknown) => {
+    await qdrant.close();
+    throw error;
+  });
+  return {
+    ...deployment,
+    async stop() {
+      await deployment.stop();
+      await qdrant.close();
+      assert.deepEqual(qdrant.problems(), [], 'every Qdrant request and answer validates against the OpenAPI schema');
+    },
+  };
 });
 
 describe('uploads racing a knowledge base deletion (in-process app)', () => {
