@@ -209,4 +209,37 @@ describe('Bm25Index', () => {
       assert.ok(previous.score > current.score || (previous.score === current.score && previous.id < current.id));
     }
   });
+
+  it('compacts in steps after a deferred removal: searches between steps and after it rank as before the compaction', () => {
+    const entries = randomCorpus(2000, 5);
+    const stepped = indexOf(entries);
+    const reference = indexOf(entries);
+    const removed = entries.slice(0, 1500).map((entry) => entry.id);
+    stepped.remove(removed, { deferCompaction: true });
+    reference.remove(removed);
+    assert.equal(stepped.needsCompaction, true);
+    const query = { t3: 1, t17: 1, t40: 1 };
+    const expected = reference.search(query, 50);
+    let steps = 0;
+    for (const _step of stepped.compactionSteps(500)) {
+      steps += 1;
+      assert.deepEqual(stepped.search(query, 50), expected);
+    }
+    assert.ok(steps > 1, 'the compaction took more than one step');
+    assert.equal(stepped.needsCompaction, false);
+    assert.deepEqual(stepped.search(query, 50), expected);
+  });
+
+  it('starts a stepped compaction over when the index changes between its steps', () => {
+    const entries = randomCorpus(2000, 7);
+    const index = indexOf(entries);
+    index.remove(entries.slice(0, 1500).map((entry) => entry.id), { deferCompaction: true });
+    const steps = index.compactionSteps(500);
+    steps.next();
+    index.add([{ id: 'late', terms: { t3: 50 } }]);
+    for (let next = steps.next(); next.done !== true; next = steps.next());
+    assert.equal(index.needsCompaction, false);
+    assert.equal(index.search({ t3: 1 }, 1)[0]?.id, 'late');
+  });
 });
+

@@ -45,6 +45,15 @@ export interface Bm25SearchOptions {
   boost?: (id: string) => number;
 }
 
+/** Where each live document goes in a compaction, and the per-slot arrays in the new order. */
+interface Renumbering {
+  newSlotByOld: Int32Array;
+  ids: string[];
+  lengths: number[];
+  documentPostings: PostingList[][];
+  totalLength: number;
+}
+
 interface PostingList {
   term: string;
   /** Documents containing the term, by slot; may include removed slots until compaction. */
@@ -69,6 +78,8 @@ export class Bm25Index {
   private documentPostings: Array<PostingList[] | undefined> = [];
   private liveCount = 0;
   private totalLength = 0;
+  /** Moves on with every change, so a compaction in steps notices one made between its steps. */
+  private version = 0;
 
   /** Per-query scratch space, reused across searches. */
   private scores = new Float64Array(0);
@@ -123,13 +134,56 @@ export class Bm25Index {
       this.liveCount += 1;
       this.totalLength += length;
       this.normalizationsCurrent = false;
+      this.version += 1;
     }
     this.compactIfWorthwhile();
   }
 
-  remove(ids: Iterable<string>): void {
+  /**
+   * Removes documents. The postings are compacted at once when tombstones outnumber live
+   * documents, unless `deferCompaction`: the caller then runs {@link compactionSteps} (a rebuild
+   * of every posting list is one long step for a large index).
+   */
+  remove(ids: Iterable<string>, options: { deferCompaction?: boolean } = {}): void {
     for (const id of ids) this.removeOne(id);
-    this.compactIfWorthwhile();
+    if (options.deferCompaction !== true) this.compactIfWorthwhile();
+  }
+
+  /** Whether tombstones outnumber live documents, so that {@link compactionSteps} would pay off. */
+  get needsCompaction(): boolean {
+    const tombstones = this.ids.length - this.liveCount;
+    return tombstones >= minimumTombstonesForCompaction && tombstones > this.liveCount;
+  }
+
+  /**
+   * Compacts in steps, yielding after about `postingsPerStep` postings: the new posting lists are
+   * built aside and put in place in one step at the end, so searches between steps see the index
+   * as it was. A change to the index between steps starts the compaction over. Does nothing when
+   * not {@link needsCompaction}.
+   */
+  *compactionSteps(postingsPerStep = 10_000): Generator<void, void, undefined> {
+    for (;;) {
+      if (!this.needsCompaction) return;
+      const version = this.version;
+      const renumbered = this.renumberedSlots();
+      const rebuilt = new Map<PostingList, { slots: number[]; frequencies: number[] }>();
+      let sinceYield = 0;
+      let changed = false;
+      for (const list of this.postings.values()) {
+        if (list.documentFrequency > 0) rebuilt.set(list, this.compactedList(list, renumbered.newSlotByOld));
+        sinceYield += list.slots.length;
+        if (sinceYield < postingsPerStep) continue;
+        sinceYield = 0;
+        yield;
+        if (this.version !== version) {
+          changed = true;
+          break;
+        }
+      }
+      if (changed) continue;
+      this.install(renumbered, rebuilt);
+      return;
+    }
   }
 
   /**
@@ -232,18 +286,24 @@ export class Bm25Index {
     this.documentPostings[slot] = undefined;
     this.liveCount -= 1;
     this.normalizationsCurrent = false;
+    this.version += 1;
     this.totalLength -= this.lengths[slot] as number;
     this.lengths[slot] = 0;
     if (this.liveCount === 0) this.totalLength = 0;
   }
 
   private compactIfWorthwhile(): void {
-    const tombstones = this.ids.length - this.liveCount;
-    if (tombstones >= minimumTombstonesForCompaction && tombstones > this.liveCount) this.compact();
+    if (!this.needsCompaction) return;
+    const renumbered = this.renumberedSlots();
+    const rebuilt = new Map<PostingList, { slots: number[]; frequencies: number[] }>();
+    for (const list of this.postings.values()) {
+      if (list.documentFrequency > 0) rebuilt.set(list, this.compactedList(list, renumbered.newSlotByOld));
+    }
+    this.install(renumbered, rebuilt);
   }
 
-  /** Renumbers the live documents into consecutive slots (keeping their order) and drops tombstones. */
-  private compact(): void {
+  /** The live documents renumbered into consecutive slots, keeping their order. */
+  private renumberedSlots(): Renumbering {
     const newSlotByOld = new Int32Array(this.ids.length).fill(-1);
     const ids: string[] = [];
     const lengths: number[] = [];
@@ -252,35 +312,46 @@ export class Bm25Index {
     for (let slot = 0; slot < this.ids.length; slot += 1) {
       const id = this.ids[slot];
       if (id === undefined) continue;
-      const newSlot = ids.length;
-      newSlotByOld[slot] = newSlot;
+      newSlotByOld[slot] = ids.length;
       ids.push(id);
       lengths.push(this.lengths[slot] as number);
       documentPostings.push(this.documentPostings[slot] as PostingList[]);
-      this.slotById.set(id, newSlot);
       totalLength += this.lengths[slot] as number;
     }
+    return { newSlotByOld, ids, lengths, documentPostings, totalLength };
+  }
+
+  /** A posting list without its tombstones, in the new slots. */
+  private compactedList(list: PostingList, newSlotByOld: Int32Array): { slots: number[]; frequencies: number[] } {
+    const slots: number[] = [];
+    const frequencies: number[] = [];
+    for (let index = 0; index < list.slots.length; index += 1) {
+      const newSlot = newSlotByOld[list.slots[index] as number] as number;
+      if (newSlot < 0) continue;
+      slots.push(newSlot);
+      frequencies.push(list.frequencies[index] as number);
+    }
+    return { slots, frequencies };
+  }
+
+  /** Puts a compaction in place: posting lists not rebuilt (no live document) are dropped. */
+  private install(renumbered: Renumbering, rebuilt: Map<PostingList, { slots: number[]; frequencies: number[] }>): void {
     for (const [term, list] of this.postings) {
-      if (list.documentFrequency === 0) {
+      const lists = rebuilt.get(list);
+      if (lists === undefined) {
         this.postings.delete(term);
         continue;
       }
-      const slots: number[] = [];
-      const frequencies: number[] = [];
-      for (let index = 0; index < list.slots.length; index += 1) {
-        const newSlot = newSlotByOld[list.slots[index] as number] as number;
-        if (newSlot < 0) continue;
-        slots.push(newSlot);
-        frequencies.push(list.frequencies[index] as number);
-      }
-      list.slots = slots;
-      list.frequencies = frequencies;
+      list.slots = lists.slots;
+      list.frequencies = lists.frequencies;
     }
-    this.ids = ids;
-    this.lengths = lengths;
-    this.documentPostings = documentPostings;
+    renumbered.ids.forEach((id, slot) => this.slotById.set(id, slot));
+    this.ids = renumbered.ids;
+    this.lengths = renumbered.lengths;
+    this.documentPostings = renumbered.documentPostings;
     // Summed afresh, so rounding from many incremental updates (non-integer frequencies) is dropped.
-    this.totalLength = totalLength;
+    this.totalLength = renumbered.totalLength;
     this.normalizationsCurrent = false;
+    this.version += 1;
   }
 }

@@ -297,7 +297,7 @@ export class LocalChunkIndex implements ChunkIndex {
     const slice = new TimeSlice();
     for (let offset = 0; offset < ids.length; offset += removalSliceChunks) {
       const part = ids.slice(offset, offset + removalSliceChunks);
-      state.lexical.remove(part);
+      state.lexical.remove(part, { deferCompaction: true });
       state.vectors.remove(part);
       for (const id of part) {
         state.documentOfChunk.delete(id);
@@ -305,6 +305,8 @@ export class LocalChunkIndex implements ChunkIndex {
       }
       await slice.yieldIfSpent();
     }
+    // Rebuilding every posting list at once took hundreds of milliseconds after a large document.
+    for (const _step of state.lexical.compactionSteps()) await slice.yieldIfSpent();
   }
 
   /** Applies the change feed since the state's position; concurrent callers share one refresh. */
