@@ -45,7 +45,9 @@ const stackSizeMb = 8;
 const threadOverheadMb = 256;
 const memoryCheckIntervalMs = 100;
 const mebibyte = 1024 * 1024;
-const workerUrl = new URL('./parse-worker.ts', import.meta.url);
+/** Built into dist/ (`npm run build`) this module is JavaScript, and so is the thread's entry. */
+const compiled = import.meta.url.endsWith('.js');
+const workerUrl = new URL(compiled ? './parse-worker.js' : './parse-worker.ts', import.meta.url);
 
 /**
  * Worker threads do not get the tsx hooks that `--import tsx` installs in this process (tsx
@@ -58,7 +60,9 @@ const pdfParseRequire = createRequire(createRequire(import.meta.url).resolve('pd
 const nativelyLoadedModules = ['pdfjs-dist/legacy/build/pdf.mjs', 'pdfjs-dist/legacy/build/pdf.worker.mjs'].map(
   (specifier) => pathToFileURL(pdfParseRequire.resolve(specifier)).href,
 );
-const workerBootstrap = `
+const workerBootstrap = compiled
+  ? `import(${JSON.stringify(workerUrl.href)});`
+  : `
 Promise.all(${JSON.stringify(nativelyLoadedModules)}.map((url) => import(url)))
   .then(() => import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}))
   .then((tsx) => {
