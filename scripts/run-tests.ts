@@ -1,6 +1,12 @@
 /**
  * Finds every `*.test.ts` beside the code and runs them with Node's own test runner (Node 20's
  * `--test` does not expand globs). Extra arguments narrow the set: `npm test -- retrieval`.
+ *
+ * Two limits make a hung test fail instead of hanging CI:
+ * - TEST_TIMEOUT_MS (default 15 min) goes to `--test-timeout`. Node 22 and later apply it to each
+ *   test without a `timeout` of its own; Node 20 applies it to each test file as a whole.
+ * - TEST_RUN_TIMEOUT_MINUTES (default 30): past it, the whole run (the runner, every test file and
+ *   every process they started) is killed and the run fails with a message saying so.
  */
 import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
@@ -8,12 +14,25 @@ import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
 const filters = process.argv.slice(2);
+const testTimeoutMs = positiveNumber('TEST_TIMEOUT_MS', 15 * 60_000);
+const runTimeoutMinutes = positiveNumber('TEST_RUN_TIMEOUT_MINUTES', 30);
+
+function positiveNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    console.error(`${name} must be a positive number, not ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return value;
+}
 
 async function findTests(directory: string): Promise<string[]> {
   const entries = await readdir(directory, { withFileTypes: true });
   const found: string[] = [];
   for (const entry of entries) {
-    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+    if (entry.name === 'node_modules' || entry.name === 'dist' || entry.name.startsWith('.')) continue;
     const full = path.join(directory, entry.name);
     if (entry.isDirectory()) found.push(...(await findTests(full)));
     else if (entry.name.endsWith('.test.ts')) found.push(full);
@@ -35,9 +54,47 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// A process group of its own, so that the overall time-out can kill the test files' processes
+// and whatever servers they started, not only the runner.
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', ...files],
-  { cwd: root, stdio: 'inherit' },
+  ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${testTimeoutMs}`, ...files],
+  { cwd: root, stdio: 'inherit', detached: true },
 );
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+
+function killGroup(signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    // The group is gone already.
+  }
+}
+
+let timedOut = false;
+const runTimer = setTimeout(() => {
+  timedOut = true;
+  console.error(
+    `\nnpm test: the run took longer than ${runTimeoutMinutes} min (TEST_RUN_TIMEOUT_MINUTES) and was killed; ` +
+      'a test is probably hanging: the output above shows the last tests that ran.',
+  );
+  killGroup('SIGTERM');
+  setTimeout(() => {
+    killGroup('SIGKILL');
+    process.exit(1);
+  }, 10_000).unref();
+}, runTimeoutMinutes * 60_000);
+
+// Detached, the group no longer gets the terminal's Ctrl-C: pass it on.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    killGroup(signal);
+    setTimeout(() => killGroup('SIGKILL'), 5_000).unref();
+  });
+}
+
+child.on('exit', (code, signal) => {
+  clearTimeout(runTimer);
+  // Servers a test file left behind would otherwise outlive the run.
+  killGroup('SIGKILL');
+  process.exit(timedOut ? 1 : (code ?? (signal ? 1 : 0)));
+});
