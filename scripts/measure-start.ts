@@ -20,7 +20,10 @@ const root = path.resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
-    pdf: { type: 'string', default: path.join(root, '../shared/pdfs/normal_text/tracemonkey_14p.pdf') },
+    pdf: {
+      type: 'string',
+      default: path.join(process.env.SHARED_DIR ?? path.join(root, '../shared'), 'pdfs/normal_text/tracemonkey_14p.pdf'),
+    },
     'timeout-minutes': { type: 'string', default: '10' },
   },
 });
