@@ -181,6 +181,8 @@ export function uploadFiles(options: UploadOptions): RequestHandler {
         path: path.join(options.directory, filename),
       };
       created.push(file.path);
+      // Listed in the order of the form, whichever write ends first.
+      files.push(file);
       const output = createWriteStream(file.path);
       source.once('limit', () => {
         fail(payloadTooLarge(`"${file.originalname}" is over the limit of ${options.maxFileBytes} bytes per file (MAX_UPLOAD_BYTES)`));
@@ -191,7 +193,7 @@ export function uploadFiles(options: UploadOptions): RequestHandler {
         written: pipeline(source, output).then(
           () => {
             inFlight.delete(inFlightFile);
-            files.push({ ...file, size: output.bytesWritten });
+            file.size = output.bytesWritten;
           },
           (error: unknown) => {
             inFlight.delete(inFlightFile);
