@@ -1,4 +1,4 @@
-import { splitSentences } from '@passage/ingestion';
+import { splitSentences } from '@passage/retrieval';
 import { estimateTokens, type Source, type TextAnalyzer } from '@passage/spec';
 
 export interface ExtractiveOptions {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { estimateTokens, type ParsedPage } from '@passage/spec';
 import { chunkPages, trailingMergeFactor, type ChunkDraft, type ChunkingOptions } from './chunk.js';
-import { splitSentences } from './sentence-split.js';
+import { splitSentences } from '@passage/retrieval';
 import { seededRandom } from '@passage/testing';
 
 

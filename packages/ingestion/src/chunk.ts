@@ -4,7 +4,7 @@
  * trailing sentences.
  */
 import { estimateTokens, isCjkCharacter, type Chunk, type ParsedPage } from '@passage/spec';
-import { splitSentences } from './sentence-split.js';
+import { splitSentences } from '@passage/retrieval';
 
 export interface ChunkingOptions {
   /** Target size of a chunk in approximate tokens (estimateTokens). Default 256. */

@@ -1,7 +1,6 @@
 export * from './detect-type.js';
 export * from './bounded-parser.js';
 export type { DocumentMetadata } from './parse-document.js';
-export * from './sentence-split.js';
 export * from './chunk.js';
 export * from './ingestion-service.js';
 export * from './in-process-queue.js';

@@ -5,3 +5,4 @@ export * from './top-heap.js';
 export * from './reciprocal-rank-fusion.js';
 export * from './local-chunk-index.js';
 export * from './retriever.js';
+export * from './sentence-split.js';
