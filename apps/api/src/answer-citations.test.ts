@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ask, createTextKnowledgeBase, readSse, startApiProcess, startStubOpenAiServer, type ApiProcess, type StubOpenAiServer } from '@passage/testing';
+import { ask, readSse, startModelBackedApi, type ApiProcess, type StubOpenAiServer } from '@passage/testing';
 
 // Five passages of about 250 tokens on one subject: all are retrieved, only two fit the budget.
 const documents = Object.fromEntries(
@@ -14,16 +14,12 @@ describe('Citations checked against the sources sent to the model', () => {
   let stub: StubOpenAiServer;
   let api: ApiProcess;
   let knowledgeBaseId: string;
+  let stop: (() => Promise<void>) | undefined;
 
   before(async () => {
-    stub = await startStubOpenAiServer();
-    api = await startApiProcess({ env: { OPENAI_BASE_URL: stub.baseUrl, OPENAI_API_KEY: 'sk-test', LLM_MODEL: 'stub-model', CONTEXT_TOKEN_BUDGET: '800' } });
-    ({ knowledgeBaseId } = await createTextKnowledgeBase(api, 'Tides', documents));
+    ({ stub, api, knowledgeBaseId, stop } = await startModelBackedApi('Tides', documents, { CONTEXT_TOKEN_BUDGET: '800' }));
   });
-  after(async () => {
-    await api?.stop();
-    await stub?.close();
-  });
+  after(() => stop?.());
 
   it('lists the valid [n] markers in end.citations and flags the others, including passages retrieved but not sent', async () => {
     stub.setBehaviours([{ kind: 'stream', tokens: ['Tides rise [1]. ', 'They fall [2][1]. ', 'Beyond the budget [3]. ', 'Made up [1, 9].'] }]);

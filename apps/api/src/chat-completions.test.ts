@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
-import { createTextKnowledgeBase, startApiProcess, startStubOpenAiServer, type ApiProcess, type StubOpenAiServer } from '@passage/testing';
+import { startModelBackedApi, type ApiProcess, type StubOpenAiServer } from '@passage/testing';
 
 const documents = {
   'lighthouse.txt': 'The Lighthouse of Alexandria stood on the island of Pharos. It was completed around 280 BC under Ptolemy II.',
@@ -31,17 +31,13 @@ describe('OpenAI-compatible endpoint, driven by the official openai SDK', () => 
   let api: ApiProcess;
   let client: OpenAI;
   let knowledgeBaseId: string;
+  let stop: (() => Promise<void>) | undefined;
 
   before(async () => {
-    stub = await startStubOpenAiServer();
-    api = await startApiProcess({ env: { OPENAI_BASE_URL: stub.baseUrl, OPENAI_API_KEY: 'sk-test', LLM_MODEL: 'stub-model' } });
-    ({ knowledgeBaseId } = await createTextKnowledgeBase(api, 'Wonders', documents));
+    ({ stub, api, knowledgeBaseId, stop } = await startModelBackedApi('Wonders', documents));
     client = new OpenAI({ baseURL: `${api.url}/v1`, apiKey: 'unused', maxRetries: 0 });
   });
-  after(async () => {
-    await api?.stop();
-    await stub?.close();
-  });
+  after(() => stop?.());
 
   it('lists knowledge bases as models and retrieves one', async () => {
     const models: OpenAI.Model[] = [];

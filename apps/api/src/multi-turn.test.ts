@@ -5,7 +5,7 @@ import {
   createTextKnowledgeBase,
   readSse,
   startApiProcess,
-  startStubOpenAiServer,
+  startModelBackedApi,
   type ApiProcess,
   type ReceivedEvent,
   type StubOpenAiServer,
@@ -30,16 +30,12 @@ describe('Multi-turn questions through the API, with a model', () => {
   let stub: StubOpenAiServer;
   let api: ApiProcess;
   let knowledgeBaseId: string;
+  let stop: (() => Promise<void>) | undefined;
 
   before(async () => {
-    stub = await startStubOpenAiServer();
-    api = await startApiProcess({ env: { OPENAI_BASE_URL: stub.baseUrl, OPENAI_API_KEY: 'sk-test', LLM_MODEL: 'stub-model', CONTEXT_TOKEN_BUDGET: '800' } });
-    ({ knowledgeBaseId } = await createTextKnowledgeBase(api, 'Conversations', documents));
+    ({ stub, api, knowledgeBaseId, stop } = await startModelBackedApi('Conversations', documents, { CONTEXT_TOKEN_BUDGET: '800' }));
   });
-  after(async () => {
-    await api?.stop();
-    await stub?.close();
-  });
+  after(() => stop?.());
 
   it('retrieves with the standalone question the model condensed, and answers with the history as messages', async () => {
     stub.setBehaviours([

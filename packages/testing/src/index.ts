@@ -16,3 +16,5 @@ export * from './worker-process.js';
 export * from './deployments.js';
 export * from './api-end-to-end-suite.js';
 export * from './stub-embedding-process.js';
+export * from './model-backed-api.js';
+export * from './ingestion-checks.js';
