@@ -45,6 +45,9 @@ export function answerEndpoints(routes: AnswerRoute[], options: AnswerEndpointsO
     } catch (error) {
       // A stream that had started cannot carry an error status any more: cut it.
       if (!respondWithError(logger, route.errorShape, error, request, url, response)) response.destroy();
+    } finally {
+      // Every path, a client that went away included: nothing more is done for this request.
+      logger.debug({ method: request.method, url, completed: response.writableFinished }, 'answer work ended');
     }
   };
 

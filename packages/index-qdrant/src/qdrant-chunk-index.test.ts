@@ -262,16 +262,19 @@ describe('Qdrant adapter failures', () => {
   });
 
   it('stops a request when the caller aborts', async () => {
-    const server = createServer(() => {
-      // Never answers.
-    });
+    let requestArrived: () => void = () => {};
+    const arrived = new Promise<void>((resolve) => (requestArrived = resolve));
+    // Never answers: only the abort can end the search.
+    const server = createServer(() => requestArrived());
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     try {
       const index = new QdrantChunkIndex({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 50);
-      await assert.rejects(index.search({ knowledgeBaseId: 'kb1', generation: 1, terms: { a: 1 }, mode: 'lexical', topK: 3, signal: controller.signal }), { code: 'aborted' });
+      const pending = index.search({ knowledgeBaseId: 'kb1', generation: 1, terms: { a: 1 }, mode: 'lexical', topK: 3, signal: controller.signal });
+      await arrived;
+      controller.abort();
+      await assert.rejects(pending, { code: 'aborted' });
     } finally {
       server.closeAllConnections();
       server.close();

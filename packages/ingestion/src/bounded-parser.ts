@@ -36,6 +36,8 @@ export interface BoundedParserOptions {
    * limit for each parse in flight. Default: 512.
    */
   memoryMb?: number;
+  /** The module the thread runs. Default: parse-worker. Tests give one whose parse never ends. */
+  threadEntry?: URL;
 }
 
 const defaultTimeoutMs = 120_000;
@@ -60,16 +62,18 @@ const pdfParseRequire = createRequire(createRequire(import.meta.url).resolve('pd
 const nativelyLoadedModules = ['pdfjs-dist/legacy/build/pdf.mjs', 'pdfjs-dist/legacy/build/pdf.worker.mjs'].map(
   (specifier) => pathToFileURL(pdfParseRequire.resolve(specifier)).href,
 );
-const workerBootstrap = compiled
-  ? `import(${JSON.stringify(workerUrl.href)});`
-  : `
+function threadBootstrap(entry: URL): string {
+  if (compiled) return `import(${JSON.stringify(entry.href)});`;
+  return `
 Promise.all(${JSON.stringify(nativelyLoadedModules)}.map((url) => import(url)))
   .then(() => import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}))
   .then((tsx) => {
     tsx.register();
-    return import(${JSON.stringify(workerUrl.href)});
+    return import(${JSON.stringify(entry.href)});
   });
 `;
+}
+const workerBootstrap = threadBootstrap(workerUrl);
 
 /** Parses running in this process, across BoundedParser instances: they share its memory. */
 let parsesInFlight = 0;
@@ -82,10 +86,12 @@ let parsesInFlight = 0;
 export class BoundedParser implements DocumentParser {
   readonly #timeoutMs: number;
   readonly #memoryMb: number;
+  readonly #bootstrap: string;
 
   constructor(options: BoundedParserOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
     this.#memoryMb = options.memoryMb ?? defaultMemoryMb;
+    this.#bootstrap = options.threadEntry === undefined ? workerBootstrap : threadBootstrap(options.threadEntry);
     if (!(Number.isFinite(this.#timeoutMs) && this.#timeoutMs > 0)) {
       throw new RangeError(`timeoutMs must be a positive number of milliseconds, got ${this.#timeoutMs}`);
     }
@@ -201,7 +207,7 @@ export class BoundedParser implements DocumentParser {
     const acknowledgement: BatchAcknowledgement = { kind: 'next-batch' };
     const acknowledge = () => worker.postMessage(acknowledgement);
 
-    const worker = new Worker(workerBootstrap, {
+    const worker = new Worker(this.#bootstrap, {
       eval: true,
       resourceLimits: {
         maxOldGenerationSizeMb: this.#memoryMb,

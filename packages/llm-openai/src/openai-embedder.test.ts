@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startStubEmbeddingServer, stubEmbedding, type StubEmbeddingServer } from '@passage/testing';
+import { startStubEmbeddingServer, stubEmbedding, waitFor, type StubEmbeddingServer } from '@passage/testing';
 import { OpenAiEmbedder } from './openai-embedder.js';
 
 describe('OpenAI-compatible embedder (real openai SDK against a stub /v1/embeddings)', () => {
@@ -45,18 +45,17 @@ describe('OpenAI-compatible embedder (real openai SDK against a stub /v1/embeddi
     assert.deepEqual(stub.requests.slice(before).map((request) => request.encodingFormat), ['base64', 'float', 'float']);
   });
 
-  it('keeps at most maxInFlight requests in flight, across concurrent calls', async () => {
-    const stubbed = await startStubEmbeddingServer({ dimensions: 4, behaviours: [{ kind: 'embed', latencyMs: 40 }] });
+  it('keeps at most maxInFlight requests in flight, across concurrent calls, and uses all of them', async () => {
+    // The stub answers only when three requests are in flight together: an embedder that sent
+    // fewer at a time would never be answered, one that sent more would show them in maxInFlight.
+    const stubbed = await startStubEmbeddingServer({ dimensions: 4, behaviours: [{ kind: 'embed', holdUntilInFlight: 3 }] });
     try {
       const embedder = await OpenAiEmbedder.create({ model: 'm', baseUrl: stubbed.baseUrl, batchSize: 4, maxInFlight: 3, dimensions: 4 });
-      const started = performance.now();
       const results = await Promise.all([embedder.embed(texts(24), 'passage'), embedder.embed(texts(12), 'passage')]);
-      const elapsed = performance.now() - started;
       assert.equal(stubbed.maxInFlight(), 3);
       assert.equal(stubbed.requests.length, 9);
-      assert.equal(results[0]?.length, 24);
-      // 9 requests of 40 ms, 3 at a time: three rounds, not nine.
-      assert.ok(elapsed < 9 * 40, `took ${Math.round(elapsed)} ms`);
+      assert.deepEqual(results[0], texts(24).map((text) => stubEmbedding(text, 4)));
+      assert.deepEqual(results[1], texts(12).map((text) => stubEmbedding(text, 4)));
     } finally {
       await stubbed.close();
     }
@@ -89,13 +88,15 @@ describe('OpenAI-compatible embedder (real openai SDK against a stub /v1/embeddi
   });
 
   it('stops when the caller aborts', async () => {
-    stub.setBehaviours([{ kind: 'embed', latencyMs: 2000 }]);
+    // Held until two are in flight, which one at a time never reaches: only the abort can end the call.
+    stub.setBehaviours([{ kind: 'embed', holdUntilInFlight: 2 }]);
     const embedder = await OpenAiEmbedder.create({ model: 'm', baseUrl: stub.baseUrl, dimensions: 6, maxInFlight: 1 });
+    const before = stub.requests.length;
     const controller = new AbortController();
     const pending = embedder.embed(texts(70), 'passage', controller.signal);
-    setTimeout(() => controller.abort(), 50);
-    const started = performance.now();
+    await waitFor(async () => (stub.requests.length > before ? true : undefined), { timeoutMs: 10_000, what: 'the first batch to reach the stub' });
+    controller.abort();
     await assert.rejects(pending, { code: 'aborted' });
-    assert.ok(performance.now() - started < 1000);
+    assert.equal(stub.requests.length, before + 1, 'no batch is sent after the abort');
   });
 });

@@ -104,13 +104,22 @@ describe('VectorIndex', () => {
     assert.equal(index.has((replaced[0] as VectorEntry).id), true);
   });
 
-  it('searches 10,000 vectors of 384 dimensions in a few milliseconds', () => {
-    const index = indexOf(randomEntries(10_000, 384, 1));
+  it('finds the exact nearest neighbours among 10,000 vectors of 384 dimensions', () => {
+    // Speed is bench:embedded's to measure; here, that a search at the embedder's size is exact.
+    const entries = randomEntries(10_000, 384, 1);
+    const index = indexOf(entries);
     const [query] = randomEntries(1, 384, 2, 'q');
-    index.search((query as VectorEntry).vector, 100);
-    const started = performance.now();
-    for (let repeat = 0; repeat < 5; repeat += 1) index.search((query as VectorEntry).vector, 100);
-    const perSearch = (performance.now() - started) / 5;
-    assert.ok(perSearch < 50, `one search took ${perSearch.toFixed(1)} ms`);
+    const vector = Array.from((query as VectorEntry).vector);
+    const hits = index.search(vector, 100);
+    const length = (values: number[]) => Math.sqrt(values.reduce((sum, value) => sum + value * value, 0));
+    const cosine = (values: number[]) => values.reduce((sum, value, position) => sum + value * (vector[position] as number), 0) / (length(values) * length(vector));
+    const byCosine = entries
+      .map((entry) => ({ id: entry.id, score: cosine(Array.from(entry.vector)) }))
+      .sort((left, right) => right.score - left.score)
+      .slice(0, 100);
+    assert.deepEqual(
+      hits.map((hit) => hit.id),
+      byCosine.map((hit) => hit.id),
+    );
   });
 });

@@ -6,7 +6,14 @@ import { seededRandom } from '@passage/spec';
 
 /** What the stub does with one embeddings request. */
 export type StubEmbeddingBehaviour =
-  | { kind: 'embed'; latencyMs?: number; vectorsShort?: boolean; ignoreEncodingFormat?: boolean }
+  | {
+      kind: 'embed';
+      latencyMs?: number;
+      vectorsShort?: boolean;
+      ignoreEncodingFormat?: boolean;
+      /** Answer only once this many requests are in flight together; until then, hold every request (forever, if they never are). */
+      holdUntilInFlight?: number;
+    }
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: unknown };
 
 export interface StubEmbeddingRequest {
@@ -53,6 +60,13 @@ export async function startStubEmbeddingServer(
   const sockets = new Set<Socket>();
   let inFlight = 0;
   let maxInFlight = 0;
+  /** Held requests, released together once enough are in flight. */
+  let held: Array<() => void> = [];
+  const releaseHeldAt = (count: number) => {
+    if (inFlight < count) return;
+    for (const release of held) release();
+    held = [];
+  };
 
   const server: Server = createServer(async (request, response) => {
     const chunks: Buffer[] = [];
@@ -83,6 +97,11 @@ export async function startStubEmbeddingServer(
         for (const [name, value] of Object.entries(behaviour.headers ?? {})) response.setHeader(name, value);
         response.end(JSON.stringify(behaviour.body ?? { error: { message: `stub status ${behaviour.status}`, type: 'stub_error', code: null } }));
         return;
+      }
+      if (behaviour.holdUntilInFlight !== undefined) {
+        const released = new Promise<void>((resolve) => held.push(resolve));
+        releaseHeldAt(behaviour.holdUntilInFlight);
+        await released;
       }
       if (behaviour.latencyMs) await new Promise((resolve) => setTimeout(resolve, behaviour.latencyMs));
       const answered = behaviour.vectorsShort ? inputs.slice(1) : inputs;

@@ -16,8 +16,10 @@ export type StubBehaviour =
       failAfterTokens?: number;
       /** Send this many tokens, then an OpenAI-style `data: {"error":…}` event and end the stream. */
       errorEventAfterTokens?: number;
-      /** Send this many tokens, then nothing until the client goes away. */
+      /** Send this many tokens, then nothing until the client goes away (0 without streaming: never answer). */
       stallAfterTokens?: number;
+      /** Awaited before each token: lets a test decide when the next token goes. */
+      beforeToken?: (position: number) => Promise<void>;
     }
   | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
   /** Close the connection without answering, as a server does with a kept-alive connection it just timed out. */
@@ -168,6 +170,10 @@ async function respond(behaviour: StubBehaviour, body: RecordedRequest['body'], 
   const created = Math.floor(Date.now() / 1000);
   const closed = () => state.closedAt !== undefined || response.destroyed;
   if (body.stream !== true) {
+    if (behaviour.stallAfterTokens !== undefined) {
+      if (!closed()) await new Promise<void>((resolve) => response.once('close', () => resolve()));
+      return;
+    }
     if (behaviour.firstTokenDelayMs) await sleep(behaviour.firstTokenDelayMs);
     if (closed()) return;
     response.setHeader('Content-Type', 'application/json');
@@ -223,6 +229,7 @@ async function respond(behaviour: StubBehaviour, body: RecordedRequest['body'], 
       return;
     }
     if (position > 0 && behaviour.tokenIntervalMs) await sleep(behaviour.tokenIntervalMs);
+    if (behaviour.beforeToken) await behaviour.beforeToken(position);
     if (closed()) return;
     state.firstTokenAt ??= performance.now();
     await write(chunk(`{"content":${JSON.stringify(token)}}`, null));
