@@ -343,7 +343,7 @@ async function profileApi(dataDirectory: string, stub: ServiceProcess, relay: Se
   const spawned = performance.now();
   const api = await startApi(dataDirectory, stub.port, ['--cpu-prof', `--cpu-prof-dir=${profileDirectory}`]);
   // The summary leaves out the start-up (loading modules, the index) and the warm-up.
-  let skipMs = 0;
+  let skipMs: number;
   try {
     const targets = targetsOf({ stub, relay, api }, knowledgeBaseId);
     progress(`profiling the API at N=${users} (${(warmupMs + measureMs) / 1000} s)…`);

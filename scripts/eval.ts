@@ -76,7 +76,7 @@ const controller = new AbortController();
 process.once('SIGINT', () => controller.abort());
 const progress = new ProgressBar();
 let result: EvaluationResult;
-let embedder: Embedder | null = null;
+let embedder: Embedder | null;
 try {
   const dataset = await loadBeirDataset(values.dataset, controller.signal);
   // A lexical run needs no model: nothing is loaded, nothing embedded.

@@ -68,7 +68,7 @@ const config = loadConfigOrExit(process.env);
 const logger = pino({ level: process.env.LOG_LEVEL === undefined ? 'warn' : config.LOG_LEVEL, base: { service: 'passage-reindex' } }, pino.destination(2));
 const runtime = await createRuntime(config, logger).catch(exitOnConfigError);
 const schema = generationSchemaOf(runtime.embedder);
-const interactive = process.stderr.isTTY === true && !values.json;
+const interactive = process.stderr.isTTY && !values.json;
 const bar = new SingleBar({
   format: '{kb} |{bar}| {value}/{total} documents | {chunks} chunks | {rate} docs/s | eta {eta_formatted}',
   barsize: 30,

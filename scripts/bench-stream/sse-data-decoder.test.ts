@@ -16,7 +16,7 @@ describe('SseDataDecoder', () => {
 
   it('joins an event split anywhere across pieces, one character at a time included', () => {
     const text = 'data: first\n\n: a comment\nevent: message\nid: 7\ndata: second\n\n';
-    assert.deepEqual(decode([...text]), ['first', 'second']);
+    assert.deepEqual(decode(Array.from(text)), ['first', 'second']);
     assert.deepEqual(decode([text.slice(0, 9), text.slice(9, 30), text.slice(30)]), ['first', 'second']);
   });
 

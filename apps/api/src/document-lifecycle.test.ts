@@ -60,14 +60,14 @@ describe(`document lifecycle over HTTP: ${name}`, () => {
       const knowledgeBaseId = await createKnowledgeBase(api, 'Dedup');
       const first = await expectJson<Uploaded>(await upload(api, knowledgeBaseId, [text('a.txt', 'Penguins huddle against the cold.')]), 202);
       assert.equal(first.data[0]?.duplicate, false);
-      await waitUntilEnded(api, knowledgeBaseId, first.data[0]!.id);
+      await waitUntilEnded(api, knowledgeBaseId, first.data[0].id);
       const again = await expectJson<Uploaded>(await upload(api, knowledgeBaseId, [text('copy.txt', 'Penguins huddle against the cold.')]), 200);
       assert.equal(again.data[0]?.duplicate, true);
       assert.equal(again.data[0]?.id, first.data[0]?.id);
       assert.equal(again.data[0]?.status, 'ready');
       const listed = await expectJson<{ data: DocumentView[] }>(await fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/documents`), 200);
       assert.deepEqual(listed.data.map((document) => document.name), ['a.txt']);
-      assert.deepEqual(await storedOriginals(api.dataDirectory), [first.data[0]!.id], 'the duplicate left no file');
+      assert.deepEqual(await storedOriginals(api.dataDirectory), [first.data[0].id], 'the duplicate left no file');
     } finally {
       await deployment.stop();
     }

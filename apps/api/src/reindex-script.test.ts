@@ -33,8 +33,8 @@ function runReindex(deployment: Deployment, options: string[]): ReindexRun {
   });
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (data: Buffer) => (stdout += data.toString('utf8')));
-  child.stderr!.on('data', (data: Buffer) => (stderr += data.toString('utf8')));
+  child.stdout.on('data', (data: Buffer) => (stdout += data.toString('utf8')));
+  child.stderr.on('data', (data: Buffer) => (stderr += data.toString('utf8')));
   const exited = once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout, stderr }));
   return { child, exited };
 }

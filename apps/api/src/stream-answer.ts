@@ -8,7 +8,7 @@ import { SseWriter } from './sse-writer.js';
 export interface AnswerEventRenderers {
   sources(sources: Source[]): string;
   /** Also renders the deltas joined while the client's socket is behind. */
-  textDelta(delta: string): string;
+  textDelta: (delta: string) => string;
   end(event: AnswerEndEvent): string;
   error(event: AnswerErrorEvent): string;
 }

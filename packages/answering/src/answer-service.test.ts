@@ -135,6 +135,7 @@ describe('AnswerService', () => {
   });
 
   it('throws a failed condense call before the first event', async () => {
+    // eslint-disable-next-line require-yield -- a model that fails before its first delta
     const model = scriptedModel(async function* () {
       throw new AppError('llm_unavailable', 'down');
     });
@@ -173,6 +174,7 @@ describe('AnswerService', () => {
   });
 
   it('passes the wait a rate-limited model asked for on the error event', async () => {
+    // eslint-disable-next-line require-yield -- a model that fails before its first delta
     const model = scriptedModel(async function* () {
       throw new AppError('llm_rate_limited', 'slow down', { retryAfterSeconds: 7 });
     });

@@ -36,8 +36,8 @@ const words = [
   'cake', 'flour', 'sugar', 'bread', 'recipe', 'oven', 'query', 'passage', 'document', 'search', 'what',
   'causes', 'how', 'why', 'is', 'are', 'of', 'a', 'and', 'in', 'on', 'to',
 ];
-const characters = [...'abcdefghijklmnopqrstuvwxyz0123456789'];
-const punctuation = [...'.,:;!?\'"-()'];
+const characters = Array.from('abcdefghijklmnopqrstuvwxyz0123456789');
+const punctuation = Array.from('.,:;!?\'"-()');
 
 /** The fixture's vocabulary, ids in order. */
 export function fixtureVocabulary(): string[] {

@@ -30,7 +30,7 @@ describe('TransformersEmbedder with the fixture model', () => {
     cls = (await writeFixtureModel(path.join(directory, 'cls'), { pooling: 'cls' })).directory;
     // Offline means offline: any network access fails the test.
     globalThis.fetch = async (input) => {
-      throw new Error(`unexpected network access: ${String(input)}`);
+      throw new Error(`unexpected network access: ${input instanceof Request ? input.url : input.toString()}`);
     };
   });
   after(async () => {

@@ -400,8 +400,8 @@ function toPayload(chunk: IndexedChunk, target: { knowledgeBaseId: string; gener
 
 function toChunk(id: string, payload: Record<string, unknown> | null | undefined): Chunk | null {
   if (payload === null || payload === undefined) return null;
-  const text = (name: keyof ChunkPayload) => (typeof payload[name] === 'string' ? (payload[name] as string) : '');
-  const number = (name: keyof ChunkPayload) => (typeof payload[name] === 'number' ? (payload[name] as number) : 0);
+  const text = (name: keyof ChunkPayload) => (typeof payload[name] === 'string' ? (payload[name]) : '');
+  const number = (name: keyof ChunkPayload) => (typeof payload[name] === 'number' ? (payload[name]) : 0);
   return {
     id,
     knowledgeBaseId: text('knowledgeBaseId'),

@@ -127,10 +127,10 @@ export class BoundedParser implements DocumentParser {
     metadata: DocumentMetadata,
     preparation: PreparationSettings,
     signal?: AbortSignal,
-    onParsed?: (summary: ParsedSummary) => Promise<unknown> | void,
+    onParsed?: (summary: ParsedSummary) => unknown,
   ): Promise<PreparedDocument> {
     let summary: ParsedSummary | undefined;
-    let parsedHandled: Promise<unknown> | void = undefined;
+    let parsedHandled: unknown;
     const chunks: PreparedChunk[] = [];
     let threadId = -1;
     const request: ThreadRequest = { kind: 'prepare', bytes: await copyBytesInSlices(bytes, signal), metadata: threadMetadata(metadata), preparation };
@@ -167,7 +167,7 @@ export class BoundedParser implements DocumentParser {
     onReply: (reply: Exclude<ThreadReply, { kind: 'failed' }>, parseDone: () => void, acknowledge: () => void) => boolean,
   ): Promise<void> {
     throwIfAborted(signal);
-    let settle: { resolve(): void; reject(error: Error): void } | undefined;
+    let settle: { resolve: () => void; reject: (error: Error) => void } | undefined;
     const outcome = new Promise<void>((resolve, reject) => {
       settle = { resolve, reject };
     });
@@ -180,7 +180,7 @@ export class BoundedParser implements DocumentParser {
         cause === undefined ? {} : { cause },
       );
 
-    let timer: NodeJS.Timeout | undefined;
+    let timer: NodeJS.Timeout | undefined = undefined;
     const parseDone = () => clearTimeout(timer);
     const onMessage = (reply: ThreadReply) => {
       if (reply.kind === 'failed') {

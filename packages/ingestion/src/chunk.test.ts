@@ -214,6 +214,7 @@ describe('chunkPages', () => {
     // pass over the text in the chunker and the splitter slices what it reads, so a quadratic
     // pass would show as a quadratic count, independent of the machine's speed.
     const countWork = (pages: ParsedPage[]): { work: number; chunks: ChunkDraft[] } => {
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with .call and put back
       const original = String.prototype.slice;
       let work = 0;
       String.prototype.slice = function (this: string, start?: number, end?: number): string {

@@ -88,7 +88,7 @@ export class InProcessQueue implements IngestionQueue {
     const finished: RebuildOutcome[] = [];
     let wake: (() => void) | null = null;
     let running = 0;
-    let failure: unknown = null;
+    const failures: unknown[] = [];
     const lane = async () => {
       for (let documentId = queue.shift(); documentId !== undefined && !signal.aborted; documentId = queue.shift()) {
         const outcome = await this.#withRetries(documentId, signal, () =>
@@ -108,7 +108,7 @@ export class InProcessQueue implements IngestionQueue {
     for (let count = 0; count < lanes; count += 1) {
       lane()
         .catch((error: unknown) => {
-          failure ??= error;
+          failures.push(error);
         })
         .finally(() => {
           running -= 1;
@@ -120,7 +120,7 @@ export class InProcessQueue implements IngestionQueue {
       wake = null;
       yield* finished.splice(0);
     }
-    if (failure !== null) throw failure;
+    if (failures.length > 0) throw failures[0];
     throwIfAborted(signal);
   }
 

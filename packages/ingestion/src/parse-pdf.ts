@@ -106,6 +106,7 @@ function passwordResponse(error: Error): number | undefined {
 function normalizePageText(text: string): string {
   return text
     .replace(/\r\n?/g, '\n')
+    // eslint-disable-next-line no-control-regex -- removes control characters on purpose
     .replace(/[\u0000-\u0008\u000B-\u001F\u007F]/g, '')
     .replace(/[\u2F00-\u2FDF]/g, (radical) => radical.normalize('NFKC'))
     .split('\n')

@@ -26,7 +26,7 @@ export async function prepareChunks(input: {
   bytes: Uint8Array;
   metadata: DocumentMetadata;
   signal: AbortSignal;
-  onParsed?: (summary: ParsedSummary) => Promise<unknown> | void;
+  onParsed?: (summary: ParsedSummary) => unknown;
 }): Promise<ParsedSummary & { chunks: PreparedChunk[] }> {
   const { parser, analyzer, bytes, metadata, signal, onParsed } = input;
   const chunking = input.chunking === undefined ? {} : { chunking: input.chunking };

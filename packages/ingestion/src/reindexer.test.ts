@@ -133,7 +133,6 @@ describe('Reindexer (embedded store, in-process rebuilds)', () => {
     const rebuilding = new Promise<void>((resolve) => (started = resolve));
     // A queue whose rebuild waits until released, so the first reindex is under way.
     const slowQueue: IngestionQueue = {
-      ...queue,
       enqueue: (ids) => queue.enqueue(ids),
       start: () => queue.start(),
       cancel: (id) => queue.cancel(id),
@@ -189,7 +188,6 @@ describe('Reindexer (embedded store, in-process rebuilds)', () => {
     await upload('Existing text about glaciers. '.repeat(10), ingestion);
     let uploadedMeanwhile = '';
     const queueWithUpload: IngestionQueue = {
-      ...queue,
       enqueue: (ids) => queue.enqueue(ids),
       start: () => queue.start(),
       cancel: (id) => queue.cancel(id),

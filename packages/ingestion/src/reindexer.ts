@@ -199,7 +199,7 @@ export class Reindexer {
       if (switched === null) {
         // Left for a later run to resume: the lease is let go now rather than when it expires.
         await catalog.renewReindex(knowledgeBaseId, { owner, leaseMs: 0, progress });
-        return this.#result(
+        return await this.#result(
           { knowledgeBaseId, fromGeneration: before.generation, targetGeneration: target, resumed: lease.resumed, switched: false, dropped: false, rebuilt, failed: [...failed.values()], chunksBefore },
           started,
         );
@@ -212,7 +212,7 @@ export class Reindexer {
         await index.dropGeneration({ knowledgeBaseId, generation: switched.previousGeneration });
         dropped = true;
       }
-      return this.#result(
+      return await this.#result(
         { knowledgeBaseId, fromGeneration: switched.previousGeneration, targetGeneration: target, resumed: lease.resumed, switched: true, dropped, rebuilt, failed: [], chunksBefore },
         started,
       );

@@ -51,6 +51,7 @@ class ChatCompletionDeltas implements AsyncIterableIterator<string> {
 
   next(): Promise<IteratorResult<string>> {
     if (this.#head < this.#queue.length) return Promise.resolve({ value: this.#shift(), done: false });
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the failure as it was caught (`!== null` narrows unknown to {})
     if (this.#failure !== null) return Promise.reject(this.#failure);
     if (this.#ended) return Promise.resolve({ value: undefined, done: true });
     if (this.#stream.isPaused()) this.#stream.resume();
@@ -134,7 +135,7 @@ class ChatCompletionDeltas implements AsyncIterableIterator<string> {
       return;
     }
     if (chunk.error !== undefined && chunk.error !== null) {
-      this.#failure = new OpenAI.APIError(undefined, chunk.error as object, undefined, this.#headers);
+      this.#failure = new OpenAI.APIError(undefined, chunk.error, undefined, this.#headers);
       return;
     }
     const delta = chunk.choices?.[0]?.delta?.content;

@@ -17,7 +17,9 @@ export function mapOpenAiError(error: unknown, what: 'llm' | 'embedding'): AppEr
     });
   }
   if (error instanceof OpenAI.APIError) {
-    const status = error.status;
+    // instanceof narrows to APIError<any, any, any>: the fields are typed as the SDK declares them.
+    const status = error.status as number | undefined;
+    const headers = error.headers as Headers | undefined;
     const detail = error.message;
     if (status === 401 || status === 403) {
       return new AppError(what === 'llm' ? 'llm_authentication_failed' : failed, `${label} rejected the credentials (HTTP ${status}): ${detail}`, {
@@ -25,7 +27,7 @@ export function mapOpenAiError(error: unknown, what: 'llm' | 'embedding'): AppEr
       });
     }
     if (status === 429) {
-      const retryAfter = retryAfterSeconds(error.headers);
+      const retryAfter = retryAfterSeconds(headers);
       return new AppError(what === 'llm' ? 'llm_rate_limited' : failed, `${label} is rate limited (HTTP 429): ${detail}`, {
         retryable: true,
         cause: error,
@@ -33,7 +35,7 @@ export function mapOpenAiError(error: unknown, what: 'llm' | 'embedding'): AppEr
       });
     }
     const retryable = status === undefined || status === 408 || status === 409 || status >= 500;
-    const retryAfter = retryable ? retryAfterSeconds(error.headers) : undefined;
+    const retryAfter = retryable ? retryAfterSeconds(headers) : undefined;
     return new AppError(failed, `${label} failed${status === undefined ? '' : ` (HTTP ${status})`}: ${detail}`, {
       retryable,
       cause: error,

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { requestHandler } from '@passage/testing';
 import { createNodeHttpFetch, eventStreamOf } from './node-http-fetch.js';
 
 describe('createNodeHttpFetch', () => {
@@ -14,13 +15,13 @@ describe('createNodeHttpFetch', () => {
   const transport = createNodeHttpFetch();
 
   before(async () => {
-    server = createServer(async (request, response) => {
+    server = createServer(requestHandler(async (request, response) => {
       let body = '';
       for await (const piece of request) body += String(piece);
       received.push({ method: request.method, headers: request.headers, body });
       response.once('close', () => closedEarly.push(!response.writableFinished));
       handle(response);
-    });
+    }));
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -50,7 +50,7 @@ export function createNodeHttpFetch(options: NodeHttpFetchOptions = {}): NodeHtt
       const url = typeof input === 'string' ? new URL(input) : input instanceof URL ? input : new URL(input.url);
       const signal = init.signal ?? null;
       if (signal?.aborted) {
-        reject(signal.reason);
+        reject(signal.reason as unknown); // what fetch rejects with: the signal's reason
         return;
       }
       const body = bodyOf(init.body);

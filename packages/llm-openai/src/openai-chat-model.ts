@@ -62,6 +62,7 @@ export class OpenAiChatModel implements ChatModel {
       messages: request.messages,
       stream: true,
       temperature: request.temperature ?? this.#options.temperature ?? 0.1,
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- OpenAI-compatible servers (vLLM, llama.cpp, Ollama) read max_tokens, not max_completion_tokens
       max_tokens: request.maxTokens ?? this.#options.maxTokens ?? 1024,
     };
     return new TimedChatStream(request.signal, {

@@ -71,8 +71,7 @@ export class OpenAiEmbedder implements Embedder {
     });
   }
 
-  async embed(texts: string[], purpose: EmbeddingPurpose, signal?: AbortSignal): Promise<number[][]> {
-    void purpose; // OpenAI-style models embed queries and passages alike.
+  async embed(texts: string[], _purpose: EmbeddingPurpose, signal?: AbortSignal): Promise<number[][]> {
     throwIfAborted(signal);
     if (texts.length === 0) return [];
     const batchSize = this.#options.batchSize ?? 32;
@@ -84,7 +83,7 @@ export class OpenAiEmbedder implements Embedder {
     setMaxListeners(0, controller.signal);
     const abortAll = () => controller.abort();
     signal?.addEventListener('abort', abortAll, { once: true });
-    const results: number[][][] = new Array(batches.length);
+    const results = new Array<number[][]>(batches.length);
     let next = 0;
     const lane = async () => {
       while (!controller.signal.aborted && next < batches.length) {
@@ -137,7 +136,7 @@ export class OpenAiEmbedder implements Embedder {
     if (response.data.length !== texts.length) {
       throw new AppError('embedding_failed', `The embedding model returned ${response.data.length} vectors for ${texts.length} texts`);
     }
-    const vectors: number[][] = new Array(texts.length);
+    const vectors = new Array<number[]>(texts.length);
     for (const item of response.data) {
       if (!(item.index >= 0 && item.index < texts.length) || vectors[item.index] !== undefined) {
         throw new AppError('embedding_failed', `The embedding model answered with an unexpected index ${item.index}`);
@@ -155,7 +154,7 @@ const littleEndian = endianness() === 'LE';
  * JSON and no number parsing), or a plain array from servers that ignore `encoding_format`.
  */
 function decodeEmbedding(embedding: unknown): number[] {
-  if (Array.isArray(embedding) && embedding.every((value) => typeof value === 'number')) return embedding as number[];
+  if (Array.isArray(embedding) && embedding.every((value) => typeof value === 'number')) return embedding;
   if (typeof embedding === 'string') {
     const bytes = Buffer.from(embedding, 'base64');
     if (bytes.length % 4 !== 0) throw new AppError('embedding_failed', 'The embedding model returned a malformed base64 vector');

@@ -10,7 +10,7 @@ export interface TimedChatStreamOptions {
    * Sends the request and resolves with its deltas. `remainingMs` is the time left before a
    * timeout would stop the stream, for waits between retries.
    */
-  open(signal: AbortSignal, remainingMs: () => number): Promise<AsyncIterator<string>>;
+  open: (signal: AbortSignal, remainingMs: () => number) => Promise<AsyncIterator<string>>;
 }
 
 const finished: IteratorResult<string> = Object.freeze({ done: true, value: undefined });

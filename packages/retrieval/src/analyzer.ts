@@ -164,6 +164,7 @@ export function createAnalyzer(options: AnalyzerOptions = {}): Analyzer {
     let result = value;
     if (/['’]/u.test(result)) result = result.replace(/['’]s$/u, '').replace(/['’]/gu, '');
     if (result.includes(',')) result = result.replace(/,/gu, '');
+    // eslint-disable-next-line no-control-regex -- the range is all of ASCII: anything outside it needs folding
     if (fold && /[^\x00-\x7f]/u.test(result) && latinPattern.test(result)) {
       result = result.normalize('NFD').replace(/\p{M}/gu, '').normalize('NFC');
     }

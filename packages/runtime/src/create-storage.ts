@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { QdrantChunkIndex } from '@passage/index-qdrant';
 import { LocalChunkIndex } from '@passage/retrieval';
-import type { Catalog, ChunkIndex, Config, Embedder, FileStore, Logger } from '@passage/spec';
+import type { Catalog, ChunkIndex, Config, FileStore, Logger } from '@passage/spec';
 import { RedisCatalog } from '@passage/store-redis';
 import { LocalFileStore, SqliteCatalog, SqliteChunkStore, openDatabase, type SqliteDatabase } from '@passage/store-sqlite';
 
@@ -23,7 +23,7 @@ export interface Storage {
  *   memory), which processes on one machine share through DATA_DIR;
  * - originals: files in STORAGE_DIR (a volume shared by API and workers), default DATA_DIR/originals.
  */
-export async function createStorage(config: Config, logger: Logger, embedder: Embedder | null): Promise<Storage> {
+export async function createStorage(config: Config, logger: Logger): Promise<Storage> {
   const dataDirectory = path.resolve(config.DATA_DIR);
   const storageDirectory = path.resolve(config.STORAGE_DIR ?? path.join(dataDirectory, 'originals'));
   let database: SqliteDatabase | null = null;
@@ -57,7 +57,7 @@ export async function createStorage(config: Config, logger: Logger, embedder: Em
     async close() {
       await index.close();
       await catalog.close();
-      (database as SqliteDatabase | null)?.close();
+      (database)?.close();
     },
   };
 }

@@ -36,7 +36,7 @@ export interface RuntimeOptions {
  */
 export async function createRuntime(config: Config, logger: Logger, options: RuntimeOptions = {}): Promise<Runtime> {
   const embedder = await createEmbedder(config, logger);
-  const storage = await createStorage(config, logger, embedder);
+  const storage = await createStorage(config, logger);
   const { catalog, files, index } = storage;
   const analyzer = createAnalyzer();
   const chatModel = createChatModel(config);

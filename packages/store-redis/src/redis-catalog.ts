@@ -199,7 +199,7 @@ export class RedisCatalog implements Catalog {
   async documentsInGeneration(knowledgeBaseId: string, generation: number): Promise<Map<string, number>> {
     return this.#run(async () => {
       const ids = await this.#client.zrange(`${this.#knowledgeBaseKey(knowledgeBaseId)}:documents`, '0', '-1');
-      if (ids.length === 0) return new Map();
+      if (ids.length === 0) return new Map<string, number>();
       const pipeline = this.#client.pipeline();
       for (const id of ids) pipeline.hget(`${this.#documentKey(id)}:generations`, String(generation));
       const counts = pipelineResults<string | null>(await pipeline.exec());
@@ -431,7 +431,7 @@ function reindexInProgress(knowledgeBaseId: string, state: ReindexState): Confli
 
 function toDocument(hash: Record<string, string>): DocumentRecord | null {
   if (hash.id === undefined) return null;
-  const field = <T>(name: keyof DocumentRecord): T => JSON.parse(hash[name] ?? 'null') as T;
+  const field = <Name extends keyof DocumentRecord>(name: Name): DocumentRecord[Name] => JSON.parse(hash[name] ?? 'null') as DocumentRecord[Name];
   return {
     id: field('id'),
     knowledgeBaseId: field('knowledgeBaseId'),

@@ -95,9 +95,9 @@ const maxCachedListLength = 128;
 export class SqliteCatalog implements Catalog {
   readonly #database: SqliteDatabase;
   /** Run on every question: compiled once, since compiling cost more than running it. */
-  readonly #getKnowledgeBase: Statement<unknown[]>;
+  readonly #getKnowledgeBase: Statement;
   /** `searchableDocuments`' statements by the length of their IN list. */
-  readonly #searchableStatements = new Map<number, Statement<unknown[]>>();
+  readonly #searchableStatements = new Map<number, Statement>();
   readonly #now: () => Date;
 
   constructor(database: SqliteDatabase, options: { now?: () => Date } = {}) {
@@ -259,7 +259,7 @@ export class SqliteCatalog implements Catalog {
    * Run on every question with one placeholder per document found: compiled once per count (up
    * to `maxCachedListLength`), since compiling cost twice what running it does.
    */
-  #searchableStatement(count: number): Statement<unknown[]> {
+  #searchableStatement(count: number): Statement {
     let statement = this.#searchableStatements.get(count);
     if (statement === undefined) {
       statement = this.#database.prepare(`SELECT id FROM documents WHERE knowledge_base_id = ? AND status = 'ready' AND id IN (${Array(count).fill('?').join(', ')})`);

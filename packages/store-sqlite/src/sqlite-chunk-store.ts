@@ -77,7 +77,7 @@ const deleteBatchRows = 500;
 export class SqliteChunkStore implements ChunkStore {
   readonly #database: SqliteDatabase;
   /** Statements run on every search, compiled once: compiling cost more than running them. */
-  readonly #statements = new Map<string, Statement<unknown[]>>();
+  readonly #statements = new Map<string, Statement>();
 
   constructor(database: SqliteDatabase) {
     this.#database = database;
@@ -297,7 +297,7 @@ export class SqliteChunkStore implements ChunkStore {
     return (row as { count: number }).count;
   }
 
-  #statement(sql: string): Statement<unknown[]> {
+  #statement(sql: string): Statement {
     let statement = this.#statements.get(sql);
     if (statement === undefined) {
       statement = this.#database.prepare(sql);

@@ -25,6 +25,28 @@ export interface FakeQdrantServer {
 }
 
 type Filter = { must?: unknown; should?: unknown; must_not?: unknown };
+/** A filter condition: a nested filter, or a field condition (match or range on `key`). */
+type Condition = Filter & {
+  key?: string;
+  match?: { value?: unknown; any?: unknown[] } | null;
+  range?: Record<string, number | null | undefined> | null;
+};
+/** The fields of request bodies the fake reads; the OpenAPI validator has already checked their shapes. */
+interface RequestBody {
+  vectors?: Record<string, unknown>;
+  sparse_vectors?: Record<string, { modifier?: string | null }>;
+  actions?: Array<Record<string, { alias_name: string; collection_name?: string; old_alias_name?: string; new_alias_name?: string }>>;
+  field_name?: string;
+  field_schema?: unknown;
+  points?: unknown[];
+  filter?: Filter | null;
+  offset?: number | null;
+  limit?: number | null;
+  with_payload?: unknown;
+  prefetch?: RequestBody | RequestBody[] | null;
+  query?: unknown;
+  using?: string | null;
+}
 type SparseVector = { indices: number[]; values: number[] };
 type StoredPoint = { id: string | number; version: number; vectors: Record<string, number[] | SparseVector>; payload: Record<string, unknown> };
 
@@ -74,14 +96,14 @@ export async function startFakeQdrantServer(): Promise<FakeQdrantServer> {
     return collection;
   };
 
-  const operations: Record<string, (path: Record<string, string>, query: URLSearchParams, body: any) => unknown> = {
+  const operations: Record<string, (path: Record<string, string>, query: URLSearchParams, body: RequestBody) => unknown> = {
     root: () => ({ title: 'qdrant - vector search engine', version: '1.19.0' }),
     get_collections: () => ({ collections: [...collections.keys()].sort().map((name) => ({ name })) }),
     collection_exists: (path) => ({ exists: collections.has(path.collection_name!) }),
     create_collection: (path, _query, body) => {
       const name = path.collection_name!;
       if (collections.has(name)) throw new QdrantHttpError(400, `Wrong input: Collection \`${name}\` already exists!`);
-      const vectors = (body.vectors ?? {}) as Record<string, unknown>;
+      const vectors = body.vectors ?? {};
       const dense = 'size' in vectors ? { '': vectors as { size: number; distance: string } } : (vectors as Record<string, { size: number; distance: string }>);
       collections.set(name, { dense, sparse: body.sparse_vectors ?? {}, points: new Map(), payloadIndexes: new Map() });
       return true;
@@ -111,7 +133,7 @@ export async function startFakeQdrantServer(): Promise<FakeQdrantServer> {
     update_aliases: (_path, _query, body) => {
       // Qdrant applies the actions of one request atomically: all of them, or none.
       const next = new Map(aliases);
-      for (const action of body.actions as Array<Record<string, { alias_name: string; collection_name?: string; old_alias_name?: string; new_alias_name?: string }>>) {
+      for (const action of body.actions ?? []) {
         if (action.create_alias) {
           resolve(action.create_alias.collection_name!);
           next.set(action.create_alias.alias_name, action.create_alias.collection_name!);
@@ -129,7 +151,7 @@ export async function startFakeQdrantServer(): Promise<FakeQdrantServer> {
       return true;
     },
     create_field_index: (path, _query, body) => {
-      resolve(path.collection_name!).payloadIndexes.set(body.field_name, body.field_schema);
+      resolve(path.collection_name!).payloadIndexes.set(body.field_name ?? '', body.field_schema);
       return { operation_id: (version += 1), status: 'completed' };
     },
     upsert_points: (path, _query, body) => {
@@ -169,10 +191,10 @@ export async function startFakeQdrantServer(): Promise<FakeQdrantServer> {
     query_points: (path, _query, body) => ({ points: query(resolve(path.collection_name!), body).slice(body.offset ?? 0, (body.offset ?? 0) + (body.limit ?? 10)).map(toScored(body.with_payload === true)) }),
   };
 
-  function query(collection: Collection, request: any): Array<{ point: StoredPoint; score: number }> {
-    const filter = request.filter as Filter | undefined;
+  function query(collection: Collection, request: RequestBody): Array<{ point: StoredPoint; score: number }> {
+    const filter = request.filter;
     if (request.prefetch !== undefined && request.prefetch !== null) {
-      const prefetches = (Array.isArray(request.prefetch) ? request.prefetch : [request.prefetch]) as any[];
+      const prefetches = Array.isArray(request.prefetch) ? request.prefetch : [request.prefetch];
       const rankings = prefetches.map((prefetch) => query(collection, { ...prefetch, filter: prefetch.filter ?? filter }).slice(0, prefetch.limit ?? 10));
       const fusion = request.query as { fusion?: string; rrf?: { k?: number | null } };
       if (fusion?.fusion !== 'rrf' && fusion?.rrf === undefined) throw new QdrantHttpError(400, 'Wrong input: the fake fuses prefetches with rrf only');
@@ -188,7 +210,7 @@ export async function startFakeQdrantServer(): Promise<FakeQdrantServer> {
       }
       return [...fused.values()].sort(byScore);
     }
-    const using = (request.using ?? '') as string;
+    const using = request.using ?? '';
     const vector = request.query as number[] | SparseVector;
     const candidates = [...collection.points.values()].filter((point) => matches(point, filter));
     if (Array.isArray(vector)) {
@@ -259,7 +281,7 @@ export async function startFakeQdrantServer(): Promise<FakeQdrantServer> {
       const operation = operations[matched!.operationId];
       try {
         if (operation === undefined) throw new QdrantHttpError(501, `The fake does not implement ${matched!.operationId}`);
-        answer = { result: operation(matched!.pathParameters, url.searchParams, body), status: 'ok', time: (performance.now() - started) / 1000 };
+        answer = { result: operation(matched!.pathParameters, url.searchParams, body as RequestBody), status: 'ok', time: (performance.now() - started) / 1000 };
       } catch (error) {
         status = error instanceof QdrantHttpError ? error.status : 500;
         answer = { status: { error: error instanceof Error ? error.message : String(error) }, time: 0 };
@@ -315,9 +337,10 @@ function asList(value: unknown): unknown[] {
 
 function matches(point: StoredPoint, filter: Filter | undefined | null): boolean {
   if (filter === undefined || filter === null) return true;
-  const must = asList(filter.must);
-  const should = asList(filter.should);
-  const mustNot = asList(filter.must_not);
+  // The OpenAPI validator has checked that these are conditions.
+  const must = asList(filter.must) as Condition[];
+  const should = asList(filter.should) as Condition[];
+  const mustNot = asList(filter.must_not) as Condition[];
   return (
     must.every((condition) => matchesCondition(point, condition)) &&
     (should.length === 0 || should.some((condition) => matchesCondition(point, condition))) &&
@@ -325,17 +348,17 @@ function matches(point: StoredPoint, filter: Filter | undefined | null): boolean
   );
 }
 
-function matchesCondition(point: StoredPoint, condition: any): boolean {
-  if (condition.key === undefined) return matches(point, condition as Filter);
-  const value = point.payload[condition.key as string];
+function matchesCondition(point: StoredPoint, condition: Condition): boolean {
+  if (condition.key === undefined) return matches(point, condition);
+  const value = point.payload[condition.key];
   if (condition.match !== undefined && condition.match !== null) {
     if ('value' in condition.match) return value === condition.match.value;
-    if ('any' in condition.match) return (condition.match.any as unknown[]).includes(value);
+    if (condition.match.any !== undefined) return condition.match.any.includes(value);
     throw new QdrantHttpError(400, 'Wrong input: the fake supports match value and any only');
   }
   if (condition.range !== undefined && condition.range !== null) {
     if (typeof value !== 'number') return false;
-    const { gt, gte, lt, lte } = condition.range as Record<string, number | null | undefined>;
+    const { gt, gte, lt, lte } = condition.range;
     return (gt == null || value > gt) && (gte == null || value >= gte) && (lt == null || value < lt) && (lte == null || value <= lte);
   }
   throw new QdrantHttpError(400, 'Wrong input: the fake supports match and range conditions only');

@@ -18,3 +18,4 @@ export * from './api-end-to-end-suite.js';
 export * from './stub-embedding-process.js';
 export * from './model-backed-api.js';
 export * from './ingestion-checks.js';
+export * from './request-handler.js';

@@ -11,7 +11,7 @@ export interface ModelBackedApi {
   stub: StubOpenAiServer;
   api: ApiProcess;
   knowledgeBaseId: string;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /**
@@ -28,7 +28,7 @@ export async function startModelBackedApi(name: string, documents: Record<string
         stub,
         api,
         knowledgeBaseId,
-        async stop() {
+        stop: async () => {
           await api.stop();
           await stub.close();
         },

@@ -170,7 +170,7 @@ function translate(node: unknown, strictObjects: boolean): unknown {
   if (source.nullable === true) {
     if (source.type === undefined) return { type: 'null' };
     result.type = [source.type, 'null'];
-    if (Array.isArray(source.enum)) result.enum = [...source.enum, null];
+    if (Array.isArray(source.enum)) result.enum = [...(source.enum as unknown[]), null];
   }
   if (strictObjects && source.properties !== undefined && source.additionalProperties === undefined) result.additionalProperties = false;
   return result;

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { seededRandom } from '@passage/spec';
+import { requestHandler } from './request-handler.js';
 
 /** What the stub does with one embeddings request. */
 export type StubEmbeddingBehaviour =
@@ -68,7 +69,7 @@ export async function startStubEmbeddingServer(
     held = [];
   };
 
-  const server: Server = createServer(async (request, response) => {
+  const server: Server = createServer(requestHandler(async (request, response) => {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     response.setHeader('content-type', 'application/json');
@@ -117,7 +118,7 @@ export async function startStubEmbeddingServer(
       inFlight -= 1;
       recorded.endedAt = performance.now();
     }
-  });
+  }));
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { requestHandler } from './request-handler.js';
 
 /** What the stub does with one chat completion request. */
 export type StubBehaviour =
@@ -82,7 +83,7 @@ export async function startStubOpenAiServer(
   let connections = 0;
   const record = options.record ?? true;
 
-  const server: Server = createServer(async (request, response) => {
+  const server: Server = createServer(requestHandler(async (request, response) => {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     if (request.url?.endsWith('/models') && request.method === 'GET') {
@@ -120,7 +121,7 @@ export async function startStubOpenAiServer(
     }
     const behaviour = behaviours.length > 1 ? behaviours.shift()! : behaviours[0]!;
     await respond(behaviour, body, response, state);
-  });
+  }));
   server.on('connection', (socket) => {
     connections += 1;
     sockets.add(socket);

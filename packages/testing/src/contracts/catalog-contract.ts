@@ -221,8 +221,8 @@ export function describeCatalogContract(name: string, create: () => Promise<{ ca
       const one = await createKnowledgeBase('One');
       const two = await createKnowledgeBase('Two');
       const { document } = await createOne(newDocument(one.id));
-      assert.equal(await catalog.getDocument(two.id, document!.id), null);
-      assert.equal(await catalog.deleteDocument(two.id, document!.id), false);
+      assert.equal(await catalog.getDocument(two.id, document.id), null);
+      assert.equal(await catalog.deleteDocument(two.id, document.id), false);
     });
   });
 }
