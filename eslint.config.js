@@ -15,7 +15,10 @@ export default tseslint.config(
     },
     rules: {
       // node:test's describe/it/test return promises that the runner itself awaits.
-      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite'] }] }],
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite'] }] },
+      ],
       // Numbers and booleans read well in messages (`${ms} ms`); objects and nullish values still do not.
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
       // With noUncheckedIndexedAccess, `!` is how the code says an index is known to exist.
@@ -40,7 +43,11 @@ export default tseslint.config(
   {
     // Being finished by the engineer who owns it; its parsed JSON is read untyped.
     files: ['scripts/measure-start.ts'],
-    rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-member-access': 'off' },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+    },
   },
   prettier,
 );

@@ -71,7 +71,9 @@ try {
 }
 
 const stubFirstTokenMs = 200;
-const stub = await startStubOpenAiServer([{ kind: 'stream', tokens: Array.from({ length: 40 }, (_, position) => `token${position} `), firstTokenDelayMs: stubFirstTokenMs, tokenIntervalMs: 20 }]);
+const stub = await startStubOpenAiServer([
+  { kind: 'stream', tokens: Array.from({ length: 40 }, (_, position) => `token${position} `), firstTokenDelayMs: stubFirstTokenMs, tokenIntervalMs: 20 },
+]);
 const llmApi = await startApiProcess({ env: { OPENAI_BASE_URL: stub.baseUrl, LLM_MODEL: 'stub' } });
 let llm;
 try {
@@ -97,5 +99,7 @@ const result = {
 console.log(`PDF ${result.pdf}: ${result.pages} pages, ${result.chunks} chunks`);
 console.log(`upload → ready:                 ${result.uploadToReadyMs} ms (second run ${result.uploadToReadyMsSecondRun} ms)`);
 console.log(`first text-delta, extractive:   ${result.extractiveFirstDeltaMedianMs} ms (median of ${questions.length})`);
-console.log(`first text-delta, stub LLM:     ${result.llmFirstDeltaMedianMs} ms (stub's own first token: ${stubFirstTokenMs} ms; ours: ${result.llmAddedFirstDeltaMedianMs} ms)`);
+console.log(
+  `first text-delta, stub LLM:     ${result.llmFirstDeltaMedianMs} ms (stub's own first token: ${stubFirstTokenMs} ms; ours: ${result.llmAddedFirstDeltaMedianMs} ms)`,
+);
 if (asJson) console.log(JSON.stringify(result));

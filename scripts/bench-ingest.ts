@@ -68,12 +68,26 @@ async function measureThroughput() {
   const index = new LocalChunkIndex({ store: new SqliteChunkStore(database) });
   const parser = new BoundedParser({ timeoutMs: config.PARSE_TIMEOUT_MS, memoryMb: config.PARSE_MEMORY_MB });
   const analyzer = createAnalyzer();
-  const knowledgeBase = await catalog.createKnowledgeBase({ id: newKnowledgeBaseId(), name: 'Benchmark', schema: { embeddingModel: null, denseDimensions: null } });
+  const knowledgeBase = await catalog.createKnowledgeBase({
+    id: newKnowledgeBaseId(),
+    name: 'Benchmark',
+    schema: { embeddingModel: null, denseDimensions: null },
+  });
   await index.createGeneration({ knowledgeBaseId: knowledgeBase.id, generation: 1 }, knowledgeBase.schema);
   const chunking = { targetTokens: config.CHUNK_TOKENS, overlapTokens: config.CHUNK_OVERLAP_TOKENS };
 
   const service = (embedder: Embedder | null) =>
-    new IngestionService({ catalog, files: fileStore, index, parser, analyzer, embedder, embeddingBatchSize: batchSize, embeddingConcurrency: maxInFlight, chunking });
+    new IngestionService({
+      catalog,
+      files: fileStore,
+      index,
+      parser,
+      analyzer,
+      embedder,
+      embeddingBatchSize: batchSize,
+      embeddingConcurrency: maxInFlight,
+      chunking,
+    });
 
   /** Stores the file as an upload would and ingests it; ms of `ingest` alone. */
   async function ingestOnce(ingestion: IngestionService, file: string): Promise<{ ms: number; pages: number; chunks: number }> {
@@ -81,7 +95,9 @@ async function measureThroughput() {
     const source = path.join(directory, `upload-${id}`);
     await copyFile(sharedPath('pdfs', file), source);
     await fileStore.putFromPath(id, source);
-    await catalog.createDocuments([{ id, knowledgeBaseId: knowledgeBase.id, name: path.basename(file), bytes: 0, contentHash: id, mediaType: 'application/pdf' }]);
+    await catalog.createDocuments([
+      { id, knowledgeBaseId: knowledgeBase.id, name: path.basename(file), bytes: 0, contentHash: id, mediaType: 'application/pdf' },
+    ]);
     const started = performance.now();
     const outcome = await ingestion.ingest(id, new AbortController().signal);
     const ms = performance.now() - started;
@@ -206,10 +222,21 @@ async function measureThroughput() {
     row('parser alone (BoundedParser)', `${result.parserPagesPerSecond} pages/s`);
     row('whole pipeline, no embedder (IngestionService)', `${result.pipelinePagesPerSecond} pages/s`);
     row('pipeline ÷ parser (goal ≥ 0.8)', `${result.pipelineToParserRatio}`);
-    row(`  of which ${path.basename(bigFile)}: parser, pipeline`, `${result.bigPdfParserPagesPerSecond}, ${result.bigPdfPipelinePagesPerSecond} pages/s, ratio ${result.bigPdfPipelineToParserRatio}`);
-    console.log(`stub embeddings server: ${latencyMs} ms per request, batch ${batchSize}, ${maxInFlight} in flight → maximum ${result.embedding.maximumPerSecond}/s`);
-    row(`embedder, all ${client.texts} chunks of the PDFs in one call`, `${result.clientEmbeddingsPerSecond}/s, ${result.clientToMaximumRatio} of maximum (goal ≥ 0.9)`);
-    row(`pipeline embedding stage, ${path.basename(bigFile)} (${stage.chunks} chunks)`, `${result.pipelineStageEmbeddingsPerSecond}/s, ${result.pipelineStageToMaximumRatio} of maximum`);
+    row(
+      `  of which ${path.basename(bigFile)}: parser, pipeline`,
+      `${result.bigPdfParserPagesPerSecond}, ${result.bigPdfPipelinePagesPerSecond} pages/s, ratio ${result.bigPdfPipelineToParserRatio}`,
+    );
+    console.log(
+      `stub embeddings server: ${latencyMs} ms per request, batch ${batchSize}, ${maxInFlight} in flight → maximum ${result.embedding.maximumPerSecond}/s`,
+    );
+    row(
+      `embedder, all ${client.texts} chunks of the PDFs in one call`,
+      `${result.clientEmbeddingsPerSecond}/s, ${result.clientToMaximumRatio} of maximum (goal ≥ 0.9)`,
+    );
+    row(
+      `pipeline embedding stage, ${path.basename(bigFile)} (${stage.chunks} chunks)`,
+      `${result.pipelineStageEmbeddingsPerSecond}/s, ${result.pipelineStageToMaximumRatio} of maximum`,
+    );
     row('one request alone, end to end (median of 7)', `${result.singleRequestRoundTripMs} ms`);
     row('embedder ÷ (in-flight cap × batch ÷ that round trip)', `${result.clientToRoundTripBoundRatio}`);
     return result;
@@ -227,9 +254,18 @@ async function measureResponsivenessAndPrint() {
   );
   const result = await measureResponsiveness({ bigTextMegabytes, users: streams, timeLimitMs: timeLimitSeconds * 1000 });
   const row = (label: string, value: string) => console.log(`${label.padEnd(52)} ${value}`);
-  row('ingestion ended within the limit', `${result.completed} (${result.ingestionSeconds} s; ready ${result.documents.ready}, failed ${result.documents.failed}, unfinished ${result.documents.unfinished}; generated text: ${result.bigTextChunks} chunks)`);
-  row('API event-loop delay p50 / p99 / max', `${result.eventLoopDelayP50Ms} / ${result.eventLoopDelayP99Ms} / ${result.eventLoopDelayMaxMs} ms (goal: max ≤ 50)`);
-  row('/healthz p50 / p99 / max', `${result.healthP50Ms} / ${result.healthP99Ms} / ${result.healthMaxMs} ms (goal: p99 ≤ 20), ${result.healthRequests} requests, ${result.healthFailures} failed`);
+  row(
+    'ingestion ended within the limit',
+    `${result.completed} (${result.ingestionSeconds} s; ready ${result.documents.ready}, failed ${result.documents.failed}, unfinished ${result.documents.unfinished}; generated text: ${result.bigTextChunks} chunks)`,
+  );
+  row(
+    'API event-loop delay p50 / p99 / max',
+    `${result.eventLoopDelayP50Ms} / ${result.eventLoopDelayP99Ms} / ${result.eventLoopDelayMaxMs} ms (goal: max ≤ 50)`,
+  );
+  row(
+    '/healthz p50 / p99 / max',
+    `${result.healthP50Ms} / ${result.healthP99Ms} / ${result.healthMaxMs} ms (goal: p99 ≤ 20), ${result.healthRequests} requests, ${result.healthFailures} failed`,
+  );
   row('answer streams completed, failed', `${result.streamsCompleted}, ${result.streamErrors}`);
   row('gap between deltas p99 / max', `${result.streamGapP99Ms} / ${result.streamGapMaxMs} ms`);
   return result;

@@ -151,7 +151,11 @@ interface Measured {
 }
 
 /** Runs one load while sampling the serving process's memory and every process's CPU. */
-async function measure(processes: Processes, server: 'api' | 'relay' | 'stub', run: (onSample: (open: number) => void) => Promise<LoadResult>): Promise<Measured> {
+async function measure(
+  processes: Processes,
+  server: 'api' | 'relay' | 'stub',
+  run: (onSample: (open: number) => void) => Promise<LoadResult>,
+): Promise<Measured> {
   const pids = { api: processes.api.child.pid, stub: processes.stub.child.pid, relay: processes.relay.child.pid, load: process.pid };
   await sleep(1000);
   const idleBytes = residentBytes(pids[server]);
@@ -199,7 +203,8 @@ async function measure(processes: Processes, server: 'api' | 'relay' | 'stub', r
  */
 function marginalMemoryKB(current: Measured['memory'], previous: Measured['memory']): number | null {
   if (current === null) return null;
-  if (previous === null || current.meanOpen - previous.meanOpen < 10) return round(Math.max(0, current.meanBytes - current.idleBytes) / current.meanOpen / 1024);
+  if (previous === null || current.meanOpen - previous.meanOpen < 10)
+    return round(Math.max(0, current.meanBytes - current.idleBytes) / current.meanOpen / 1024);
   return round(Math.max(0, current.meanBytes - previous.meanBytes) / (current.meanOpen - previous.meanOpen) / 1024);
 }
 
@@ -220,7 +225,14 @@ function describeCpu(measured: Measured, server: 'api' | 'relay' | null): string
   return `CPU ${shares}${perStream === null ? '' : `; ${server} ${perStream} ms CPU per stream`}`;
 }
 
-function rowOf(concurrency: number, mode: 'steady' | 'burst', ours: Measured, direct: LoadResult, relayMeasured: Measured, memoryPerStreamKB: number | null): ResultRow {
+function rowOf(
+  concurrency: number,
+  mode: 'steady' | 'burst',
+  ours: Measured,
+  direct: LoadResult,
+  relayMeasured: Measured,
+  memoryPerStreamKB: number | null,
+): ResultRow {
   const p = (result: LoadResult, q: number) => percentile(result.firstTokenMs, q);
   const relay = relayMeasured.result;
   return {
@@ -250,7 +262,9 @@ function rowOf(concurrency: number, mode: 'steady' | 'burst', ours: Measured, di
 function summaryLine(name: string, result: LoadResult, extra = ''): string {
   const examples = result.errorExamples.length > 0 ? ` (${[...new Set(result.errorExamples)].join('; ')})` : '';
   const retrieval =
-    result.retrievalMs.length > 0 ? ` (retrieval until the model request p50 ${round(percentile(result.retrievalMs, 0.5))} ms, p99 ${round(percentile(result.retrievalMs, 0.99))} ms)` : '';
+    result.retrievalMs.length > 0
+      ? ` (retrieval until the model request p50 ${round(percentile(result.retrievalMs, 0.5))} ms, p99 ${round(percentile(result.retrievalMs, 0.99))} ms)`
+      : '';
   return (
     `  ${name.padEnd(6)} ttft p50 ${round(percentile(result.firstTokenMs, 0.5))} ms, p99 ${round(percentile(result.firstTokenMs, 0.99))} ms${retrieval}; ` +
     `inter-token p99 ${round(percentile(result.gaps, 0.99))} ms; completed ${round(result.completed / result.seconds)}/s; ` +
@@ -288,17 +302,27 @@ function printGoals(rows: ResultRow[]): void {
   if (at1000) {
     const p50Limit = round(1.5 * Math.max(at1000.relayAddedTtftP50Ms, 0));
     const p99Limit = round(1.5 * Math.max(at1000.relayAddedTtftP99Ms, 0));
-    lines.push(`N=1000 added TTFT p50 ${at1000.addedTtftP50Ms} ms ≤ 1.5 × relay's ${at1000.relayAddedTtftP50Ms} = ${p50Limit} ms: ${verdict(at1000.addedTtftP50Ms <= p50Limit)}`);
-    lines.push(`N=1000 added TTFT p99 ${at1000.addedTtftP99Ms} ms ≤ 1.5 × relay's ${at1000.relayAddedTtftP99Ms} = ${p99Limit} ms: ${verdict(at1000.addedTtftP99Ms <= p99Limit)}`);
+    lines.push(
+      `N=1000 added TTFT p50 ${at1000.addedTtftP50Ms} ms ≤ 1.5 × relay's ${at1000.relayAddedTtftP50Ms} = ${p50Limit} ms: ${verdict(at1000.addedTtftP50Ms <= p50Limit)}`,
+    );
+    lines.push(
+      `N=1000 added TTFT p99 ${at1000.addedTtftP99Ms} ms ≤ 1.5 × relay's ${at1000.relayAddedTtftP99Ms} = ${p99Limit} ms: ${verdict(at1000.addedTtftP99Ms <= p99Limit)}`,
+    );
     const limit = round(0.9 * at1000.relayCompletedPerSecond);
-    lines.push(`N=1000 completed ${at1000.completedPerSecond}/s ≥ 0.9 × relay's ${at1000.relayCompletedPerSecond} = ${limit}/s: ${verdict(at1000.completedPerSecond >= limit)}`);
-    lines.push(`N=1000 memory ${at1000.memoryPerStreamKB} KB per open stream ≤ 50 KB: ${verdict(at1000.memoryPerStreamKB !== null && at1000.memoryPerStreamKB <= 50)}`);
+    lines.push(
+      `N=1000 completed ${at1000.completedPerSecond}/s ≥ 0.9 × relay's ${at1000.relayCompletedPerSecond} = ${limit}/s: ${verdict(at1000.completedPerSecond >= limit)}`,
+    );
+    lines.push(
+      `N=1000 memory ${at1000.memoryPerStreamKB} KB per open stream ≤ 50 KB: ${verdict(at1000.memoryPerStreamKB !== null && at1000.memoryPerStreamKB <= 50)}`,
+    );
   }
   const steadyErrors = rows.filter((row) => row.mode === 'steady').reduce((sum, row) => sum + row.errors, 0);
   lines.push(`errors in steady runs: ${steadyErrors}: ${verdict(steadyErrors === 0)}`);
   for (const row of rows.filter((candidate) => candidate.mode === 'steady')) {
     const ratio = row.cpuMsPerStream !== null && row.relayCpuMsPerStream ? ` (${round(row.cpuMsPerStream / row.relayCpuMsPerStream)} × the relay's)` : '';
-    lines.push(`N=${row.concurrency} CPU per stream: API ${row.cpuMsPerStream ?? '-'} ms, relay ${row.relayCpuMsPerStream ?? '-'} ms${ratio} (for information)`);
+    lines.push(
+      `N=${row.concurrency} CPU per stream: API ${row.cpuMsPerStream ?? '-'} ms, relay ${row.relayCpuMsPerStream ?? '-'} ms${ratio} (for information)`,
+    );
   }
   console.log('\nGoals (steady state):');
   for (const line of lines) console.log(`  ${line}`);
@@ -330,7 +354,7 @@ function printTable(rows: ResultRow[]): void {
   const widths = columns.map(([title, cell]) => Math.max(title.length, ...rows.map((row) => cell(row).length)));
   const line = (cells: string[]) => `| ${cells.map((cell, position) => cell.padStart(widths[position] ?? 0)).join(' | ')} |`;
   console.log('\nAll times in ms; "added" is ours minus direct, "relay+" the relay minus direct, at the same percentile.');
-  console.log('KB/stream: the API\'s resident memory per open stream; steady rows: growth over the previous N per additional stream; burst rows: over idle.');
+  console.log("KB/stream: the API's resident memory per open stream; steady rows: growth over the previous N per additional stream; burst rows: over idle.");
   console.log('CPU ms/stream: CPU time of the API process (relay: of the relay process) per completed stream, over the same window.');
   console.log(`load: the one-minute load average when the row's loads ended (${availableParallelism()} cores).`);
   console.log(line(columns.map(([title]) => title)));
@@ -355,7 +379,9 @@ async function profileApi(dataDirectory: string, stub: ServiceProcess, relay: Se
     await api.stop();
   }
   const files = await Promise.all(
-    (await readdir(profileDirectory)).filter((name) => name.endsWith('.cpuprofile')).map(async (name) => ({ name, bytes: (await stat(path.join(profileDirectory, name))).size })),
+    (await readdir(profileDirectory))
+      .filter((name) => name.endsWith('.cpuprofile'))
+      .map(async (name) => ({ name, bytes: (await stat(path.join(profileDirectory, name))).size })),
   );
   // The main thread did the serving: its profile is the largest.
   const main = files.sort((left, right) => right.bytes - left.bytes)[0];
@@ -375,12 +401,19 @@ async function profileApi(dataDirectory: string, stub: ServiceProcess, relay: Se
 
 // ---------------------------------------------------------------------------------------------
 
-progress(`bench:stream on Node ${process.version}, ${availableParallelism()} cores, open files limit ${openFileLimit()} (Node raises the soft limit to the hard one)`);
+progress(
+  `bench:stream on Node ${process.version}, ${availableParallelism()} cores, open files limit ${openFileLimit()} (Node raises the soft limit to the hard one)`,
+);
 progress(`stub: first token after ${firstTokenMs} ms, then ${tokenCount} tokens every ${tokenIntervalMs} ms; N = ${concurrencies.join(', ')}`);
 const questions = await loadQuestions();
 const dataDirectory = await temporaryDataDirectory('passage-bench-stream-');
 const stub = await startServiceProcess('scripts/bench-stream/stub-process.ts', [
-  '--first-token-ms', String(firstTokenMs), '--token-interval-ms', String(tokenIntervalMs), '--tokens', String(tokenCount),
+  '--first-token-ms',
+  String(firstTokenMs),
+  '--token-interval-ms',
+  String(tokenIntervalMs),
+  '--tokens',
+  String(tokenCount),
 ]);
 const relay = await startServiceProcess('scripts/bench-stream/relay-process.ts', ['--upstream', `http://127.0.0.1:${stub.port}`]);
 const api = await startApi(dataDirectory, stub.port);
@@ -405,7 +438,13 @@ try {
     const steady = await steadyFor(processes, targets, users, questions);
     console.log(`\nN=${users}, steady (measured ${measureMs / 1000} s after ${warmupMs / 1000} s of warm-up):`);
     console.log(summaryLine('direct', steady.direct.result, `; ${describeCpu(steady.direct, null)}`));
-    console.log(summaryLine('relay', steady.relay.result, `; ${describeCpu(steady.relay, 'relay')}; relay memory ${steady.relay.memoryPerStreamKB ?? '-'} KB per open stream over idle`));
+    console.log(
+      summaryLine(
+        'relay',
+        steady.relay.result,
+        `; ${describeCpu(steady.relay, 'relay')}; relay memory ${steady.relay.memoryPerStreamKB ?? '-'} KB per open stream over idle`,
+      ),
+    );
     const marginal = marginalMemoryKB(steady.ours.memory, previousMemory);
     previousMemory = steady.ours.memory;
     const memory = steady.ours.memory;
@@ -423,7 +462,13 @@ try {
     console.log(`N=${users}, one burst of ${users} simultaneous requests:`);
     console.log(summaryLine('direct', burst.direct.result));
     console.log(summaryLine('relay', burst.relay.result, `; ${describeCpu(burst.relay, 'relay')}`));
-    console.log(summaryLine('ours', burst.ours.result, `; ${describeCpu(burst.ours, 'api')}; API memory ${burst.ours.memoryPerStreamKB ?? '-'} KB per open stream over idle`));
+    console.log(
+      summaryLine(
+        'ours',
+        burst.ours.result,
+        `; ${describeCpu(burst.ours, 'api')}; API memory ${burst.ours.memoryPerStreamKB ?? '-'} KB per open stream over idle`,
+      ),
+    );
     rows.push(rowOf(users, 'burst', burst.ours, burst.direct.result, burst.relay, burst.ours.memoryPerStreamKB));
   }
   if (rows.length > 0) {

@@ -29,11 +29,14 @@ const { values } = parseArgs({
 });
 
 let running: ChildProcess | undefined;
-setTimeout(() => {
-  console.error(`measure-start: not done after ${values['timeout-minutes']} min: the API was stopped`);
-  running?.kill('SIGKILL');
-  process.exit(1);
-}, Number(values['timeout-minutes']) * 60_000).unref();
+setTimeout(
+  () => {
+    console.error(`measure-start: not done after ${values['timeout-minutes']} min: the API was stopped`);
+    running?.kill('SIGKILL');
+    process.exit(1);
+  },
+  Number(values['timeout-minutes']) * 60_000,
+).unref();
 
 const modes = {
   tsx: ['--import', 'tsx', 'apps/api/src/main.ts'],

@@ -129,7 +129,9 @@ try {
         console.log(
           `${knowledgeBaseId}: would rebuild ${plan.documents} documents (${plan.chunks} chunks) from generation ${plan.fromGeneration} ` +
             `(${plan.from.embeddingModel ?? 'lexical only'}) into ${plan.targetGeneration} (${plan.to.embeddingModel ?? 'lexical only'})` +
-            (plan.pending === null ? '' : `; a reindex into ${plan.pending.targetGeneration} is ${plan.pending.running ? 'running' : 'interrupted and would be resumed'}`),
+            (plan.pending === null
+              ? ''
+              : `; a reindex into ${plan.pending.targetGeneration} is ${plan.pending.running ? 'running' : 'interrupted and would be resumed'}`),
         );
         continue;
       }

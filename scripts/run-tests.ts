@@ -56,11 +56,11 @@ if (files.length === 0) {
 
 // A process group of its own, so that the overall time-out can kill the test files' processes
 // and whatever servers they started, not only the runner.
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${testTimeoutMs}`, ...files],
-  { cwd: root, stdio: 'inherit', detached: true },
-);
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${testTimeoutMs}`, ...files], {
+  cwd: root,
+  stdio: 'inherit',
+  detached: true,
+});
 
 function killGroup(signal: NodeJS.Signals): void {
   try {

@@ -64,7 +64,14 @@ export async function measureResponsiveness(options: ResponsivenessOptions): Pro
   await writeGeneratedText(bigTextPath, options.bigTextMegabytes * 1_000_000);
   const manifest = JSON.parse(await readFile(sharedPath('pdfs', 'manifest.json'), 'utf8')) as ManifestEntry[];
 
-  const stub = await startServiceProcess('scripts/bench-stream/stub-process.ts', ['--first-token-ms', '200', '--token-interval-ms', '20', '--tokens', String(tokens)]);
+  const stub = await startServiceProcess('scripts/bench-stream/stub-process.ts', [
+    '--first-token-ms',
+    '200',
+    '--token-interval-ms',
+    '20',
+    '--tokens',
+    String(tokens),
+  ]);
   const api = await startApiProcess({
     dataDirectory: path.join(directory, 'data'),
     env: { OPENAI_BASE_URL: `http://127.0.0.1:${stub.port}/v1`, OPENAI_API_KEY: 'sk-bench', LLM_MODEL: 'bench', LOG_LEVEL: 'info' },
@@ -109,7 +116,8 @@ export async function measureResponsiveness(options: ResponsivenessOptions): Pro
     await fetch(`${api.url}/v1/stats/event-loop/reset`, { method: 'POST' });
     const started = performance.now();
     const uploads: Array<{ name: string; blob: Blob }> = [{ name: 'generated.txt', blob: await openAsBlob(bigTextPath, { type: 'text/plain' }) }];
-    for (const entry of manifest) uploads.push({ name: path.basename(entry.file), blob: await openAsBlob(sharedPath('pdfs', entry.file), { type: 'application/pdf' }) });
+    for (const entry of manifest)
+      uploads.push({ name: path.basename(entry.file), blob: await openAsBlob(sharedPath('pdfs', entry.file), { type: 'application/pdf' }) });
     for (let offset = 0; offset < uploads.length; offset += 16) {
       const form = new FormData();
       for (const upload of uploads.slice(offset, offset + 16)) form.append('files', upload.blob, upload.name);

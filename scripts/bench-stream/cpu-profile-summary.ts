@@ -87,6 +87,11 @@ function groupOf(frame: ProfileNode['callFrame']): string {
     return `npm ${rest[0]?.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]}`;
   }
   const local = frame.url.replace(/^file:\/\//, '');
-  if (local.startsWith(repositoryRoot)) return local.slice(repositoryRoot.length + 1).split('/').slice(0, 2).join('/');
+  if (local.startsWith(repositoryRoot))
+    return local
+      .slice(repositoryRoot.length + 1)
+      .split('/')
+      .slice(0, 2)
+      .join('/');
   return frame.url;
 }

@@ -153,7 +153,16 @@ export async function runSteady(target: Target, options: SteadyOptions): Promise
   const started = performance.now();
   const measureFrom = started + options.warmupMs;
   const measureUntil = measureFrom + options.measureMs;
-  const result: LoadResult = { firstTokenMs: [], retrievalMs: [], gaps: [], completed: 0, completedInRun: 0, errors: 0, errorExamples: [], seconds: options.measureMs / 1000 };
+  const result: LoadResult = {
+    firstTokenMs: [],
+    retrievalMs: [],
+    gaps: [],
+    completed: 0,
+    completedInRun: 0,
+    errors: 0,
+    errorExamples: [],
+    seconds: options.measureMs / 1000,
+  };
   let open = 0;
   let asked = 0;
   const sampler = setInterval(() => {

@@ -26,7 +26,11 @@ describe('Citations checked against the sources sent to the model', () => {
     const before = stub.requests.length;
     const events = await readSse(await ask(api, knowledgeBaseId, { question: 'Why do tides rise and fall?', topK: 5 }));
     const sources = (events[0]?.data as { sources: Array<{ index: number }> }).sources;
-    assert.deepEqual(sources.map((source) => source.index), [1, 2], 'the budget leaves two of five retrieved passages');
+    assert.deepEqual(
+      sources.map((source) => source.index),
+      [1, 2],
+      'the budget leaves two of five retrieved passages',
+    );
     const prompt = stub.requests[before]?.body.messages?.at(-1)?.content ?? '';
     assert.match(prompt, /\[2\] tides-\d\.txt/);
     assert.doesNotMatch(prompt, /\[3\] tides-\d\.txt/);

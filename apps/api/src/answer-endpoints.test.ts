@@ -31,7 +31,10 @@ describe('Answer endpoints served before Express: the same routing, body rules a
       return body.error.message;
     };
     assert.match(await error(post(`/v1/knowledge-bases/${knowledgeBaseId}/ask`, '{"question":'), 400, 'invalid_request'), /not valid JSON/);
-    assert.match(await error(post(`/v1/knowledge-bases/${knowledgeBaseId}/ask`, 'question=hi', 'application/x-www-form-urlencoded'), 400, 'invalid_request'), /^question: /);
+    assert.match(
+      await error(post(`/v1/knowledge-bases/${knowledgeBaseId}/ask`, 'question=hi', 'application/x-www-form-urlencoded'), 400, 'invalid_request'),
+      /^question: /,
+    );
     const huge = JSON.stringify({ question: 'q', history: [{ role: 'user', content: 'x'.repeat(1_100_000) }] });
     await error(post(`/v1/knowledge-bases/${knowledgeBaseId}/ask`, huge), 413, 'payload_too_large');
     const openAi = await expectJson<{ error: { type: string; code: string } }>(await post('/v1/chat/completions', huge), 413);
@@ -39,7 +42,10 @@ describe('Answer endpoints served before Express: the same routing, body rules a
   });
 
   it('answers a malformed path parameter with 400 invalid_request, as Express routing does', async () => {
-    const body = await expectJson<{ error: { code: string; message: string } }>(await post('/v1/knowledge-bases/%E0%A4%A/ask', JSON.stringify({ question: 'q' })), 400);
+    const body = await expectJson<{ error: { code: string; message: string } }>(
+      await post('/v1/knowledge-bases/%E0%A4%A/ask', JSON.stringify({ question: 'q' })),
+      400,
+    );
     assert.equal(body.error.code, 'invalid_request');
     assert.match(body.error.message, /Malformed path parameter/);
   });

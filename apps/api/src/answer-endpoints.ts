@@ -37,7 +37,13 @@ export function answerEndpoints(routes: AnswerRoute[], options: AnswerEndpointsO
   const matchers = routes.map((route) => ({ route, match: match(route.path, { decode: false }) }));
   const { logger, bodyLimitBytes } = options;
 
-  const serve = async (route: AnswerRoute, rawParameters: Partial<Record<string, string | string[]>>, request: IncomingMessage, response: ServerResponse, url: string) => {
+  const serve = async (
+    route: AnswerRoute,
+    rawParameters: Partial<Record<string, string | string[]>>,
+    request: IncomingMessage,
+    response: ServerResponse,
+    url: string,
+  ) => {
     logRequest(logger, request, url, response);
     try {
       const parameters = decodeParameters(rawParameters);

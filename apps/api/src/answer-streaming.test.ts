@@ -1,15 +1,7 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import {
-  ask,
-  iterateSse,
-  startModelBackedApi,
-  waitFor,
-  type ApiProcess,
-  type RecordedRequest,
-  type StubOpenAiServer,
-} from '@passage/testing';
+import { ask, iterateSse, startModelBackedApi, waitFor, type ApiProcess, type RecordedRequest, type StubOpenAiServer } from '@passage/testing';
 
 const documents = {
   'lighthouse.txt':
@@ -66,8 +58,14 @@ describe('Answer streaming over HTTP: SSE hygiene, disconnects, a slow reader', 
       events.push(event);
       if (event.event === 'text-delta') received[deltas++]?.();
     }
-    assert.deepEqual(events.map((event) => event.event), ['sources', 'text-delta', 'text-delta', 'text-delta', 'end']);
-    assert.deepEqual(events.filter((event) => event.event === 'text-delta').map((event) => (event.data as { delta: string }).delta), tokens);
+    assert.deepEqual(
+      events.map((event) => event.event),
+      ['sources', 'text-delta', 'text-delta', 'text-delta', 'end'],
+    );
+    assert.deepEqual(
+      events.filter((event) => event.event === 'text-delta').map((event) => (event.data as { delta: string }).delta),
+      tokens,
+    );
   });
 
   it('sends heartbeat comments while the model is silent', async () => {
@@ -140,7 +138,13 @@ describe('Answer streaming over HTTP: SSE hygiene, disconnects, a slow reader', 
     const pending = ask(
       api,
       knowledgeBaseId,
-      { question: 'When was it completed?', history: [{ role: 'user', content: 'Tell me about the lighthouse on Pharos.' }, { role: 'assistant', content: 'It stood in Alexandria [1].' }] },
+      {
+        question: 'When was it completed?',
+        history: [
+          { role: 'user', content: 'Tell me about the lighthouse on Pharos.' },
+          { role: 'assistant', content: 'It stood in Alexandria [1].' },
+        ],
+      },
       controller.signal,
     );
     const condense = await nextStubRequest(stub, before);

@@ -14,7 +14,10 @@ describeApiEndToEnd('Redis catalog, BullMQ workers, Qdrant index', async (env) =
     async stop() {
       await deployment.stop();
       await qdrant.close();
-      assert.ok(qdrant.exchanges.some((exchange) => exchange.operationId === 'query_points'), 'searches went to Qdrant');
+      assert.ok(
+        qdrant.exchanges.some((exchange) => exchange.operationId === 'query_points'),
+        'searches went to Qdrant',
+      );
       assert.deepEqual(qdrant.problems(), [], 'every Qdrant request and answer validates against the OpenAPI schema');
     },
   };

@@ -94,7 +94,11 @@ describe('Upload and JSON body limits act as the bytes arrive', () => {
 
   before(async () => {
     api = await startApiProcess({ env: { MAX_UPLOAD_BYTES: String(maxFileBytes), MAX_FILES_PER_UPLOAD: String(maxFiles) } });
-    const created = await fetch(`${api.url}/v1/knowledge-bases`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"limits"}' });
+    const created = await fetch(`${api.url}/v1/knowledge-bases`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"name":"limits"}',
+    });
     knowledgeBaseId = (await expectJson<{ id: string }>(created, 201)).id;
     uploadsPath = `/v1/knowledge-bases/${knowledgeBaseId}/documents`;
   });
@@ -105,7 +109,10 @@ describe('Upload and JSON body limits act as the bytes arrive', () => {
   /** Asserts that no upload left a file: neither in flight (.uploads) nor stored as an original. */
   const assertNothingOnDisk = async () => {
     assert.deepEqual(await readdir(path.join(originals(), '.uploads')), []);
-    assert.deepEqual((await readdir(originals())).filter((name) => name !== '.uploads'), []);
+    assert.deepEqual(
+      (await readdir(originals())).filter((name) => name !== '.uploads'),
+      [],
+    );
     const listed = await expectJson<{ data: unknown[] }>(await fetch(`${api.url}${uploadsPath}`), 200);
     assert.deepEqual(listed.data, []);
   };
@@ -148,7 +155,10 @@ describe('Upload and JSON body limits act as the bytes arrive', () => {
   it('accepts a file of exactly MAX_UPLOAD_BYTES', async () => {
     const form = new FormData();
     form.append('files', new Blob([Buffer.alloc(maxFileBytes, 'c')], { type: 'text/plain' }), 'exact.txt');
-    const accepted = await expectJson<{ data: { bytes: number; status: string }[] }>(await fetch(`${api.url}${uploadsPath}`, { method: 'POST', body: form }), 202);
+    const accepted = await expectJson<{ data: { bytes: number; status: string }[] }>(
+      await fetch(`${api.url}${uploadsPath}`, { method: 'POST', body: form }),
+      202,
+    );
     assert.deepEqual(
       accepted.data.map((document) => document.bytes),
       [maxFileBytes],
@@ -168,7 +178,10 @@ describe('Upload and JSON body limits act as the bytes arrive', () => {
   });
 
   it('refuses a JSON body whose Content-Length is over 1 MiB on the answer endpoint before reading any of it', async () => {
-    const head = requestHead('POST', `/v1/knowledge-bases/${knowledgeBaseId}/ask`, { 'Content-Type': 'application/json', 'Content-Length': JSON_BODY_LIMIT_BYTES + 1 });
+    const head = requestHead('POST', `/v1/knowledge-bases/${knowledgeBaseId}/ask`, {
+      'Content-Type': 'application/json',
+      'Content-Length': JSON_BODY_LIMIT_BYTES + 1,
+    });
     await assertRefusedAndClosed(await sendAndWait(api.port, head));
   });
 

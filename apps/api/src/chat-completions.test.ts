@@ -84,7 +84,10 @@ describe('OpenAI-compatible endpoint, driven by the official openai SDK', () => 
     assert.ok((last.usage?.prompt_tokens ?? 0) > 10);
     assert.ok((last.usage?.completion_tokens ?? 0) > 0);
     assert.equal(last.usage?.total_tokens, (last.usage?.prompt_tokens ?? 0) + (last.usage?.completion_tokens ?? 0));
-    assert.ok(chunks.slice(0, -1).every((chunk) => chunk.usage === null), 'usage is null until the usage chunk');
+    assert.ok(
+      chunks.slice(0, -1).every((chunk) => chunk.usage === null),
+      'usage is null until the usage chunk',
+    );
   });
 
   it('ends the raw stream with data: [DONE], and sends no usage chunk unless asked', async () => {
@@ -121,7 +124,10 @@ describe('OpenAI-compatible endpoint, driven by the official openai SDK', () => 
   });
 
   it('takes earlier messages as history (condensed for retrieval) and ignores the client system message', async () => {
-    stub.setBehaviours([{ kind: 'stream', tokens: ['When was the Lighthouse of Alexandria completed?'] }, { kind: 'stream', tokens: ['Around 280 BC [1].'] }]);
+    stub.setBehaviours([
+      { kind: 'stream', tokens: ['When was the Lighthouse of Alexandria completed?'] },
+      { kind: 'stream', tokens: ['Around 280 BC [1].'] },
+    ]);
     const before = stub.requests.length;
     const completion = await client.chat.completions.create({
       model: knowledgeBaseId,
@@ -135,7 +141,10 @@ describe('OpenAI-compatible endpoint, driven by the official openai SDK', () => 
     assert.equal(completion.choices[0]?.message.content, 'Around 280 BC [1].');
     assert.equal(stub.requests.length - before, 2);
     const answerMessages = stub.requests[before + 1]?.body.messages ?? [];
-    assert.deepEqual(answerMessages.map((message) => message.role), ['system', 'user', 'assistant', 'user']);
+    assert.deepEqual(
+      answerMessages.map((message) => message.role),
+      ['system', 'user', 'assistant', 'user'],
+    );
     assert.doesNotMatch(answerMessages[0]?.content ?? '', /pirate/);
     assert.match(answerMessages.at(-1)?.content ?? '', /Question: When was it completed\?$/);
     assert.equal((completion as unknown as SourceField).sources?.[0]?.documentName, 'lighthouse.txt');
@@ -151,7 +160,13 @@ describe('OpenAI-compatible endpoint, driven by the official openai SDK', () => 
 
   it('answers bad requests with 400 invalid_request_error naming the param', async () => {
     const lastNotUser = await rejection(
-      client.chat.completions.create({ model: knowledgeBaseId, messages: [{ role: 'user', content: 'Q?' }, { role: 'assistant', content: 'A.' }] }),
+      client.chat.completions.create({
+        model: knowledgeBaseId,
+        messages: [
+          { role: 'user', content: 'Q?' },
+          { role: 'assistant', content: 'A.' },
+        ],
+      }),
     );
     assert.ok(lastNotUser instanceof OpenAI.BadRequestError);
     assert.equal(lastNotUser.code, 'invalid_request');
@@ -169,7 +184,9 @@ describe('OpenAI-compatible endpoint, driven by the official openai SDK', () => 
 
   it('reports a model failure before the answer with its status, and one in the middle of the stream as a stream error', async () => {
     stub.setBehaviours([{ kind: 'status', status: 401, body: { error: { message: 'Incorrect API key provided', type: 'invalid_request_error' } } }]);
-    const failed = await rejection(client.chat.completions.create({ model: knowledgeBaseId, messages: [{ role: 'user', content: 'Where did the lighthouse stand?' }] }));
+    const failed = await rejection(
+      client.chat.completions.create({ model: knowledgeBaseId, messages: [{ role: 'user', content: 'Where did the lighthouse stand?' }] }),
+    );
     assert.equal(failed.status, 502);
     assert.equal(failed.code, 'llm_authentication_failed');
     assert.equal(failed.type, 'server_error');

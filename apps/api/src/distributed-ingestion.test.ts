@@ -33,7 +33,12 @@ describe('distributed ingestion (Redis catalog, BullMQ workers)', () => {
         { name: 'scan.pdf', bytes: await pdf('scanned/scan_zh_mineru_small_ocr_8p.pdf'), status: 'failed', code: 'pdf_no_text_layer' },
         { name: 'locked.pdf', bytes: await pdf('encrypted/enc_pdfminer_aes256.pdf'), status: 'failed', code: 'pdf_encrypted' },
         { name: 'notes.txt', bytes: new TextEncoder().encode('Workers share one queue and one catalog.'), status: 'ready', pages: 1 },
-        { name: 'image.pdf', bytes: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52]), status: 'failed', code: 'unsupported_type' },
+        {
+          name: 'image.pdf',
+          bytes: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52]),
+          status: 'failed',
+          code: 'unsupported_type',
+        },
         { name: 'empty.txt', bytes: new TextEncoder().encode('   \n\n  '), status: 'failed', code: 'empty_document' },
       ];
       const accepted = await expectJson<{ data: Array<{ id: string; name: string }> }>(await upload(api, knowledgeBaseId, expectations), 202);
@@ -105,4 +110,3 @@ describe('distributed ingestion (Redis catalog, BullMQ workers)', () => {
     }
   });
 });
-

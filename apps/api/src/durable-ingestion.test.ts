@@ -44,7 +44,11 @@ describe('durable ingestion', () => {
       second = await startApiProcess({ dataDirectory: first.dataDirectory });
       const ended = [];
       for (const id of ids) ended.push(await waitUntilEnded(second, knowledgeBaseId, id, 180_000));
-      assert.deepEqual(ended.map((document) => document.status), ['ready', 'ready', 'ready', 'ready'], JSON.stringify(ended));
+      assert.deepEqual(
+        ended.map((document) => document.status),
+        ['ready', 'ready', 'ready', 'ready'],
+        JSON.stringify(ended),
+      );
       assert.equal(ended[0]?.pages, 352);
 
       // The interrupted document has exactly as many chunks as an uninterrupted ingestion of it, and no chunk twice.

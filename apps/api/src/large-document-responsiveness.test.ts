@@ -77,7 +77,11 @@ describe('a 20 MB text file ingests while the API keeps answering', () => {
     assert.ok((ended.chunks ?? 0) > 10_000, `the document made ${ended.chunks} chunks`);
     const statuses = await Promise.all(health);
     assert.ok(statuses.length > 0);
-    assert.deepEqual(statuses.filter((status) => status !== 200), [], 'every health request answered 200');
+    assert.deepEqual(
+      statuses.filter((status) => status !== 200),
+      [],
+      'every health request answered 200',
+    );
     const deltasDuringIngestion = deltaTimes.filter((at) => at > uploadedAt && at < endedAt).length;
     assert.ok(deltasDuringIngestion > 0, 'the answer stream received deltas while the document was ingested');
   });

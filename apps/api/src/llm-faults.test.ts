@@ -41,9 +41,15 @@ function errorOf(events: ReceivedEvent[]): { code: string; message: string } {
 
 /** Every delta is model text: no error message may have leaked into it. */
 function assertCleanAnswer(events: ReceivedEvent[], expected: string): void {
-  const text = events.filter((event) => event.event === 'text-delta').map((event) => (event.data as { delta: string }).delta).join('');
+  const text = events
+    .filter((event) => event.event === 'text-delta')
+    .map((event) => (event.data as { delta: string }).delta)
+    .join('');
   assert.equal(text, expected);
-  assert.ok(events.every((event) => event.event !== 'end'), 'a failed answer has no end event');
+  assert.ok(
+    events.every((event) => event.event !== 'end'),
+    'a failed answer has no end event',
+  );
 }
 
 async function askJson(api: ApiProcess, knowledgeBaseId: string): Promise<{ status: number; retryAfter: string | null; code: string }> {
@@ -70,7 +76,11 @@ describe('LLM faults through the API, each reported as a failure and never as an
       startApiProcess({ env: { ...llm, OPENAI_BASE_URL: `http://127.0.0.1:${await closedPort()}/v1`, LLM_MAX_RETRIES: '1' } }),
     ]);
     const knowledgeBaseOf = async (api: ApiProcess) => (await createTextKnowledgeBase(api, 'Faults', documents)).knowledgeBaseId;
-    [retryingKnowledgeBase, timingKnowledgeBase, refusedKnowledgeBase] = await Promise.all([knowledgeBaseOf(retrying), knowledgeBaseOf(timing), knowledgeBaseOf(refused)]);
+    [retryingKnowledgeBase, timingKnowledgeBase, refusedKnowledgeBase] = await Promise.all([
+      knowledgeBaseOf(retrying),
+      knowledgeBaseOf(timing),
+      knowledgeBaseOf(refused),
+    ]);
   });
   after(async () => {
     await Promise.all([retrying?.stop(), timing?.stop(), refused?.stop()]);
@@ -85,7 +95,9 @@ describe('LLM faults through the API, each reported as a failure and never as an
   });
 
   it('reports 401 as llm_authentication_failed (502) without retrying', async () => {
-    stub.setBehaviours([{ kind: 'status', status: 401, body: { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } } }]);
+    stub.setBehaviours([
+      { kind: 'status', status: 401, body: { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } } },
+    ]);
     const before = stub.requests.length;
     const events = await readSse(await ask(retrying, retryingKnowledgeBase, question));
     assert.deepEqual(names(events), ['sources', 'error']);
@@ -95,7 +107,10 @@ describe('LLM faults through the API, each reported as a failure and never as an
   });
 
   it('waits for Retry-After on 429, then answers', async () => {
-    stub.setBehaviours([{ kind: 'status', status: 429, headers: { 'retry-after': '1' } }, { kind: 'stream', tokens: ['The Moon ', '[1].'] }]);
+    stub.setBehaviours([
+      { kind: 'status', status: 429, headers: { 'retry-after': '1' } },
+      { kind: 'stream', tokens: ['The Moon ', '[1].'] },
+    ]);
     const before = stub.requests.length;
     const events = await readSse(await ask(retrying, retryingKnowledgeBase, question));
     assert.deepEqual(names(events), ['sources', 'text-delta', 'text-delta', 'end']);
@@ -116,7 +131,11 @@ describe('LLM faults through the API, each reported as a failure and never as an
   });
 
   it('retries a 500 before the first token with growing backoff, then answers', async () => {
-    stub.setBehaviours([{ kind: 'status', status: 500 }, { kind: 'status', status: 500 }, { kind: 'stream', tokens: ['Gravity ', '[1].'] }]);
+    stub.setBehaviours([
+      { kind: 'status', status: 500 },
+      { kind: 'status', status: 500 },
+      { kind: 'stream', tokens: ['Gravity ', '[1].'] },
+    ]);
     const before = stub.requests.length;
     const events = await readSse(await ask(retrying, retryingKnowledgeBase, question));
     assert.equal(events.at(-1)?.event, 'end');
@@ -177,7 +196,10 @@ describe('LLM faults through the API, each reported as a failure and never as an
     const error = errorOf(events);
     assert.equal(error.code, 'llm_timeout');
     assert.match(error.message, /within 3000 ms/);
-    assert.ok(events.some((event) => event.event === 'text-delta'), 'tokens streamed until the limit');
+    assert.ok(
+      events.some((event) => event.event === 'text-delta'),
+      'tokens streamed until the limit',
+    );
     await stub.requests[before]!.aborted;
     assert.ok(stub.requests[before]!.tokensWritten() < total, 'the upstream stream was cut before its end');
   });

@@ -18,8 +18,7 @@ const documents = {
   'engine.txt':
     'Charles Babbage designed the Analytical Engine in 1837. Ada Lovelace wrote notes on the Analytical Engine in 1843, ' +
     'including a method to compute Bernoulli numbers.',
-  'quarry.txt':
-    'The granite quarry at Rubislaw in Aberdeen opened in 1740. Its grey granite built much of the city, and the pit is 142 metres deep.',
+  'quarry.txt': 'The granite quarry at Rubislaw in Aberdeen opened in 1740. Its grey granite built much of the city, and the pit is 142 metres deep.',
 };
 
 type Source = { index: number; documentName: string };
@@ -63,10 +62,16 @@ describe('Multi-turn questions through the API, with a model', () => {
     // The condensed question found the engine; the raw user turns would have found the quarry too.
     const sources = sourcesOf(events);
     assert.ok(sources.length > 0);
-    assert.ok(sources.every((source) => source.documentName === 'engine.txt'), JSON.stringify(sources));
+    assert.ok(
+      sources.every((source) => source.documentName === 'engine.txt'),
+      JSON.stringify(sources),
+    );
 
     const messages = answer?.body.messages ?? [];
-    assert.deepEqual(messages.map((message) => message.role), ['system', 'user', 'assistant', 'user', 'assistant', 'user']);
+    assert.deepEqual(
+      messages.map((message) => message.role),
+      ['system', 'user', 'assistant', 'user', 'assistant', 'user'],
+    );
     assert.deepEqual(messages.slice(1, -1), history);
     assert.match(messages.at(-1)?.content ?? '', /\n\nQuestion: When was it designed\?$/);
   });
@@ -81,7 +86,10 @@ describe('Multi-turn questions through the API, with a model', () => {
   });
 
   it('drops the oldest turns to fit the budget and always sends the newest question', async () => {
-    stub.setBehaviours([{ kind: 'stream', tokens: ['A standalone question?'] }, { kind: 'stream', tokens: ['Answer.'] }]);
+    stub.setBehaviours([
+      { kind: 'stream', tokens: ['A standalone question?'] },
+      { kind: 'stream', tokens: ['Answer.'] },
+    ]);
     const before = stub.requests.length;
     const history = Array.from({ length: 30 }, (_, turn) => ({
       role: turn % 2 === 0 ? 'user' : 'assistant',
@@ -127,6 +135,6 @@ describe('Multi-turn questions through the API, without a model', () => {
     assert.equal(sourcesOf(withHistory)[0]?.documentName, 'lighthouse.txt');
     const end = withHistory.at(-1)?.data as { answer: string; mode: string };
     assert.equal(end.mode, 'extractive');
-    assert.match(end.answer, /island of Pharos\. \[1\]/, 'the answer is taken from the conversation\'s subject');
+    assert.match(end.answer, /island of Pharos\. \[1\]/, "the answer is taken from the conversation's subject");
   });
 });

@@ -37,7 +37,9 @@ describe('every shared PDF through the API', () => {
       const byId = new Map<string, ManifestEntry>();
       for (let offset = 0; offset < manifest.length; offset += 8) {
         const batch = manifest.slice(offset, offset + 8);
-        const files = await Promise.all(batch.map(async (entry) => ({ name: entry.file, bytes: new Uint8Array(await readFile(sharedPath('pdfs', entry.file))) })));
+        const files = await Promise.all(
+          batch.map(async (entry) => ({ name: entry.file, bytes: new Uint8Array(await readFile(sharedPath('pdfs', entry.file))) })),
+        );
         const accepted = await expectJson<{ data: Array<{ id: string; name: string }> }>(await upload(api, knowledgeBaseId, files), 202);
         accepted.data.forEach((document, position) => byId.set(document.id, batch[position]!));
       }

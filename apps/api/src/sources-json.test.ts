@@ -15,7 +15,11 @@ const source = (chunkId: string, text: string, score = 1.25): Source => ({
 
 describe('SourcesJson', () => {
   it('writes what JSON.stringify writes, escapes and non-Latin-1 text included', () => {
-    const sources = [source('chk_a', 'Line one\nα-synuclein “quoted” \\ \u2028 end'), { ...source('chk_b', 'plain', 0.1 + 0.2), index: 2 }, source('chk_c', '', Number.NaN)];
+    const sources = [
+      source('chk_a', 'Line one\nα-synuclein “quoted” \\ \u2028 end'),
+      { ...source('chk_b', 'plain', 0.1 + 0.2), index: 2 },
+      source('chk_c', '', Number.NaN),
+    ];
     const renderer = new SourcesJson();
     assert.equal(renderer.render(sources), JSON.stringify(sources));
     assert.equal(renderer.render(sources), JSON.stringify(sources), 'the second time, from the remembered text');

@@ -97,7 +97,11 @@ export function uploadFiles(options: UploadOptions): RequestHandler {
     const declared = declaredLength(request);
     if (declared !== undefined && declared > largestRequest) {
       stopReadingBody(request, response);
-      next(payloadTooLarge(`The upload is ${declared} bytes, over the largest possible upload of ${largestRequest} bytes (${options.maxFiles} files of ${options.maxFileBytes} bytes)`));
+      next(
+        payloadTooLarge(
+          `The upload is ${declared} bytes, over the largest possible upload of ${largestRequest} bytes (${options.maxFiles} files of ${options.maxFileBytes} bytes)`,
+        ),
+      );
       return;
     }
     let parser: busboy.Busboy;

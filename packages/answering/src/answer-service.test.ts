@@ -8,16 +8,33 @@ const hits: SearchHit[] = [
   {
     score: 3.2,
     chunk: {
-      id: 'c1', knowledgeBaseId: 'kb', documentId: 'd1', documentName: 'tracemonkey.pdf', generation: 1, ordinal: 0, page: 3,
-      start: 0, end: 120, tokens: 30,
+      id: 'c1',
+      knowledgeBaseId: 'kb',
+      documentId: 'd1',
+      documentName: 'tracemonkey.pdf',
+      generation: 1,
+      ordinal: 0,
+      page: 3,
+      start: 0,
+      end: 120,
+      tokens: 30,
       text: 'Trace trees are compiled to native code. The compiler records loops while the interpreter runs them.',
     },
   },
   {
     score: 1.1,
     chunk: {
-      id: 'c2', knowledgeBaseId: 'kb', documentId: 'd2', documentName: 'other.pdf', generation: 1, ordinal: 4, page: 9,
-      start: 10, end: 60, tokens: 12, text: 'Unrelated sentence about weather in spring.',
+      id: 'c2',
+      knowledgeBaseId: 'kb',
+      documentId: 'd2',
+      documentName: 'other.pdf',
+      generation: 1,
+      ordinal: 4,
+      page: 9,
+      start: 10,
+      end: 60,
+      tokens: 12,
+      text: 'Unrelated sentence about weather in spring.',
     },
   },
 ];
@@ -90,7 +107,10 @@ describe('AnswerService', () => {
     });
     const service = new AnswerService({ retriever: search(), analyzer, chatModel: model });
     const events = await collect(service.answer({ knowledgeBaseId: 'kb', question: 'How?', signal: new AbortController().signal }));
-    assert.deepEqual(events.map((event) => event.type), ['sources', 'text-delta', 'text-delta', 'end']);
+    assert.deepEqual(
+      events.map((event) => event.type),
+      ['sources', 'text-delta', 'text-delta', 'end'],
+    );
     const end = events.at(-1);
     if (end?.type !== 'end') assert.fail('no end');
     assert.equal(end.mode, 'llm');
@@ -98,7 +118,10 @@ describe('AnswerService', () => {
     assert.deepEqual(end.invalidCitations, [7]);
     assert.ok(end.usage.promptTokens > 20 && end.usage.completionTokens > 0);
     const messages = model.requests[0]?.messages ?? [];
-    assert.deepEqual(messages.map((message) => message.role), ['system', 'user']);
+    assert.deepEqual(
+      messages.map((message) => message.role),
+      ['system', 'user'],
+    );
     assert.match(messages.at(-1)?.content ?? '', /\[1\] tracemonkey\.pdf, page 3/);
   });
 
@@ -117,7 +140,10 @@ describe('AnswerService', () => {
     assert.equal(events.at(-1)?.type, 'end');
     assert.equal(model.requests.length, 2);
     assert.equal(model.requests[0]?.temperature, 0);
-    assert.match(model.requests[0]?.messages.at(-1)?.content ?? '', /User: Tell me about trace trees\nAssistant: They record loops \[1\]\.\n\nLast question: How are they compiled\?/);
+    assert.match(
+      model.requests[0]?.messages.at(-1)?.content ?? '',
+      /User: Tell me about trace trees\nAssistant: They record loops \[1\]\.\n\nLast question: How are they compiled\?/,
+    );
     assert.deepEqual(retriever.queries, ['How are trace trees compiled?']);
     assert.deepEqual(model.requests[1]?.messages.slice(1, -1), history);
   });
@@ -128,7 +154,9 @@ describe('AnswerService', () => {
     });
     const service = new AnswerService({ retriever: search(), analyzer, chatModel: model, catalog: { getKnowledgeBase: async () => null } });
     await assert.rejects(
-      collect(service.answer({ knowledgeBaseId: 'missing', question: 'q', history: [{ role: 'user', content: 'earlier' }], signal: new AbortController().signal })),
+      collect(
+        service.answer({ knowledgeBaseId: 'missing', question: 'q', history: [{ role: 'user', content: 'earlier' }], signal: new AbortController().signal }),
+      ),
       (error: unknown) => error instanceof AppError && error.code === 'knowledge_base_not_found',
     );
     assert.equal(model.requests.length, 0);
@@ -169,7 +197,10 @@ describe('AnswerService', () => {
     });
     const service = new AnswerService({ retriever: search(), analyzer, chatModel: model });
     const events = await collect(service.answer({ knowledgeBaseId: 'kb', question: 'How?', signal: new AbortController().signal }));
-    assert.deepEqual(events.map((event) => event.type), ['sources', 'text-delta', 'error']);
+    assert.deepEqual(
+      events.map((event) => event.type),
+      ['sources', 'text-delta', 'error'],
+    );
     assert.deepEqual(events[2], { type: 'error', code: 'llm_failed', message: 'upstream broke' });
   });
 

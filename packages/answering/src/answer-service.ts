@@ -242,7 +242,10 @@ export class AnswerService {
     }
     const turns = this.#options.retrievalHistoryTurns ?? 2;
     if (turns === 0) return question;
-    const earlier = history.filter((message) => message.role === 'user').slice(-turns).map((message) => message.content);
+    const earlier = history
+      .filter((message) => message.role === 'user')
+      .slice(-turns)
+      .map((message) => message.content);
     return [...earlier, question].join('\n');
   }
 }

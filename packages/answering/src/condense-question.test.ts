@@ -10,7 +10,10 @@ describe('buildCondenseMessages', () => {
       content: `turn ${turn} ${'word '.repeat(30)}`,
     }));
     const messages = buildCondenseMessages('and then?', history, { historyTokens: 200 });
-    assert.deepEqual(messages.map((message) => message.role), ['system', 'user']);
+    assert.deepEqual(
+      messages.map((message) => message.role),
+      ['system', 'user'],
+    );
     const text = messages[1]?.content ?? '';
     assert.match(text, /Assistant: turn 11 /);
     assert.doesNotMatch(text, /turn 0 /);

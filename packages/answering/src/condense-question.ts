@@ -62,6 +62,10 @@ export async function condenseQuestion(request: CondenseRequest, options: Conden
 
 /** Strips what models add despite the instructions: a label, quotes, surrounding space. */
 export function cleanStandaloneQuestion(text: string): string {
-  const unquote = (value: string) => value.trim().replace(/^["'“”«»]+|["'“”«»]+$/g, '').trim();
+  const unquote = (value: string) =>
+    value
+      .trim()
+      .replace(/^["'“”«»]+|["'“”«»]+$/g, '')
+      .trim();
   return unquote(unquote(text).replace(/^(standalone question|question)\s*:\s*/i, ''));
 }

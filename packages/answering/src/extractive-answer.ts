@@ -23,12 +23,7 @@ export const noAnswerInPassages = 'The retrieved passages do not contain an answ
  * a sentence contains adds its inverse sentence frequency (rare terms count more), a little is
  * taken off for passages ranked lower, and ties go to the shorter sentence.
  */
-export function selectSentences(
-  question: string,
-  sources: Source[],
-  analyzer: TextAnalyzer,
-  options: ExtractiveOptions = {},
-): SelectedSentence[] {
+export function selectSentences(question: string, sources: Source[], analyzer: TextAnalyzer, options: ExtractiveOptions = {}): SelectedSentence[] {
   const questionTerms = new Set(analyzer.analyze(question));
   if (questionTerms.size === 0) return [];
   const candidates: Array<{ text: string; sourceIndex: number; rank: number; terms: Set<string> }> = [];

@@ -19,7 +19,11 @@ describe('buildPrompt', () => {
       { role: 'user', content: 'What is BM25?' },
       { role: 'assistant', content: 'A ranking function [1].' },
     ];
-    const built = buildPrompt({ question: 'Who made it?', history, sources: [source(1, 'Robertson and Spärck Jones.', 4), source(2, 'Okapi at City University.')] });
+    const built = buildPrompt({
+      question: 'Who made it?',
+      history,
+      sources: [source(1, 'Robertson and Spärck Jones.', 4), source(2, 'Okapi at City University.')],
+    });
     assert.deepEqual(
       built.messages.map((message) => message.role),
       ['system', 'user', 'assistant', 'user'],
@@ -32,7 +36,10 @@ describe('buildPrompt', () => {
     assert.ok(last.includes('[2] file-2.pdf, page 2\nOkapi at City University.'));
     assert.ok(last.endsWith('Question: Who made it?'));
     assert.equal(built.droppedHistoryMessages, 0);
-    assert.deepEqual(built.sources.map((entry) => entry.index), [1, 2]);
+    assert.deepEqual(
+      built.sources.map((entry) => entry.index),
+      [1, 2],
+    );
   });
 
   it('drops the oldest history first and never the question', () => {
@@ -55,7 +62,10 @@ describe('buildPrompt', () => {
     const sources = Array.from({ length: 10 }, (_, position) => source(position + 1, 'passage text '.repeat(60)));
     const built = buildPrompt({ question: 'q', history: [], sources }, { budgetTokens: 600 });
     assert.ok(built.sources.length >= 1 && built.sources.length < 10);
-    assert.deepEqual(built.sources.map((entry) => entry.documentId), sources.slice(0, built.sources.length).map((entry) => entry.documentId));
+    assert.deepEqual(
+      built.sources.map((entry) => entry.documentId),
+      sources.slice(0, built.sources.length).map((entry) => entry.documentId),
+    );
     const context = built.messages.at(-1)?.content ?? '';
     assert.ok(estimateTokens(context) <= 600 + estimateTokens('Context:\n\n\nQuestion: q') + 10);
   });

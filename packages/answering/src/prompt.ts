@@ -86,8 +86,7 @@ export function buildPrompt(input: PromptInput, options: PromptOptions = {}): Bu
     ...history.messages,
     { role: 'user', content: `Context:\n${contextBlock}\n\nQuestion: ${input.question}` },
   ];
-  const promptTokens =
-    estimateTokensCached(systemPrompt) + history.tokens + contextTokens + estimateTokens(input.question) + 4 + 2 * messageOverheadTokens;
+  const promptTokens = estimateTokensCached(systemPrompt) + history.tokens + contextTokens + estimateTokens(input.question) + 4 + 2 * messageOverheadTokens;
   return { messages, sources: keptSources, droppedHistoryMessages: input.history.length - history.messages.length, promptTokens };
 }
 

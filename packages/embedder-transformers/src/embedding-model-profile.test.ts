@@ -17,7 +17,11 @@ describe('embedding model profiles', () => {
       queryPrefix: 'Represent this sentence for searching relevant passages: ',
       passagePrefix: '',
     });
-    assert.deepEqual(profileFromModelName('Xenova/bge-small-zh-v1.5'), { pooling: 'cls', queryPrefix: '为这个句子生成表示以用于检索相关文章：', passagePrefix: '' });
+    assert.deepEqual(profileFromModelName('Xenova/bge-small-zh-v1.5'), {
+      pooling: 'cls',
+      queryPrefix: '为这个句子生成表示以用于检索相关文章：',
+      passagePrefix: '',
+    });
     assert.deepEqual(profileFromModelName('Xenova/bge-m3'), { pooling: 'cls', queryPrefix: '', passagePrefix: '' });
     assert.deepEqual(profileFromModelName('nomic-ai/nomic-embed-text-v1.5'), {
       pooling: 'mean',

@@ -32,9 +32,41 @@ export interface FixtureModel {
 
 const specialTokens = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 const words = [
-  'the', 'moon', 'tide', 'tides', 'sea', 'ocean', 'water', 'wave', 'sun', 'earth', 'gravity', 'pull', 'pulls',
-  'cake', 'flour', 'sugar', 'bread', 'recipe', 'oven', 'query', 'passage', 'document', 'search', 'what',
-  'causes', 'how', 'why', 'is', 'are', 'of', 'a', 'and', 'in', 'on', 'to',
+  'the',
+  'moon',
+  'tide',
+  'tides',
+  'sea',
+  'ocean',
+  'water',
+  'wave',
+  'sun',
+  'earth',
+  'gravity',
+  'pull',
+  'pulls',
+  'cake',
+  'flour',
+  'sugar',
+  'bread',
+  'recipe',
+  'oven',
+  'query',
+  'passage',
+  'document',
+  'search',
+  'what',
+  'causes',
+  'how',
+  'why',
+  'is',
+  'are',
+  'of',
+  'a',
+  'and',
+  'in',
+  'on',
+  'to',
 ];
 const characters = Array.from('abcdefghijklmnopqrstuvwxyz0123456789');
 const punctuation = Array.from('.,:;!?\'"-()');
@@ -184,4 +216,3 @@ function onnxModel(vocabularySize: number, hiddenSize: number, embeddings: Float
     .message(8, (opset) => opset.string(1, '').varint(2, 13))
     .finish();
 }
-

@@ -55,7 +55,10 @@ describe('TransformersEmbedder with the fixture model', () => {
 
   it('gives the same vector for the same text and closer vectors for texts sharing words', async () => {
     const embedder = await TransformersEmbedder.load({ model: plain });
-    const [moon, moonAgain, tides, cake] = await embedder.embed(['the moon and the tides', 'The Moon and the Tides', 'moon tides ocean', 'sugar flour oven'], 'passage');
+    const [moon, moonAgain, tides, cake] = await embedder.embed(
+      ['the moon and the tides', 'The Moon and the Tides', 'moon tides ocean', 'sugar flour oven'],
+      'passage',
+    );
     assertVectorsClose(moon, moonAgain);
     const cosine = (left: number[] | undefined, right: number[] | undefined) =>
       (left ?? []).reduce((sum, value, index) => sum + value * ((right ?? [])[index] as number), 0);

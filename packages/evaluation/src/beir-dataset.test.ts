@@ -27,7 +27,18 @@ describe('loadBeirDataset', () => {
       { id: '2', title: '', text: 'second' },
     ]);
     assert.deepEqual(dataset.queries, [{ id: 'q1', text: 'what?' }]);
-    assert.deepEqual(dataset.judgements, new Map([['q1', new Map([['1', 2], ['2', 0]])]]));
+    assert.deepEqual(
+      dataset.judgements,
+      new Map([
+        [
+          'q1',
+          new Map([
+            ['1', 2],
+            ['2', 0],
+          ]),
+        ],
+      ]),
+    );
     assert.equal(dataset.answers, null);
     await write('answers.jsonl', '{"id": "q1", "doc_id": "1", "answers": ["first", ""], "answer_starts": [0, -1]}\n');
     assert.deepEqual((await loadBeirDataset(directory)).answers, new Map([['q1', ['first']]]));

@@ -9,7 +9,13 @@ import { describeChunkIndexContract, qdrantOpenApiValidator, startFakeQdrantServ
 import { QdrantChunkIndex, type QdrantChunkIndexOptions } from './qdrant-chunk-index.js';
 import { querySparseVector } from './sparse-vector.js';
 
-function chunk(knowledgeBaseId: string, documentId: string, ordinal: number, terms: Record<string, number>, options: { vector?: number[]; generation?: number } = {}): IndexedChunk {
+function chunk(
+  knowledgeBaseId: string,
+  documentId: string,
+  ordinal: number,
+  terms: Record<string, number>,
+  options: { vector?: number[]; generation?: number } = {},
+): IndexedChunk {
   const text = Object.keys(terms).join(' ');
   const generation = options.generation ?? 1;
   return {
@@ -91,10 +97,17 @@ describe('Qdrant adapter requests', () => {
     await index.createGeneration({ knowledgeBaseId: 'kb_a', generation: 1 }, { embeddingModel: 'tiny', denseDimensions: 3 });
     await index.createGeneration({ knowledgeBaseId: 'kb_a', generation: 1 }, { embeddingModel: 'tiny', denseDimensions: 3 });
     const creations = ofOperation('create_collection').filter((exchange) => exchange.path.startsWith('/collections/shape_'));
-    assert.deepEqual(creations.map((exchange) => exchange.path), ['/collections/shape_kb_a_g1'], 'created once: the second call found it');
+    assert.deepEqual(
+      creations.map((exchange) => exchange.path),
+      ['/collections/shape_kb_a_g1'],
+      'created once: the second call found it',
+    );
     assert.deepEqual(creations[0]?.body, { sparse_vectors: { bm25: { modifier: 'idf' } }, vectors: { dense: { size: 3, distance: 'Cosine' } } });
     const indexed = ofOperation('create_field_index').map((exchange) => exchange.body);
-    assert.deepEqual(indexed.slice(0, 2), [{ field_name: 'documentId', field_schema: 'keyword' }, { field_name: 'ordinal', field_schema: 'integer' }]);
+    assert.deepEqual(indexed.slice(0, 2), [
+      { field_name: 'documentId', field_schema: 'keyword' },
+      { field_name: 'ordinal', field_schema: 'integer' },
+    ]);
     assert.deepEqual(fake.aliases(), { shape_kb_a: 'shape_kb_a_g1' });
     await assert.rejects(
       index.createGeneration({ knowledgeBaseId: 'kb_a', generation: 1 }, { embeddingModel: 'other', denseDimensions: 5 }),
@@ -102,13 +115,28 @@ describe('Qdrant adapter requests', () => {
       'an existing generation with another vector size is not taken for this one',
     );
 
-    await index.upsertDocumentChunks({ knowledgeBaseId: 'kb_a', generation: 1, documentId: 'd1' }, [chunk('kb_a', 'd1', 0, { trace: 2, tree: 1 }, { vector: [1, 0, 0] })]);
+    await index.upsertDocumentChunks({ knowledgeBaseId: 'kb_a', generation: 1, documentId: 'd1' }, [
+      chunk('kb_a', 'd1', 0, { trace: 2, tree: 1 }, { vector: [1, 0, 0] }),
+    ]);
     const upsert = ofOperation('upsert_points').at(-1);
     assert.match(upsert?.path ?? '', /[?&]wait=true/);
-    const point = (upsert?.body as { points: Array<{ vector: { bm25: { indices: number[]; values: number[] }; dense: number[] }; payload: Record<string, unknown> }> }).points[0]!;
+    const point = (
+      upsert?.body as { points: Array<{ vector: { bm25: { indices: number[]; values: number[] }; dense: number[] }; payload: Record<string, unknown> }> }
+    ).points[0]!;
     assert.equal(point.vector.bm25.indices.length, 2);
     assert.deepEqual(point.vector.dense, [1, 0, 0]);
-    assert.deepEqual(Object.keys(point.payload).sort(), ['documentId', 'documentName', 'end', 'generation', 'knowledgeBaseId', 'ordinal', 'page', 'start', 'text', 'tokens']);
+    assert.deepEqual(Object.keys(point.payload).sort(), [
+      'documentId',
+      'documentName',
+      'end',
+      'generation',
+      'knowledgeBaseId',
+      'ordinal',
+      'page',
+      'start',
+      'text',
+      'tokens',
+    ]);
   });
 
   it("searches the requested generation's collection: sparse alone, dense alone, and hybrid with prefetches fused by RRF", async () => {
@@ -124,9 +152,15 @@ describe('Qdrant adapter requests', () => {
     const lookupsBefore = ofOperation('get_collection').length;
 
     const lexical = await index.search({ knowledgeBaseId: 'kb_m', generation: 1, terms: { apple: 1 }, mode: 'lexical', topK: 5 });
-    assert.deepEqual(lexical.map((hit) => hit.chunk.ordinal), [0]);
+    assert.deepEqual(
+      lexical.map((hit) => hit.chunk.ordinal),
+      [0],
+    );
     const dense = await index.search({ knowledgeBaseId: 'kb_m', generation: 1, terms: { apple: 1 }, vector: [0, 1], mode: 'dense', topK: 1 });
-    assert.deepEqual(dense.map((hit) => hit.chunk.ordinal), [1]);
+    assert.deepEqual(
+      dense.map((hit) => hit.chunk.ordinal),
+      [1],
+    );
     const hybrid = await index.search({ knowledgeBaseId: 'kb_m', generation: 1, terms: { apple: 1 }, vector: [0.1, 1], mode: 'hybrid', topK: 5 });
     assert.deepEqual(new Set(hybrid.map((hit) => hit.chunk.ordinal)), new Set([0, 1]));
     assert.ok((hybrid[0]?.chunk.text.length ?? 0) > 0);
@@ -137,7 +171,10 @@ describe('Qdrant adapter requests', () => {
 
     const sent = ofOperation('query_points').slice(before);
     const apple = querySparseVector({ apple: 1 });
-    assert.ok(sent.every((exchange) => exchange.path === '/collections/modes_kb_m_g1/points/query'), "by the generation's collection, not the alias");
+    assert.ok(
+      sent.every((exchange) => exchange.path === '/collections/modes_kb_m_g1/points/query'),
+      "by the generation's collection, not the alias",
+    );
     const fused = (vector: number[], query: unknown) => ({
       prefetch: [
         { query: apple, using: 'bm25', limit: 100 },
@@ -147,13 +184,16 @@ describe('Qdrant adapter requests', () => {
       limit: 5,
       with_payload: true,
     });
-    assert.deepEqual(sent.map((exchange) => exchange.body), [
-      { query: apple, using: 'bm25', limit: 5, with_payload: true },
-      { query: [0, 1], using: 'dense', limit: 1, with_payload: true },
-      fused([0.1, 1], { rrf: { k: 60 } }),
-      fused([1, 0], { fusion: 'rrf' }),
-      fused([1, 0], { fusion: 'rrf' }),
-    ]);
+    assert.deepEqual(
+      sent.map((exchange) => exchange.body),
+      [
+        { query: apple, using: 'bm25', limit: 5, with_payload: true },
+        { query: [0, 1], using: 'dense', limit: 1, with_payload: true },
+        fused([0.1, 1], { rrf: { k: 60 } }),
+        fused([1, 0], { fusion: 'rrf' }),
+        fused([1, 0], { fusion: 'rrf' }),
+      ],
+    );
   });
 
   it('writes a new generation without moving the alias, moves it in one request on activation, and deletes a document from every generation', async () => {
@@ -174,9 +214,10 @@ describe('Qdrant adapter requests', () => {
     const aliasChangesBefore = ofOperation('update_aliases').length;
     await index.activateGeneration({ knowledgeBaseId: 'kb_g', generation: 2 });
     const aliasChanges = ofOperation('update_aliases').slice(aliasChangesBefore);
-    assert.deepEqual(aliasChanges.map((exchange) => exchange.body), [
-      { actions: [{ delete_alias: { alias_name: 'gen_kb_g' } }, { create_alias: { alias_name: 'gen_kb_g', collection_name: 'gen_kb_g_g2' } }] },
-    ]);
+    assert.deepEqual(
+      aliasChanges.map((exchange) => exchange.body),
+      [{ actions: [{ delete_alias: { alias_name: 'gen_kb_g' } }, { create_alias: { alias_name: 'gen_kb_g', collection_name: 'gen_kb_g_g2' } }] }],
+    );
     assert.equal(fake.aliases().gen_kb_g, 'gen_kb_g_g2');
     await assert.rejects(index.activateGeneration({ knowledgeBaseId: 'kb_g', generation: 9 }), { code: 'generation_not_found' });
     assert.equal(fake.aliases().gen_kb_g, 'gen_kb_g_g2', 'a refused activation leaves the alias where it was');
@@ -184,13 +225,19 @@ describe('Qdrant adapter requests', () => {
     const deletesBefore = ofOperation('delete_points').length;
     await index.deleteDocument('kb_g', 'd1');
     const deletes = ofOperation('delete_points').slice(deletesBefore);
-    assert.deepEqual(deletes.map((exchange) => exchange.path), ['/collections/gen_kb_g_g1/points/delete?wait=true', '/collections/gen_kb_g_g2/points/delete?wait=true']);
+    assert.deepEqual(
+      deletes.map((exchange) => exchange.path),
+      ['/collections/gen_kb_g_g1/points/delete?wait=true', '/collections/gen_kb_g_g2/points/delete?wait=true'],
+    );
     assert.deepEqual(deletes[0]?.body, { filter: { must: [{ key: 'documentId', match: { value: 'd1' } }] } });
     assert.equal(await index.countChunks('kb_g', 1), 0);
     assert.equal(await index.countChunks('kb_g', 2), 0);
 
     await index.deleteKnowledgeBase('kb_g');
-    assert.deepEqual(fake.collectionNames().filter((name) => name.startsWith('gen_')), []);
+    assert.deepEqual(
+      fake.collectionNames().filter((name) => name.startsWith('gen_')),
+      [],
+    );
     assert.equal(fake.aliases().gen_kb_g, undefined);
   });
 
@@ -198,15 +245,21 @@ describe('Qdrant adapter requests', () => {
     const index = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'refuse' });
     await index.createGeneration({ knowledgeBaseId: 'kb_r', generation: 1 }, { embeddingModel: null, denseDimensions: null });
     await index.createGeneration({ knowledgeBaseId: 'kb_r', generation: 2 }, { embeddingModel: 'tiny', denseDimensions: 4 });
-    await assert.rejects(index.search({ knowledgeBaseId: 'kb_r', generation: 1, terms: { a: 1 }, vector: [1], mode: 'hybrid', topK: 3 }), { code: 'invalid_request' });
+    await assert.rejects(index.search({ knowledgeBaseId: 'kb_r', generation: 1, terms: { a: 1 }, vector: [1], mode: 'hybrid', topK: 3 }), {
+      code: 'invalid_request',
+    });
     const other = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'refuse' });
     for (const writer of [index, other]) {
       await assert.rejects(
-        writer.upsertDocumentChunks({ knowledgeBaseId: 'kb_r', generation: 2, documentId: 'd1' }, [chunk('kb_r', 'd1', 0, { a: 1 }, { generation: 2, vector: [1, 2] })]),
+        writer.upsertDocumentChunks({ knowledgeBaseId: 'kb_r', generation: 2, documentId: 'd1' }, [
+          chunk('kb_r', 'd1', 0, { a: 1 }, { generation: 2, vector: [1, 2] }),
+        ]),
         { code: 'internal_error' },
       );
     }
-    await other.upsertDocumentChunks({ knowledgeBaseId: 'kb_r', generation: 2, documentId: 'd1' }, [chunk('kb_r', 'd1', 0, { a: 1 }, { generation: 2, vector: [1, 2, 3, 4] })]);
+    await other.upsertDocumentChunks({ knowledgeBaseId: 'kb_r', generation: 2, documentId: 'd1' }, [
+      chunk('kb_r', 'd1', 0, { a: 1 }, { generation: 2, vector: [1, 2, 3, 4] }),
+    ]);
     assert.equal(await index.countChunks('kb_r', 2), 1, 'a process that did not create the generation read its size');
   });
 
@@ -216,12 +269,16 @@ describe('Qdrant adapter requests', () => {
     await api.createGeneration({ knowledgeBaseId: 'kb_l', generation: 1 }, { embeddingModel: null, denseDimensions: null });
     await writer.upsertDocumentChunks({ knowledgeBaseId: 'kb_l', generation: 1, documentId: 'd1' }, [chunk('kb_l', 'd1', 0, { first: 1 })]);
     await api.deleteKnowledgeBase('kb_l');
-    await assert.rejects(
-      writer.upsertDocumentChunks({ knowledgeBaseId: 'kb_l', generation: 1, documentId: 'd2' }, [chunk('kb_l', 'd2', 0, { late: 1 })]),
-      { code: 'generation_not_found' },
+    await assert.rejects(writer.upsertDocumentChunks({ knowledgeBaseId: 'kb_l', generation: 1, documentId: 'd2' }, [chunk('kb_l', 'd2', 0, { late: 1 })]), {
+      code: 'generation_not_found',
+    });
+    await assert.rejects(writer.search({ knowledgeBaseId: 'kb_l', generation: 1, terms: { late: 1 }, mode: 'lexical', topK: 3 }), {
+      code: 'generation_not_found',
+    });
+    assert.deepEqual(
+      fake.collectionNames().filter((name) => name.startsWith('late_')),
+      [],
     );
-    await assert.rejects(writer.search({ knowledgeBaseId: 'kb_l', generation: 1, terms: { late: 1 }, mode: 'lexical', topK: 3 }), { code: 'generation_not_found' });
-    assert.deepEqual(fake.collectionNames().filter((name) => name.startsWith('late_')), []);
     assert.equal(fake.aliases().late_kb_l, undefined);
     // Deleting what does not exist is not an error.
     assert.equal(await writer.countChunks('kb_l', 1), 0);

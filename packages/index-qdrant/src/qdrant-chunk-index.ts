@@ -128,9 +128,7 @@ export class QdrantChunkIndex implements ChunkIndex {
     try {
       for (let offset = 0; offset < points.length; offset += batchSize) {
         const batch = points.slice(offset, offset + batchSize);
-        await this.#call('an upsert', signal, (init) =>
-          this.#client.api().upsertPoints({ collection_name: collection, wait: true, points: batch }, init),
-        );
+        await this.#call('an upsert', signal, (init) => this.#client.api().upsertPoints({ collection_name: collection, wait: true, points: batch }, init));
       }
       // Chunk ids are deterministic (document, generation, ordinal): the upsert overwrote the
       // document's earlier chunks in place, and only a longer earlier version leaves a tail.
@@ -191,7 +189,9 @@ export class QdrantChunkIndex implements ChunkIndex {
     // live through activateGeneration.
     if (target.generation === 1 && (await this.#aliasTarget(target.knowledgeBaseId, signal)) === null) {
       await this.#call('an alias change', signal, (init) =>
-        this.#client.api().updateAliases({ actions: [{ create_alias: { alias_name: this.#names.alias(target.knowledgeBaseId), collection_name: collection } }] }, init),
+        this.#client
+          .api()
+          .updateAliases({ actions: [{ create_alias: { alias_name: this.#names.alias(target.knowledgeBaseId), collection_name: collection } }] }, init),
       );
     }
   }
@@ -245,9 +245,7 @@ export class QdrantChunkIndex implements ChunkIndex {
     throwIfAborted(signal);
     const alias = this.#names.alias(knowledgeBaseId);
     if ((await this.#aliasTarget(knowledgeBaseId, signal)) !== null) {
-      await this.#call('an alias change', signal, (init) =>
-        this.#client.api().updateAliases({ actions: [{ delete_alias: { alias_name: alias } }] }, init),
-      );
+      await this.#call('an alias change', signal, (init) => this.#client.api().updateAliases({ actions: [{ delete_alias: { alias_name: alias } }] }, init));
     }
     for (const collection of await this.#collectionsOf(knowledgeBaseId, signal)) {
       this.#denseSizes.delete(collection);
@@ -287,9 +285,7 @@ export class QdrantChunkIndex implements ChunkIndex {
     }
     const collection = this.#names.collection(request.knowledgeBaseId, request.generation);
     try {
-      const result = await this.#call('a search', request.signal, (init) =>
-        this.#client.api().queryPoints({ collection_name: collection, ...query }, init),
-      );
+      const result = await this.#call('a search', request.signal, (init) => this.#client.api().queryPoints({ collection_name: collection, ...query }, init));
       return result.points.flatMap((point) => {
         const chunk = toChunk(String(point.id), point.payload);
         return chunk === null ? [] : [{ chunk, score: point.score }];
@@ -307,10 +303,12 @@ export class QdrantChunkIndex implements ChunkIndex {
     const collection = this.#names.collection(knowledgeBaseId, generation);
     try {
       const result = await this.#call('a count', undefined, (init) =>
-        this.#client.api().countPoints(
-          { collection_name: collection, exact: true, ...(documentId === undefined ? {} : { filter: { must: [matchDocument(documentId)] } }) },
-          init,
-        ),
+        this.#client
+          .api()
+          .countPoints(
+            { collection_name: collection, exact: true, ...(documentId === undefined ? {} : { filter: { must: [matchDocument(documentId)] } }) },
+            init,
+          ),
       );
       return result.count;
     } catch (error) {
@@ -400,8 +398,8 @@ function toPayload(chunk: IndexedChunk, target: { knowledgeBaseId: string; gener
 
 function toChunk(id: string, payload: Record<string, unknown> | null | undefined): Chunk | null {
   if (payload === null || payload === undefined) return null;
-  const text = (name: keyof ChunkPayload) => (typeof payload[name] === 'string' ? (payload[name]) : '');
-  const number = (name: keyof ChunkPayload) => (typeof payload[name] === 'number' ? (payload[name]) : 0);
+  const text = (name: keyof ChunkPayload) => (typeof payload[name] === 'string' ? payload[name] : '');
+  const number = (name: keyof ChunkPayload) => (typeof payload[name] === 'number' ? payload[name] : 0);
   return {
     id,
     knowledgeBaseId: text('knowledgeBaseId'),

@@ -2,15 +2,7 @@ import { createRequire } from 'node:module';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import {
-  AbortedError,
-  DocumentError,
-  errorCodes,
-  throwIfAborted,
-  type DocumentParser,
-  type ErrorCode,
-  type ParsedDocument,
-} from '@passage/spec';
+import { AbortedError, DocumentError, errorCodes, throwIfAborted, type DocumentParser, type ErrorCode, type ParsedDocument } from '@passage/spec';
 import type { DocumentMetadata } from './parse-document.js';
 import type { BatchAcknowledgement, ParseFailure, PreparationSettings, ThreadReply, ThreadRequest } from './parse-worker.js';
 import type { ParsedSummary, PreparedChunk } from './prepare-document.js';

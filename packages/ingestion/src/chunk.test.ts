@@ -5,8 +5,22 @@ import { chunkPages, trailingMergeFactor, type ChunkDraft, type ChunkingOptions 
 import { splitSentences } from '@passage/retrieval';
 import { seededRandom } from '@passage/testing';
 
-
-const englishWords = ['the', 'retriever', 'ranks', 'passages', 'by', 'relevance', 'and', 'generation', 'cites', 'pages', 'e.g.', 'Fig.', '42', 'state-of-the-art'];
+const englishWords = [
+  'the',
+  'retriever',
+  'ranks',
+  'passages',
+  'by',
+  'relevance',
+  'and',
+  'generation',
+  'cites',
+  'pages',
+  'e.g.',
+  'Fig.',
+  '42',
+  'state-of-the-art',
+];
 const chineseWords = ['检索', '增强', '生成', '模型', '引用', '页面', '段落', '𠀀', '的', '文档'];
 
 /** Text of about `length` characters mixing English and Chinese sentences, line breaks and oddities. */
@@ -85,7 +99,10 @@ describe('chunkPages', () => {
     for (const chunk of chunks) {
       assert.ok(starts.has(chunk.start) && ends.has(chunk.end), 'chunks start and end at sentence boundaries');
     }
-    assert.ok(chunks.slice(0, -1).every((chunk) => chunk.tokens > 64 - 12), 'greedy packing fills chunks');
+    assert.ok(
+      chunks.slice(0, -1).every((chunk) => chunk.tokens > 64 - 12),
+      'greedy packing fills chunks',
+    );
   });
 
   it('packs a Chinese paragraph at 。！？；', () => {

@@ -6,8 +6,8 @@ import { detectDocumentType } from './detect-type.js';
 const utf8 = (text: string) => new TextEncoder().encode(text);
 /** The 8-byte PNG signature followed by the start of an IHDR chunk. */
 const pngHeader = Uint8Array.from([
-  0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01,
-  0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00,
+  0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06,
+  0x00, 0x00, 0x00,
 ]);
 
 async function detectionError(bytes: Uint8Array, fileName: string, mediaType?: string): Promise<DocumentError> {
@@ -35,10 +35,7 @@ describe('detectDocumentType', () => {
   test('rejects a binary format, naming it', async () => {
     const error = await detectionError(pngHeader, 'holiday.png', 'image/png');
     assert.equal(error.code, 'unsupported_type');
-    assert.equal(
-      error.message,
-      'Unsupported file type image/png (holiday.png); supported: PDF, plain text, Markdown, HTML',
-    );
+    assert.equal(error.message, 'Unsupported file type image/png (holiday.png); supported: PDF, plain text, Markdown, HTML');
   });
 
   test('rejects a file named .pdf that is not a PDF', async () => {

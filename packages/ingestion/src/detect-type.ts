@@ -20,11 +20,7 @@ const textBasedUnsupportedMediaTypes = new Set(['application/rtf', 'application/
  * choose between the text formats (and name the file in messages): an upload named `x.pdf` that
  * holds a PNG is rejected as a PNG.
  */
-export async function detectDocumentType(
-  bytes: Uint8Array,
-  fileName: string,
-  declaredMediaType?: string | null,
-): Promise<DocumentType> {
+export async function detectDocumentType(bytes: Uint8Array, fileName: string, declaredMediaType?: string | null): Promise<DocumentType> {
   if (bytes.length === 0) throw new DocumentError('empty_document', `${fileName} is empty`);
   const signatureOffset = findPdfSignature(bytes);
   if (signatureOffset === 0) return 'pdf';
@@ -47,16 +43,10 @@ export async function detectDocumentType(
     );
   }
   if (claimsPdf) {
-    throw new DocumentError(
-      'pdf_corrupt',
-      `${fileName} does not start like a PDF (no ${pdfSignature} header in its first ${pdfSignatureWindow} bytes)`,
-    );
+    throw new DocumentError('pdf_corrupt', `${fileName} does not start like a PDF (no ${pdfSignature} header in its first ${pdfSignatureWindow} bytes)`);
   }
   if (text === undefined) {
-    throw new DocumentError(
-      'unsupported_type',
-      `Unsupported file type (${fileName}): the content is neither a PDF nor UTF-8 text; ${supportedTypes}`,
-    );
+    throw new DocumentError('unsupported_type', `Unsupported file type (${fileName}): the content is neither a PDF nor UTF-8 text; ${supportedTypes}`);
   }
   if (text.trim() === '') throw new DocumentError('empty_document', `${fileName} contains only whitespace`);
 

@@ -91,12 +91,15 @@ export class InProcessQueue implements IngestionQueue {
     const failures: unknown[] = [];
     const lane = async () => {
       for (let documentId = queue.shift(); documentId !== undefined && !signal.aborted; documentId = queue.shift()) {
-        const outcome = await this.#withRetries(documentId, signal, () =>
-          this.#options.service.rebuild(
-            documentId,
-            { knowledgeBaseId: request.knowledgeBaseId, generation: request.generation, schema: request.schema },
-            signal,
-          ),
+        const outcome = await this.#withRetries(
+          documentId,
+          signal,
+          () =>
+            this.#options.service.rebuild(
+              documentId,
+              { knowledgeBaseId: request.knowledgeBaseId, generation: request.generation, schema: request.schema },
+              signal,
+            ),
           async (error): Promise<RebuildOutcome> => ({ documentId, kind: 'failed', error: { code: error.code, message: error.message } }),
         );
         if (outcome !== null) finished.push(outcome);
@@ -159,12 +162,12 @@ export class InProcessQueue implements IngestionQueue {
       const done = this.#process(id, controller.signal)
         .catch((error: unknown) => this.#logger.error({ documentId: id, err: error }, 'ingestion bookkeeping failed'))
         .finally(() => {
-        this.#running.delete(id);
-        this.#pump();
-        if (this.#pending.length === 0 && this.#running.size === 0) {
-          for (const resolve of this.#idleWaiters.splice(0)) resolve();
-        }
-      });
+          this.#running.delete(id);
+          this.#pump();
+          if (this.#pending.length === 0 && this.#running.size === 0) {
+            for (const resolve of this.#idleWaiters.splice(0)) resolve();
+          }
+        });
       this.#running.set(id, { controller, done });
     }
   }
@@ -186,12 +189,7 @@ export class InProcessQueue implements IngestionQueue {
    * upstream Retry-After wins); past the last attempt, or for a fault that is not retryable, answers
    * what `giveUp` makes of it. Null when it was aborted (the document stays as it was).
    */
-  async #withRetries<T>(
-    documentId: string,
-    signal: AbortSignal,
-    work: () => Promise<T>,
-    giveUp: (error: AppError) => Promise<T | null>,
-  ): Promise<T | null> {
+  async #withRetries<T>(documentId: string, signal: AbortSignal, work: () => Promise<T>, giveUp: (error: AppError) => Promise<T | null>): Promise<T | null> {
     const attempts = this.#options.retryAttempts ?? 3;
     const baseDelay = this.#options.retryBaseDelayMs ?? 1000;
     for (let attempt = 1; ; attempt += 1) {

@@ -60,7 +60,11 @@ function setup(embedder: Embedder, options: { batchSize: number; concurrency: nu
     completeDocument: async (_id: string, chunks: number) => ({ document: (record = { ...record, status: 'ready', chunks }), replaced: null }),
     updateDocument: async (_id: string, update: DocumentUpdate) => {
       if (update.progress !== undefined) progress.push(update.progress);
-      record = { ...record, ...(update.status === undefined ? {} : { status: update.status }), ...(update.chunks === undefined ? {} : { chunks: update.chunks }) };
+      record = {
+        ...record,
+        ...(update.status === undefined ? {} : { status: update.status }),
+        ...(update.chunks === undefined ? {} : { chunks: update.chunks }),
+      };
       return record;
     },
   } as unknown as Catalog;
@@ -104,11 +108,17 @@ describe('IngestionService embedding', () => {
     assert.equal(maxInFlight, 3);
     const chunks = indexed[0]!;
     assert.ok(chunks.length >= 20, `${chunks.length} chunks`);
-    assert.ok(chunks.every((chunk) => chunk.vector?.[0] === chunk.text.length), 'each chunk has its own vector');
+    assert.ok(
+      chunks.every((chunk) => chunk.vector?.[0] === chunk.text.length),
+      'each chunk has its own vector',
+    );
     const embedding = progress.filter((entry) => entry?.stage === 'embedding').map((entry) => entry!.done);
     assert.equal(embedding[0], 0);
     assert.equal(embedding.at(-1), chunks.length);
-    assert.ok(embedding.every((done, position) => position === 0 || done > embedding[position - 1]!), 'progress only grows');
+    assert.ok(
+      embedding.every((done, position) => position === 0 || done > embedding[position - 1]!),
+      'progress only grows',
+    );
   });
 
   it('stops taking batches after one fails and reports that failure', async () => {

@@ -70,9 +70,7 @@ function fitsSchema(prepared: PreparedChunk[], schema: GenerationSchema): boolea
 
 /** What happened to one ingestion attempt, for the queue that drives it. */
 export type IngestionOutcome =
-  | { kind: 'ready'; document: DocumentRecord }
-  | { kind: 'failed'; document: DocumentRecord | null; error: AppError }
-  | { kind: 'skipped'; reason: string };
+  { kind: 'ready'; document: DocumentRecord } | { kind: 'failed'; document: DocumentRecord | null; error: AppError } | { kind: 'skipped'; reason: string };
 
 /**
  * Drives one document through the pipeline: parse (bounded, off the main thread) → chunk →
@@ -251,7 +249,11 @@ export class IngestionService {
       for (const target of pending) {
         const chunks = await forGeneration(prepared, target.generation, target.schema);
         try {
-          await index.upsertDocumentChunks({ knowledgeBaseId: document.knowledgeBaseId, generation: target.generation, documentId: document.id }, chunks, signal);
+          await index.upsertDocumentChunks(
+            { knowledgeBaseId: document.knowledgeBaseId, generation: target.generation, documentId: document.id },
+            chunks,
+            signal,
+          );
         } catch (error) {
           // Dropped meanwhile (a reindex switched away from it, or the knowledge base went): read again.
           if (error instanceof GenerationNotFoundError) continue;
@@ -306,7 +308,11 @@ export class IngestionService {
         const batch = batches[next]!;
         next += 1;
         try {
-          const vectors = await embedder.embed(batch.map((chunk) => chunk.text), 'passage', signal);
+          const vectors = await embedder.embed(
+            batch.map((chunk) => chunk.text),
+            'passage',
+            signal,
+          );
           batch.forEach((chunk, position) => {
             const vector = vectors[position];
             if (vector === undefined) throw new AppError('embedding_failed', 'The embedder returned fewer vectors than texts');

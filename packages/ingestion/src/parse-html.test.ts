@@ -48,7 +48,20 @@ describe('parseHtml', () => {
   });
 
   test('leaves out scripts, styles, the head, images and link targets', () => {
-    for (const hidden of ['tracking-code', 'inline-module', 'color: red', 'display: none', 'utf-8', 'chart.png', 'tide chart', 'Enable JavaScript', 'example.org', '/home', '[', ']']) {
+    for (const hidden of [
+      'tracking-code',
+      'inline-module',
+      'color: red',
+      'display: none',
+      'utf-8',
+      'chart.png',
+      'tide chart',
+      'Enable JavaScript',
+      'example.org',
+      '/home',
+      '[',
+      ']',
+    ]) {
       assert.ok(!text.includes(hidden), `${JSON.stringify(hidden)} leaked into ${JSON.stringify(text)}`);
     }
   });

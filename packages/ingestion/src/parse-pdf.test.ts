@@ -77,7 +77,7 @@ const UNMET_EXPECTATIONS: Record<string, { reason: string; assertInstead(documen
       assert.ok(text.startsWith('Beautiful is better than ugly.'), text.slice(0, 80));
       assert.ok(text.includes('Mai 30, 18 13:27'));
       assert.ok(text.includes('zen_of_python.txt'));
-      assert.ok(text.includes("Namespaces are one honking great idea −− let’s do more of those!"));
+      assert.ok(text.includes('Namespaces are one honking great idea −− let’s do more of those!'));
     },
   },
 };
@@ -191,9 +191,7 @@ async function assertExpectations(entry: ManifestEntry, document: ParsedDocument
   }
   if (expectation.expected_text_file !== undefined) {
     const source = await readFile(path.join(pdfDirectory, expectation.expected_text_file), 'utf8');
-    const expected = expectation.expected_text_file.endsWith('.tex')
-      ? visibleLatexText(source)
-      : source.replace(/<!--[\s\S]*?-->/g, ''); // docling's "<!-- image -->" placeholders
+    const expected = expectation.expected_text_file.endsWith('.tex') ? visibleLatexText(source) : source.replace(/<!--[\s\S]*?-->/g, ''); // docling's "<!-- image -->" placeholders
     const { coverage, missing } = wordCoverage(expected, fullText(document));
     assert.ok(coverage >= 0.98, `${file}: ${(coverage * 100).toFixed(1)}% of the ground-truth words; missing ${missing.slice(0, 20).join(' ')}`);
   }

@@ -46,11 +46,9 @@ export async function parsePdf(bytes: Uint8Array, options: ParsePdfOptions): Pro
 
   if (pages.every((page) => page.text.trim() === '')) {
     const count = pages.length === 1 ? '1 page' : `${pages.length} pages`;
-    throw new DocumentError(
-      'pdf_no_text_layer',
-      `The PDF has no text layer (${count} without extractable text, likely a scan); OCR is not enabled`,
-      { details: { pages: pages.length } },
-    );
+    throw new DocumentError('pdf_no_text_layer', `The PDF has no text layer (${count} without extractable text, likely a scan); OCR is not enabled`, {
+      details: { pages: pages.length },
+    });
   }
   return { type: 'pdf', pages };
 }
@@ -76,11 +74,9 @@ function toDocumentError(error: unknown, password: string | undefined): Document
   if (error instanceof Error && error.name === 'PasswordException') {
     const response = passwordResponse(error);
     const wrong = response === undefined ? password !== undefined && password !== '' : response === incorrectPasswordResponse;
-    return new DocumentError(
-      'pdf_encrypted',
-      wrong ? 'The password given for the PDF is wrong' : 'The PDF is encrypted and needs a password',
-      { cause: error },
-    );
+    return new DocumentError('pdf_encrypted', wrong ? 'The password given for the PDF is wrong' : 'The PDF is encrypted and needs a password', {
+      cause: error,
+    });
   }
   // InvalidPDFException, FormatError, UnknownErrorException and whatever else pdf.js raises
   // while reading the file all mean the same to the user: these bytes cannot be read.
@@ -104,15 +100,17 @@ function passwordResponse(error: Error): number | undefined {
  * some CJK fonts map glyphs to them (常⽤ for 常用), which defeats search.
  */
 function normalizePageText(text: string): string {
-  return text
-    .replace(/\r\n?/g, '\n')
-    // eslint-disable-next-line no-control-regex -- removes control characters on purpose
-    .replace(/[\u0000-\u0008\u000B-\u001F\u007F]/g, '')
-    .replace(/[\u2F00-\u2FDF]/g, (radical) => radical.normalize('NFKC'))
-    .split('\n')
-    .map((line) => line.trimEnd())
-    .join('\n')
-    .replace(/^\n+|\n+$/g, '');
+  return (
+    text
+      .replace(/\r\n?/g, '\n')
+      // eslint-disable-next-line no-control-regex -- removes control characters on purpose
+      .replace(/[\u0000-\u0008\u000B-\u001F\u007F]/g, '')
+      .replace(/[\u2F00-\u2FDF]/g, (radical) => radical.normalize('NFKC'))
+      .split('\n')
+      .map((line) => line.trimEnd())
+      .join('\n')
+      .replace(/^\n+|\n+$/g, '')
+  );
 }
 
 /** The part of pdf.js's API that reading form fields needs. */
@@ -145,11 +143,7 @@ const valueFieldTypes = new Set(['text', 'combobox', 'listbox']);
  * reads page content only, and a filled form keeps its values in the fields, so the same bytes
  * are opened once more with pdf.js; `getFieldObjects` reads the AcroForm without walking pages.
  */
-async function readFormFieldValues(
-  bytes: Uint8Array,
-  password: string | undefined,
-  pageCount: number,
-): Promise<Map<number, string[]>> {
+async function readFormFieldValues(bytes: Uint8Array, password: string | undefined, pageCount: number): Promise<Map<number, string[]>> {
   const pdfjs = await loadPdfjs();
   const task = pdfjs.getDocument({ ...pdfjsOptions, data: new Uint8Array(bytes), ...(password === undefined ? {} : { password }) });
   const valuesByPage = new Map<number, string[]>();
@@ -191,7 +185,5 @@ function fieldLabel(fullName: string): string {
 /** The field's values that say something: IRS forms, for one, fill fields with a lone backslash. */
 function fieldValues(value: unknown): string[] {
   const values: unknown[] = Array.isArray(value) ? value : [value];
-  return values
-    .filter((item): item is string => typeof item === 'string' && /[\p{L}\p{N}]/u.test(item))
-    .map((item) => item.trim());
+  return values.filter((item): item is string => typeof item === 'string' && /[\p{L}\p{N}]/u.test(item)).map((item) => item.trim());
 }

@@ -40,7 +40,10 @@ describe('prepareChunks', () => {
       signal: new AbortController().signal,
     });
     assert.ok(prepared.chunks.length > 5);
-    assert.ok(prepared.chunks.every((chunk) => (chunk.terms['gaug'] ?? 0) >= 1), 'every chunk has its terms');
+    assert.ok(
+      prepared.chunks.every((chunk) => (chunk.terms['gaug'] ?? 0) >= 1),
+      'every chunk has its terms',
+    );
     assert.equal(analyzer.calls, 0);
     assert.ok('threadId' in prepared && prepared.threadId !== threadId);
   });

@@ -200,7 +200,7 @@ describe('Reindexer (embedded store, in-process rebuilds)', () => {
     };
     const result = await reindexer(queueWithUpload, generationSchemaOf(null)).reindex(knowledgeBaseId, new AbortController().signal);
     assert.equal(result.switched, true);
-    assert.equal(await index.countChunks(knowledgeBaseId, 2, uploadedMeanwhile) > 0, true);
+    assert.equal((await index.countChunks(knowledgeBaseId, 2, uploadedMeanwhile)) > 0, true);
     const hits = await retriever.search({ knowledgeBaseId, query: 'volcanoes lava', topK: 1 });
     assert.equal(hits[0]?.chunk.documentId, uploadedMeanwhile);
   });
@@ -217,6 +217,6 @@ describe('Reindexer (embedded store, in-process rebuilds)', () => {
       [[broken, 'broken.txt', 'file_missing']],
     );
     assert.equal((await catalog.getKnowledgeBase(knowledgeBaseId))?.generation, 1);
-    assert.ok(await index.countChunks(knowledgeBaseId, 1, kept) > 0);
+    assert.ok((await index.countChunks(knowledgeBaseId, 1, kept)) > 0);
   });
 });

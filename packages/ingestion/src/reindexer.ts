@@ -142,9 +142,12 @@ export class Reindexer {
         stop.abort(new AbortedError(`The reindex lock of ${knowledgeBaseId} was lost`));
       }
     };
-    const heartbeat = setInterval(() => {
-      renew().catch((error: unknown) => this.#logger.warn({ ...log, err: error }, 'could not renew the reindex lock'));
-    }, Math.max(10, Math.floor(leaseMs / 3)));
+    const heartbeat = setInterval(
+      () => {
+        renew().catch((error: unknown) => this.#logger.warn({ ...log, err: error }, 'could not renew the reindex lock'));
+      },
+      Math.max(10, Math.floor(leaseMs / 3)),
+    );
 
     const failed = new Map<string, ReindexFailure>();
     let rebuilt = 0;
@@ -200,7 +203,17 @@ export class Reindexer {
         // Left for a later run to resume: the lease is let go now rather than when it expires.
         await catalog.renewReindex(knowledgeBaseId, { owner, leaseMs: 0, progress });
         return await this.#result(
-          { knowledgeBaseId, fromGeneration: before.generation, targetGeneration: target, resumed: lease.resumed, switched: false, dropped: false, rebuilt, failed: [...failed.values()], chunksBefore },
+          {
+            knowledgeBaseId,
+            fromGeneration: before.generation,
+            targetGeneration: target,
+            resumed: lease.resumed,
+            switched: false,
+            dropped: false,
+            rebuilt,
+            failed: [...failed.values()],
+            chunksBefore,
+          },
           started,
         );
       }
@@ -213,7 +226,17 @@ export class Reindexer {
         dropped = true;
       }
       return await this.#result(
-        { knowledgeBaseId, fromGeneration: switched.previousGeneration, targetGeneration: target, resumed: lease.resumed, switched: true, dropped, rebuilt, failed: [], chunksBefore },
+        {
+          knowledgeBaseId,
+          fromGeneration: switched.previousGeneration,
+          targetGeneration: target,
+          resumed: lease.resumed,
+          switched: true,
+          dropped,
+          rebuilt,
+          failed: [],
+          chunksBefore,
+        },
         started,
       );
     } catch (error) {

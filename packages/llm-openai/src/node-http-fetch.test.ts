@@ -15,13 +15,15 @@ describe('createNodeHttpFetch', () => {
   const transport = createNodeHttpFetch();
 
   before(async () => {
-    server = createServer(requestHandler(async (request, response) => {
-      let body = '';
-      for await (const piece of request) body += String(piece);
-      received.push({ method: request.method, headers: request.headers, body });
-      response.once('close', () => closedEarly.push(!response.writableFinished));
-      handle(response);
-    }));
+    server = createServer(
+      requestHandler(async (request, response) => {
+        let body = '';
+        for await (const piece of request) body += String(piece);
+        received.push({ method: request.method, headers: request.headers, body });
+        response.once('close', () => closedEarly.push(!response.writableFinished));
+        handle(response);
+      }),
+    );
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -81,7 +81,10 @@ describe('OpenAiChatModel against a stub OpenAI server', () => {
   });
 
   it('retries a 500 before the first token, then streams', async () => {
-    stub.setBehaviours([{ kind: 'status', status: 500 }, { kind: 'stream', tokens: ['ok'] }]);
+    stub.setBehaviours([
+      { kind: 'status', status: 500 },
+      { kind: 'stream', tokens: ['ok'] },
+    ]);
     const before = stub.requests.length;
     assert.deepEqual(await collect(model(), new AbortController().signal), ['ok']);
     assert.equal(stub.requests.length - before, 2);

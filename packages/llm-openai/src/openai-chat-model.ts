@@ -79,11 +79,7 @@ export class OpenAiChatModel implements ChatModel {
    * wait that would outlast the time left (`remainingMs`) fails at once with the server's reason
    * instead of ending later as a timeout.
    */
-  async #open(
-    body: OpenAI.Chat.ChatCompletionCreateParamsStreaming,
-    signal: AbortSignal,
-    remainingMs: () => number,
-  ): Promise<AsyncIterableIterator<string>> {
+  async #open(body: OpenAI.Chat.ChatCompletionCreateParamsStreaming, signal: AbortSignal, remainingMs: () => number): Promise<AsyncIterableIterator<string>> {
     const maxRetries = this.#options.maxRetries ?? 2;
     for (let attempt = 0; ; attempt += 1) {
       try {
@@ -91,7 +87,10 @@ export class OpenAiChatModel implements ChatModel {
         const response = await this.#client.chat.completions.create(body, { signal }).asResponse();
         const stream = eventStreamOf(response);
         if (stream === undefined) {
-          throw new AppError('llm_failed', `The language model answered ${response.headers.get('content-type') ?? 'no content type'} instead of an event stream`);
+          throw new AppError(
+            'llm_failed',
+            `The language model answered ${response.headers.get('content-type') ?? 'no content type'} instead of an event stream`,
+          );
         }
         return chatCompletionDeltas(stream, response.headers);
       } catch (error) {

@@ -22,9 +22,15 @@ describe('OpenAI-compatible embedder (real openai SDK against a stub /v1/embeddi
     assert.equal(embedder.name, 'stub-embed');
     const inputs = texts(100);
     const vectors = await embedder.embed(inputs, 'passage');
-    assert.deepEqual(vectors, inputs.map((text) => stubEmbedding(text, 6)));
+    assert.deepEqual(
+      vectors,
+      inputs.map((text) => stubEmbedding(text, 6)),
+    );
     const sent = stub.requests.slice(before);
-    assert.deepEqual(sent.map((request) => request.inputs.length), [1, 32, 32, 32, 4]);
+    assert.deepEqual(
+      sent.map((request) => request.inputs.length),
+      [1, 32, 32, 32, 4],
+    );
     assert.ok(sent.every((request) => request.model === 'stub-embed' && request.encodingFormat === 'base64'));
     assert.equal(sent[1]?.headers.authorization, 'Bearer sk-test');
   });
@@ -42,7 +48,10 @@ describe('OpenAI-compatible embedder (real openai SDK against a stub /v1/embeddi
     const before = stub.requests.length;
     assert.deepEqual(await strict.embed(['a'], 'passage'), [stubEmbedding('a', 6)]);
     assert.deepEqual(await strict.embed(['b'], 'passage'), [stubEmbedding('b', 6)]);
-    assert.deepEqual(stub.requests.slice(before).map((request) => request.encodingFormat), ['base64', 'float', 'float']);
+    assert.deepEqual(
+      stub.requests.slice(before).map((request) => request.encodingFormat),
+      ['base64', 'float', 'float'],
+    );
   });
 
   it('keeps at most maxInFlight requests in flight, across concurrent calls, and uses all of them', async () => {
@@ -54,8 +63,14 @@ describe('OpenAI-compatible embedder (real openai SDK against a stub /v1/embeddi
       const results = await Promise.all([embedder.embed(texts(24), 'passage'), embedder.embed(texts(12), 'passage')]);
       assert.equal(stubbed.maxInFlight(), 3);
       assert.equal(stubbed.requests.length, 9);
-      assert.deepEqual(results[0], texts(24).map((text) => stubEmbedding(text, 4)));
-      assert.deepEqual(results[1], texts(12).map((text) => stubEmbedding(text, 4)));
+      assert.deepEqual(
+        results[0],
+        texts(24).map((text) => stubEmbedding(text, 4)),
+      );
+      assert.deepEqual(
+        results[1],
+        texts(12).map((text) => stubEmbedding(text, 4)),
+      );
     } finally {
       await stubbed.close();
     }

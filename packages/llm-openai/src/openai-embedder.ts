@@ -102,7 +102,9 @@ export class OpenAiEmbedder implements Embedder {
       const settled = await Promise.allSettled(Array.from({ length: lanes }, lane));
       if (signal?.aborted) throw new AbortedError();
       // The first failure is the cause; the others are the aborts it triggered.
-      const failure = settled.find((outcome) => outcome.status === 'rejected' && !(outcome.reason instanceof AbortedError)) ?? settled.find((outcome) => outcome.status === 'rejected');
+      const failure =
+        settled.find((outcome) => outcome.status === 'rejected' && !(outcome.reason instanceof AbortedError)) ??
+        settled.find((outcome) => outcome.status === 'rejected');
       if (failure !== undefined) throw (failure as PromiseRejectedResult).reason;
       const vectors = results.flat();
       for (const vector of vectors) {

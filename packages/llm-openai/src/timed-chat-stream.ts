@@ -84,7 +84,10 @@ export class TimedChatStream implements AsyncIterableIterator<string> {
     this.#idleTimer = setTimeout(this.#checkIdle, idleTimeoutMs);
     this.#totalTimer = setTimeout(() => this.#expire('total'), totalTimeoutMs);
     try {
-      this.#deltas = await open(this.#controller.signal, () => Math.min(this.#lastActivity + idleTimeoutMs, this.#started + totalTimeoutMs) - performance.now());
+      this.#deltas = await open(
+        this.#controller.signal,
+        () => Math.min(this.#lastActivity + idleTimeoutMs, this.#started + totalTimeoutMs) - performance.now(),
+      );
     } catch (error) {
       return this.#onFailure(error);
     }

@@ -105,7 +105,10 @@ describe('BullMQ ingestion queue (real Redis)', () => {
     });
     // A second handle on the same BullMQ queue, to read job states instead of waiting for nothing to happen.
     const inspector = new Queue('ingestion', { connection: { url: testRedisUrl }, prefix });
-    cleanups.unshift(() => queue.close(), () => inspector.close());
+    cleanups.unshift(
+      () => queue.close(),
+      () => inspector.close(),
+    );
     const stateOf = (jobId: string) => inspector.getJobState(jobId);
     return { queue, prefix, inspector, stateOf };
   }
@@ -158,7 +161,9 @@ describe('BullMQ ingestion queue (real Redis)', () => {
     await queue.start();
     await queue.enqueue(['doc_corrupt', 'doc_bad']);
     // Failed is final: a job to be retried would be delayed or waiting.
-    await waitFor(async () => ((await stateOf('doc_corrupt')) === 'failed' && (await stateOf('doc_bad')) === 'failed' ? true : undefined), { timeoutMs: 10_000 });
+    await waitFor(async () => ((await stateOf('doc_corrupt')) === 'failed' && (await stateOf('doc_bad')) === 'failed' ? true : undefined), {
+      timeoutMs: 10_000,
+    });
     assert.equal(runsOf('doc_corrupt').length, 1);
     assert.equal(runsOf('doc_bad').length, 1);
     // The service already recorded the corrupt one `failed`; only the thrown error needed giveUp.
@@ -210,7 +215,10 @@ describe('BullMQ ingestion queue (real Redis)', () => {
         doc_done: [async () => ({ documentId: 'doc_done', kind: 'done', chunks: 7 })],
         doc_gone: [async () => ({ documentId: 'doc_gone', kind: 'skipped', reason: 'deleted' })],
         doc_wrong_model: [async () => ({ documentId: 'doc_wrong_model', kind: 'failed', error: { code: 'invalid_request', message: 'embedder mismatch' } })],
-        doc_flaky: [() => Promise.reject(new AppError('embedding_failed', 'HTTP 503', { retryable: true })), async () => ({ documentId: 'doc_flaky', kind: 'done', chunks: 2 })],
+        doc_flaky: [
+          () => Promise.reject(new AppError('embedding_failed', 'HTTP 503', { retryable: true })),
+          async () => ({ documentId: 'doc_flaky', kind: 'done', chunks: 2 }),
+        ],
         doc_down: [() => Promise.reject(new AppError('embedding_failed', 'HTTP 503: still down', { retryable: true }))],
       },
     );
@@ -255,7 +263,9 @@ describe('BullMQ ingestion queue (real Redis)', () => {
     const { queue, stateOf, inspector } = newQueue('rebuild-abort', ingestion, { concurrency: 1 });
     await queue.start();
     const controller = new AbortController();
-    const following = collect(queue.rebuild({ knowledgeBaseId: 'kb_s', documentIds: ['doc_slow', 'doc_b', 'doc_c'], generation: 2, schema, signal: controller.signal }));
+    const following = collect(
+      queue.rebuild({ knowledgeBaseId: 'kb_s', documentIds: ['doc_slow', 'doc_b', 'doc_c'], generation: 2, schema, signal: controller.signal }),
+    );
     await waitFor(async () => (rebuildsOf('doc_slow').length === 1 ? true : undefined), { timeoutMs: 10_000 });
     controller.abort();
     await assert.rejects(following, { code: 'aborted' });

@@ -20,21 +20,14 @@ export interface DocumentIngestion {
    * Processes one document. Resolves with the outcome (input errors included); rejects with a
    * retryable AppError for the queue to retry, or an AbortedError when the signal fired.
    */
-  ingest(
-    documentId: string,
-    signal: AbortSignal,
-  ): Promise<{ kind: 'ready' } | { kind: 'failed'; error: AppError } | { kind: 'skipped'; reason: string }>;
+  ingest(documentId: string, signal: AbortSignal): Promise<{ kind: 'ready' } | { kind: 'failed'; error: AppError } | { kind: 'skipped'; reason: string }>;
   /** Marks the document failed after the queue gave up on a retryable fault. */
   giveUp(documentId: string, error: AppError): Promise<void>;
   /**
    * Rebuilds a ready document into a generation (a reindex). Resolves with the outcome; rejects with
    * a retryable AppError for the queue to retry, or an AbortedError when the signal fired.
    */
-  rebuild(
-    documentId: string,
-    target: { knowledgeBaseId: string; generation: number; schema: GenerationSchema },
-    signal: AbortSignal,
-  ): Promise<RebuildOutcome>;
+  rebuild(documentId: string, target: { knowledgeBaseId: string; generation: number; schema: GenerationSchema }, signal: AbortSignal): Promise<RebuildOutcome>;
 }
 
 export interface BullMqIngestionQueueOptions {

@@ -27,10 +27,7 @@ export class FinishedJobEvents {
     events.on('failed', ({ jobId, failedReason }) => keep({ jobId, completed: false, failedReason }));
   }
 
-  static async open(
-    queue: Queue,
-    options: { url: string; prefix: string; wanted: (jobId: string) => boolean; logger: Logger },
-  ): Promise<FinishedJobEvents> {
+  static async open(queue: Queue, options: { url: string; prefix: string; wanted: (jobId: string) => boolean; logger: Logger }): Promise<FinishedJobEvents> {
     // BullMQ's client interface has no XREVRANGE: a short-lived connection of our own reads the position.
     const client = new Redis(options.url, { connectionName: 'passage-rebuild', maxRetriesPerRequest: 2 });
     client.on('error', () => {}); // failures reach us through the command below

@@ -20,7 +20,6 @@ function assertClose(actual: number | undefined, expected: number): void {
   assert.ok(actual !== undefined && Math.abs(actual - expected) < 1e-9, `expected ${expected}, got ${actual}`);
 }
 
-
 function randomCorpus(count: number, seed: number): Bm25Entry[] {
   const random = seededRandom(seed);
   return Array.from({ length: count }, (_, number) => {
@@ -178,13 +177,22 @@ describe('Bm25Index', () => {
   it('adds a boost to each matching document before ranking', () => {
     const index = indexOf(corpus);
     const plain = index.search({ a: 1, c: 1 }, 10);
-    assert.deepEqual(plain.map((hit) => hit.id), ['d2', 'd1']);
+    assert.deepEqual(
+      plain.map((hit) => hit.id),
+      ['d2', 'd1'],
+    );
     const gap = (plain[0]?.score ?? 0) - (plain[1]?.score ?? 0);
     const boosted = index.search({ a: 1, c: 1 }, 1, { boost: (id) => (id === 'd1' ? gap + 1 : 0) });
-    assert.deepEqual(boosted.map((hit) => hit.id), ['d1']);
+    assert.deepEqual(
+      boosted.map((hit) => hit.id),
+      ['d1'],
+    );
     assertClose(boosted[0]?.score, (plain[1]?.score ?? 0) + gap + 1);
     // Documents that match no query term get no boost and stay out.
-    assert.deepEqual(index.search({ c: 1 }, 10, { boost: () => 5 }).map((hit) => hit.id), ['d2']);
+    assert.deepEqual(
+      index.search({ c: 1 }, 10, { boost: () => 5 }).map((hit) => hit.id),
+      ['d2'],
+    );
   });
 
   it('scores every matching document with scoreAll, the same as search', () => {
@@ -233,7 +241,10 @@ describe('Bm25Index', () => {
   it('starts a stepped compaction over when the index changes between its steps', () => {
     const entries = randomCorpus(2000, 7);
     const index = indexOf(entries);
-    index.remove(entries.slice(0, 1500).map((entry) => entry.id), { deferCompaction: true });
+    index.remove(
+      entries.slice(0, 1500).map((entry) => entry.id),
+      { deferCompaction: true },
+    );
     const steps = index.compactionSteps(500);
     steps.next();
     index.add([{ id: 'late', terms: { t3: 50 } }]);
@@ -242,4 +253,3 @@ describe('Bm25Index', () => {
     assert.equal(index.search({ t3: 1 }, 1)[0]?.id, 'late');
   });
 });
-

@@ -271,8 +271,7 @@ export class Bm25Index {
     if (this.normalizations.length < slotCount) this.normalizations = new Float64Array(Math.max(slotCount, this.scores.length));
     const averageLength = this.totalLength / this.liveCount;
     for (let slot = 0; slot < slotCount; slot += 1) {
-      this.normalizations[slot] =
-        this.ids[slot] === undefined ? -1 : this.k1 * (1 - this.b + (this.b * (this.lengths[slot] as number)) / averageLength);
+      this.normalizations[slot] = this.ids[slot] === undefined ? -1 : this.k1 * (1 - this.b + (this.b * (this.lengths[slot] as number)) / averageLength);
     }
     this.normalizationsCurrent = true;
   }

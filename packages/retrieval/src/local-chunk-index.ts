@@ -159,10 +159,10 @@ export class LocalChunkIndex implements ChunkIndex {
       ranked = this.#denseSearch(state, request.vector ?? [], topK);
     } else {
       const candidates = Math.max(topK, this.#fusionCandidates);
-      ranked = reciprocalRankFusion(
-        [this.#lexicalSearch(state, request.terms, candidates), this.#denseSearch(state, request.vector ?? [], candidates)],
-        { k: this.#rrfK, limit: topK },
-      );
+      ranked = reciprocalRankFusion([this.#lexicalSearch(state, request.terms, candidates), this.#denseSearch(state, request.vector ?? [], candidates)], {
+        k: this.#rrfK,
+        limit: topK,
+      });
     }
     if (ranked.length === 0) return [];
     const chunks = await this.#store.getChunks(ranked.map((entry) => entry.id));
@@ -212,9 +212,7 @@ export class LocalChunkIndex implements ChunkIndex {
   }
 
   #loadedStates(knowledgeBaseId: string): Array<Promise<GenerationState>> {
-    return [...this.#states.entries()]
-      .filter(([key]) => key.startsWith(`${knowledgeBaseId}\u0000`))
-      .map(([, state]) => state);
+    return [...this.#states.entries()].filter(([key]) => key.startsWith(`${knowledgeBaseId}\u0000`)).map(([, state]) => state);
   }
 
   #state(knowledgeBaseId: string, generation: number): Promise<GenerationState> {

@@ -22,10 +22,7 @@ export interface ReciprocalRankFusionOptions {
 }
 
 /** Fuses ranked lists (best first, each id at most once per list) into one, best first. */
-export function reciprocalRankFusion(
-  lists: ReadonlyArray<ReadonlyArray<{ id: string }>>,
-  options: ReciprocalRankFusionOptions = {},
-): RankedHit[] {
+export function reciprocalRankFusion(lists: ReadonlyArray<ReadonlyArray<{ id: string }>>, options: ReciprocalRankFusionOptions = {}): RankedHit[] {
   const k = options.k ?? defaultRrfK;
   if (!(k >= 1) || !Number.isFinite(k)) throw new RangeError(`k must be a finite number ≥ 1, got ${k}`);
   const scores = new Map<string, number>();

@@ -102,7 +102,10 @@ export class Retriever {
 
   async #searchable(knowledgeBaseId: string, hits: SearchHit[]): Promise<{ kept: SearchHit[]; dropped: number }> {
     if (hits.length === 0) return { kept: hits, dropped: 0 };
-    const searchable = await this.#options.catalog.searchableDocuments(knowledgeBaseId, hits.map((hit) => hit.chunk.documentId));
+    const searchable = await this.#options.catalog.searchableDocuments(
+      knowledgeBaseId,
+      hits.map((hit) => hit.chunk.documentId),
+    );
     const kept = hits.filter((hit) => searchable.has(hit.chunk.documentId));
     return { kept, dropped: hits.length - kept.length };
   }

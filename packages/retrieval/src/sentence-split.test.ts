@@ -7,11 +7,50 @@ function sentences(text: string): string[] {
   return splitSentences(text).map((span) => text.slice(span.start, span.end));
 }
 
-
 const pieces = [
-  'The', 'retriever', 'ranks', 'passages', 'e.g.', 'Fig.', '3', 'Dr.', 'Smith', 'U.S.', 'covid-19', 'naïve',
-  '检索', '增强', '生成', '模型', '中文', '𠀀', '。', '！', '？', '；', '……', '，', '.', '!', '?', ',', '"', '”',
-  ' ', ' ', ' ', ' ', '\n', '\n\n', '\r\n', '\t', '\u3000', '\f', '- ', '1. ', '一、',
+  'The',
+  'retriever',
+  'ranks',
+  'passages',
+  'e.g.',
+  'Fig.',
+  '3',
+  'Dr.',
+  'Smith',
+  'U.S.',
+  'covid-19',
+  'naïve',
+  '检索',
+  '增强',
+  '生成',
+  '模型',
+  '中文',
+  '𠀀',
+  '。',
+  '！',
+  '？',
+  '；',
+  '……',
+  '，',
+  '.',
+  '!',
+  '?',
+  ',',
+  '"',
+  '”',
+  ' ',
+  ' ',
+  ' ',
+  ' ',
+  '\n',
+  '\n\n',
+  '\r\n',
+  '\t',
+  '\u3000',
+  '\f',
+  '- ',
+  '1. ',
+  '一、',
 ];
 
 function randomText(random: () => number, length: number): string {
@@ -57,7 +96,8 @@ describe('splitSentences', () => {
   });
 
   it('joins wrapped lines and breaks at blank lines', () => {
-    const text = 'Retrieval-augmented generation combines a retriever with a\ngenerator so that answers can be grounded in the documents that\nthe user uploaded\n\nA second paragraph starts here and it goes on';
+    const text =
+      'Retrieval-augmented generation combines a retriever with a\ngenerator so that answers can be grounded in the documents that\nthe user uploaded\n\nA second paragraph starts here and it goes on';
     assert.deepEqual(sentences(text), [
       'Retrieval-augmented generation combines a retriever with a\ngenerator so that answers can be grounded in the documents that\nthe user uploaded',
       'A second paragraph starts here and it goes on',

@@ -45,17 +45,42 @@ const listItemPattern =
 const lastWordPattern = /(?:^|[\s(（[“"'])([\p{L}][\p{L}.]*\.)$/u;
 const initialsPattern = /^(?:\p{Script=Latin}\.)+$/u;
 const loneListMarkerPattern = /^\(?(?:\p{N}{1,3}|[ivxlc]{1,6})[.)]$/iu;
-const cjkSplitPattern = new RegExp(
-  `(?:；|(?<=[\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Hangul}])[…⋯]+[。！？]?)[${closers}]*`,
-  'gu',
-);
+const cjkSplitPattern = new RegExp(`(?:；|(?<=[\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Hangul}])[…⋯]+[。！？]?)[${closers}]*`, 'gu');
 const softBreakPattern = /[\n\r\v\u0085\u2028]/gu;
 
 /** Words ending in a dot that rarely end a sentence (compared lowercase). */
 const abbreviations = new Set([
-  'al.', 'approx.', 'art.', 'ca.', 'cf.', 'ch.', 'co.', 'dr.', 'eq.', 'eqs.', 'fig.', 'figs.', 'jr.',
-  'mr.', 'mrs.', 'ms.', 'no.', 'nos.', 'p.', 'pp.', 'prof.', 'ref.', 'refs.', 'resp.', 'sec.', 'sr.',
-  'st.', 'tab.', 'vol.', 'vols.', 'vs.',
+  'al.',
+  'approx.',
+  'art.',
+  'ca.',
+  'cf.',
+  'ch.',
+  'co.',
+  'dr.',
+  'eq.',
+  'eqs.',
+  'fig.',
+  'figs.',
+  'jr.',
+  'mr.',
+  'mrs.',
+  'ms.',
+  'no.',
+  'nos.',
+  'p.',
+  'pp.',
+  'prof.',
+  'ref.',
+  'refs.',
+  'resp.',
+  'sec.',
+  'sr.',
+  'st.',
+  'tab.',
+  'vol.',
+  'vols.',
+  'vs.',
 ]);
 
 interface Line {

@@ -112,7 +112,8 @@ describe('VectorIndex', () => {
     const vector = Array.from((query as VectorEntry).vector);
     const hits = index.search(vector, 100);
     const length = (values: number[]) => Math.sqrt(values.reduce((sum, value) => sum + value * value, 0));
-    const cosine = (values: number[]) => values.reduce((sum, value, position) => sum + value * (vector[position] as number), 0) / (length(values) * length(vector));
+    const cosine = (values: number[]) =>
+      values.reduce((sum, value, position) => sum + value * (vector[position] as number), 0) / (length(values) * length(vector));
     const byCosine = entries
       .map((entry) => ({ id: entry.id, score: cosine(Array.from(entry.vector)) }))
       .sort((left, right) => right.score - left.score)

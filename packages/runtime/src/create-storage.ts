@@ -30,7 +30,9 @@ export async function createStorage(config: Config, logger: Logger): Promise<Sto
   const embeddedDatabase = () => (database ??= openDatabase({ dataDirectory }));
 
   const catalog: Catalog =
-    config.REDIS_URL === undefined ? new SqliteCatalog(embeddedDatabase()) : new RedisCatalog({ url: config.REDIS_URL, keyPrefix: config.QUEUE_PREFIX, logger });
+    config.REDIS_URL === undefined
+      ? new SqliteCatalog(embeddedDatabase())
+      : new RedisCatalog({ url: config.REDIS_URL, keyPrefix: config.QUEUE_PREFIX, logger });
   const index: ChunkIndex =
     config.QDRANT_URL === undefined
       ? new LocalChunkIndex({ store: new SqliteChunkStore(embeddedDatabase()), rrfK: config.RRF_K })
@@ -57,7 +59,7 @@ export async function createStorage(config: Config, logger: Logger): Promise<Sto
     async close() {
       await index.close();
       await catalog.close();
-      (database)?.close();
+      database?.close();
     },
   };
 }

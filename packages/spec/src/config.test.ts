@@ -37,6 +37,9 @@ describe('loadConfig', () => {
   }
 
   it('rejects an overlap that is not smaller than the chunk size', () => {
-    assert.throws(() => loadConfig({ CHUNK_TOKENS: '64', CHUNK_OVERLAP_TOKENS: '64' }), (error: unknown) => error instanceof ConfigError && error.variable === 'CHUNK_OVERLAP_TOKENS');
+    assert.throws(
+      () => loadConfig({ CHUNK_TOKENS: '64', CHUNK_OVERLAP_TOKENS: '64' }),
+      (error: unknown) => error instanceof ConfigError && error.variable === 'CHUNK_OVERLAP_TOKENS',
+    );
   });
 });

@@ -49,12 +49,20 @@ export const configSchema = z.object({
   RRF_K: integer(60, 1, 10_000),
 
   REDIS_URL: optionalUrl,
-  QUEUE_PREFIX: z.string().min(1).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only').default('passage'),
+  QUEUE_PREFIX: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only')
+    .default('passage'),
   WORKER_CONCURRENCY: integer(2, 1, 64),
   STORAGE_DIR: optionalText,
   QDRANT_URL: optionalUrl,
   QDRANT_API_KEY: optionalText,
-  QDRANT_COLLECTION_PREFIX: z.string().min(1).regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('passage'),
+  QDRANT_COLLECTION_PREFIX: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
+    .default('passage'),
 
   SSE_HEARTBEAT_MS: integer(15_000, 100),
 
@@ -81,10 +89,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     const issue = result.error.issues[0];
     const variable = String(issue?.path[0] ?? 'environment');
     const received = environment[variable];
-    throw new ConfigError(
-      variable,
-      `${issue?.message ?? 'invalid value'}${received === undefined ? '' : ` (got ${JSON.stringify(received)})`}`,
-    );
+    throw new ConfigError(variable, `${issue?.message ?? 'invalid value'}${received === undefined ? '' : ` (got ${JSON.stringify(received)})`}`);
   }
   const config = result.data;
   if (config.CHUNK_OVERLAP_TOKENS >= config.CHUNK_TOKENS) {

@@ -98,10 +98,7 @@ export class ConflictError extends AppError {
 }
 
 /** The reindex lock of a knowledge base is held by another process whose lease still runs. */
-export function reindexInProgressError(
-  knowledgeBaseId: string,
-  state: { targetGeneration: number; owner: string; leaseExpiresAt: string },
-): ConflictError {
+export function reindexInProgressError(knowledgeBaseId: string, state: { targetGeneration: number; owner: string; leaseExpiresAt: string }): ConflictError {
   return new ConflictError(
     'reindex_in_progress',
     `Knowledge base ${knowledgeBaseId} is being reindexed into generation ${state.targetGeneration} by ${state.owner} ` +

@@ -272,10 +272,7 @@ export interface ChunkStore {
   /** Deletes the generation's chunks and logs a `remove-generation` change. */
   dropGeneration(knowledgeBaseId: string, generation: number): Promise<void>;
   /** Throws GenerationNotFoundError when the generation was not created or was dropped. */
-  replaceDocumentChunks(
-    target: { knowledgeBaseId: string; generation: number; documentId: string },
-    chunks: IndexedChunk[],
-  ): Promise<void>;
+  replaceDocumentChunks(target: { knowledgeBaseId: string; generation: number; documentId: string }, chunks: IndexedChunk[]): Promise<void>;
   removeDocument(knowledgeBaseId: string, documentId: string): Promise<void>;
   removeKnowledgeBase(knowledgeBaseId: string): Promise<void>;
   /** Every posting of one generation, with the feed position it is consistent with. */
@@ -310,9 +307,5 @@ export const silentLogger: Logger = {
 
 /** Turns an original file into pages of text, within time and memory bounds. */
 export interface DocumentParser {
-  parse(
-    bytes: Uint8Array,
-    meta: { fileName: string; mediaType?: string | null },
-    signal?: AbortSignal,
-  ): Promise<ParsedDocument>;
+  parse(bytes: Uint8Array, meta: { fileName: string; mediaType?: string | null }, signal?: AbortSignal): Promise<ParsedDocument>;
 }

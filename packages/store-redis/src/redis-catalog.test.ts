@@ -43,12 +43,18 @@ describe('Redis catalog', () => {
       const claims = await Promise.all([first.claimDocument(created.id), second.claimDocument(created.id)]);
       // Both may claim (a processing document can be taken over after a crash), but every claim counts.
       assert.deepEqual(claims.map((claim) => claim?.attempts).sort(), [1, 2]);
-      assert.deepEqual((await second.listDocumentsByStatus(['processing'])).map((entry) => entry.id), [created.id]);
+      assert.deepEqual(
+        (await second.listDocumentsByStatus(['processing'])).map((entry) => entry.id),
+        [created.id],
+      );
       assert.deepEqual(await second.listDocumentsByStatus(['queued']), []);
 
       await first.updateDocument(created.id, { status: 'ready', chunks: 4, progress: { stage: 'done', done: 4, total: 4 } });
       assert.equal(await second.claimDocument(created.id), null);
-      assert.deepEqual((await second.listDocumentsByStatus(['ready'])).map((entry) => entry.chunks), [4]);
+      assert.deepEqual(
+        (await second.listDocumentsByStatus(['ready'])).map((entry) => entry.chunks),
+        [4],
+      );
     } finally {
       await first.close();
       await second.close();

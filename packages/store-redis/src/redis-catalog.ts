@@ -342,9 +342,7 @@ export class RedisCatalog implements Catalog {
   }
 
   async deleteDocument(knowledgeBaseId: string, documentId: string): Promise<boolean> {
-    return this.#run(
-      async () => (await this.#client.passageDeleteDocument(this.#prefix, knowledgeBaseId, documentId, JSON.stringify(knowledgeBaseId))) === 1,
-    );
+    return this.#run(async () => (await this.#client.passageDeleteDocument(this.#prefix, knowledgeBaseId, documentId, JSON.stringify(knowledgeBaseId))) === 1);
   }
 
   async close(): Promise<void> {

@@ -138,9 +138,11 @@ function migrate(database: SqliteDatabase): void {
   for (let version = current; version < migrations.length; version += 1) {
     const migration = migrations[version];
     if (migration === undefined) break;
-    database.transaction(() => {
-      database.exec(migration);
-      database.pragma(`user_version = ${version + 1}`);
-    }).immediate();
+    database
+      .transaction(() => {
+        database.exec(migration);
+        database.pragma(`user_version = ${version + 1}`);
+      })
+      .immediate();
   }
 }

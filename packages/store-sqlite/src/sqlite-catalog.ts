@@ -221,7 +221,9 @@ export class SqliteCatalog implements Catalog {
         this.#database
           .prepare('UPDATE knowledge_bases SET generation = ?, embedding_model = ?, dense_dimensions = ?, reindex = NULL WHERE id = ?')
           .run(input.targetGeneration, state.schema.embeddingModel, state.schema.denseDimensions, knowledgeBaseId);
-        this.#database.prepare('DELETE FROM document_generations WHERE generation < ? AND document_id IN (SELECT id FROM documents WHERE knowledge_base_id = ?)').run(input.targetGeneration, knowledgeBaseId);
+        this.#database
+          .prepare('DELETE FROM document_generations WHERE generation < ? AND document_id IN (SELECT id FROM documents WHERE knowledge_base_id = ?)')
+          .run(input.targetGeneration, knowledgeBaseId);
         return { switched: true, previousGeneration: row.generation };
       })
       .immediate();
@@ -262,7 +264,9 @@ export class SqliteCatalog implements Catalog {
   #searchableStatement(count: number): Statement {
     let statement = this.#searchableStatements.get(count);
     if (statement === undefined) {
-      statement = this.#database.prepare(`SELECT id FROM documents WHERE knowledge_base_id = ? AND status = 'ready' AND id IN (${Array(count).fill('?').join(', ')})`);
+      statement = this.#database.prepare(
+        `SELECT id FROM documents WHERE knowledge_base_id = ? AND status = 'ready' AND id IN (${Array(count).fill('?').join(', ')})`,
+      );
       if (count <= maxCachedListLength) this.#searchableStatements.set(count, statement);
     }
     return statement;
@@ -276,9 +280,7 @@ export class SqliteCatalog implements Catalog {
         replaces, created_at, updated_at)
       VALUES (@id, @knowledge_base_id, @name, @bytes, @content_hash, @media_type, NULL, 'queued',
         'queued', 0, 0, NULL, NULL, NULL, NULL, 0, @replaces, @created_at, @updated_at)`);
-    const findDuplicate = this.#database.prepare(
-      'SELECT * FROM documents WHERE knowledge_base_id = ? AND content_hash = ? ORDER BY created_at, id LIMIT 1',
-    );
+    const findDuplicate = this.#database.prepare('SELECT * FROM documents WHERE knowledge_base_id = ? AND content_hash = ? ORDER BY created_at, id LIMIT 1');
     return this.#database
       .transaction(() =>
         documents.map((document, position): CreatedDocument => {
@@ -338,25 +340,20 @@ export class SqliteCatalog implements Catalog {
   }
 
   async getDocument(knowledgeBaseId: string, documentId: string): Promise<DocumentRecord | null> {
-    const row = this.#database
-      .prepare('SELECT * FROM documents WHERE id = ? AND knowledge_base_id = ?')
-      .get(documentId, knowledgeBaseId) as DocumentRow | undefined;
+    const row = this.#database.prepare('SELECT * FROM documents WHERE id = ? AND knowledge_base_id = ?').get(documentId, knowledgeBaseId) as
+      DocumentRow | undefined;
     return row === undefined ? null : toDocument(row);
   }
 
   async listDocuments(knowledgeBaseId: string): Promise<DocumentRecord[]> {
-    const rows = this.#database
-      .prepare('SELECT * FROM documents WHERE knowledge_base_id = ? ORDER BY created_at, id')
-      .all(knowledgeBaseId) as DocumentRow[];
+    const rows = this.#database.prepare('SELECT * FROM documents WHERE knowledge_base_id = ? ORDER BY created_at, id').all(knowledgeBaseId) as DocumentRow[];
     return rows.map(toDocument);
   }
 
   async listDocumentsByStatus(statuses: DocumentStatus[]): Promise<DocumentRecord[]> {
     if (statuses.length === 0) return [];
     const placeholders = statuses.map(() => '?').join(', ');
-    const rows = this.#database
-      .prepare(`SELECT * FROM documents WHERE status IN (${placeholders}) ORDER BY created_at, id`)
-      .all(...statuses) as DocumentRow[];
+    const rows = this.#database.prepare(`SELECT * FROM documents WHERE status IN (${placeholders}) ORDER BY created_at, id`).all(...statuses) as DocumentRow[];
     return rows.map(toDocument);
   }
 
@@ -390,9 +387,7 @@ export class SqliteCatalog implements Catalog {
       values.error_code = update.error?.code ?? null;
       values.error_message = update.error?.message ?? null;
     }
-    const row = this.#database
-      .prepare(`UPDATE documents SET ${assignments.join(', ')} WHERE id = @id RETURNING *`)
-      .get(values) as DocumentRow | undefined;
+    const row = this.#database.prepare(`UPDATE documents SET ${assignments.join(', ')} WHERE id = @id RETURNING *`).get(values) as DocumentRow | undefined;
     return row === undefined ? null : toDocument(row);
   }
 
@@ -408,11 +403,7 @@ export class SqliteCatalog implements Catalog {
   }
 
   async deleteDocument(knowledgeBaseId: string, documentId: string): Promise<boolean> {
-    return (
-      this.#database
-        .prepare('DELETE FROM documents WHERE id = ? AND knowledge_base_id = ?')
-        .run(documentId, knowledgeBaseId).changes > 0
-    );
+    return this.#database.prepare('DELETE FROM documents WHERE id = ? AND knowledge_base_id = ?').run(documentId, knowledgeBaseId).changes > 0;
   }
 
   async close(): Promise<void> {

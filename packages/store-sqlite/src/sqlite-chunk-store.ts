@@ -107,19 +107,14 @@ export class SqliteChunkStore implements ChunkStore {
     await this.#deleteInBatches('knowledge_base_id = ? AND generation = ?', [knowledgeBaseId, generation]);
   }
 
-  async replaceDocumentChunks(
-    target: { knowledgeBaseId: string; generation: number; documentId: string },
-    chunks: IndexedChunk[],
-  ): Promise<void> {
+  async replaceDocumentChunks(target: { knowledgeBaseId: string; generation: number; documentId: string }, chunks: IndexedChunk[]): Promise<void> {
     const exists = this.#database.prepare('SELECT 1 FROM index_generations WHERE knowledge_base_id = ? AND generation = ?');
     const insert = this.#database.prepare(`
       INSERT INTO chunks (id, knowledge_base_id, generation, document_id, document_name, ordinal, page,
         start_offset, end_offset, text, tokens, terms, vector)
       VALUES (@id, @knowledge_base_id, @generation, @document_id, @document_name, @ordinal, @page,
         @start_offset, @end_offset, @text, @tokens, @terms, @vector)`);
-    const log = this.#database.prepare(
-      `INSERT INTO index_changes (knowledge_base_id, generation, document_id, kind) VALUES (?, ?, ?, 'upsert')`,
-    );
+    const log = this.#database.prepare(`INSERT INTO index_changes (knowledge_base_id, generation, document_id, kind) VALUES (?, ?, ?, 'upsert')`);
     const checkGeneration = () => {
       // Checked in every write transaction: a generation dropped (or a knowledge base deleted) a
       // moment ago never gets chunks back.
@@ -206,10 +201,12 @@ export class SqliteChunkStore implements ChunkStore {
   async #deleteInBatches(where: string, parameters: unknown[], check?: () => void): Promise<void> {
     const slice = new TimeSlice();
     for (;;) {
-      const deleted = this.#database.transaction(() => {
-        check?.();
-        return this.#deleteRows(where, parameters, deleteBatchRows);
-      }).immediate();
+      const deleted = this.#database
+        .transaction(() => {
+          check?.();
+          return this.#deleteRows(where, parameters, deleteBatchRows);
+        })
+        .immediate();
       if (deleted < deleteBatchRows) return;
       await slice.yieldIfSpent();
     }
@@ -232,7 +229,7 @@ export class SqliteChunkStore implements ChunkStore {
        ORDER BY rowid LIMIT ${postingsPageRows}`,
     );
     const postings: ChunkPostings[] = [];
-    for (let after = -1; ; ) {
+    for (let after = -1; ;) {
       const rows = page.all(knowledgeBaseId, generation, after) as Array<PostingRow & { rowid: number }>;
       for (const row of rows) postings.push(toPostings(row));
       if (rows.length < postingsPageRows) break;
@@ -263,7 +260,7 @@ export class SqliteChunkStore implements ChunkStore {
     );
     const postings: ChunkPostings[] = [];
     // In pages, the event loop free between them: a large document has a hundred thousand chunks.
-    for (let after = -1; ; ) {
+    for (let after = -1; ;) {
       const rows = page.all(knowledgeBaseId, generation, documentId, after) as Array<PostingRow & { ordinal: number }>;
       for (const row of rows) postings.push(toPostings(row));
       if (rows.length < postingsPageRows) break;

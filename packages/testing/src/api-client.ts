@@ -43,4 +43,3 @@ export async function waitUntilEnded(api: ApiProcess, knowledgeBaseId: string, d
     { timeoutMs, intervalMs: 100, what: `document ${documentId} to end` },
   );
 }
-

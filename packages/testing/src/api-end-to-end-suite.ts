@@ -81,11 +81,29 @@ export function describeApiEndToEnd(label: string, deploy: Deploy): void {
       assert.equal(names[0], 'sources');
       assert.equal(names.at(-1), 'end');
       assert.ok(names.slice(1, -1).length > 0 && names.slice(1, -1).every((name) => name === 'text-delta'), names.join(','));
-      const sources = (events[0]?.data as { sources: Array<{ index: number; page: number; documentName: string; documentId: string; chunkId: string; score: number; text: string }> }).sources;
-      const end = events.at(-1)?.data as { answer: string; citations: number[]; mode: string; timings: { retrievalMs: number; firstTokenMs: number; totalMs: number } };
+      const sources = (
+        events[0]?.data as {
+          sources: Array<{ index: number; page: number; documentName: string; documentId: string; chunkId: string; score: number; text: string }>;
+        }
+      ).sources;
+      const end = events.at(-1)?.data as {
+        answer: string;
+        citations: number[];
+        mode: string;
+        timings: { retrievalMs: number; firstTokenMs: number; totalMs: number };
+      };
       assert.equal(end.mode, 'extractive');
-      assert.equal(events.slice(1, -1).map((event) => (event.data as { delta: string }).delta).join(''), end.answer);
-      const citedPages = end.citations.map((index) => sources.find((source) => source.index === index)).filter((source) => source?.documentName === 'tracemonkey.pdf').map((source) => source?.page);
+      assert.equal(
+        events
+          .slice(1, -1)
+          .map((event) => (event.data as { delta: string }).delta)
+          .join(''),
+        end.answer,
+      );
+      const citedPages = end.citations
+        .map((index) => sources.find((source) => source.index === index))
+        .filter((source) => source?.documentName === 'tracemonkey.pdf')
+        .map((source) => source?.page);
       assert.ok(citedPages.includes(8), `expected a citation of page 8, got ${JSON.stringify(citedPages)} in ${end.answer}`);
       assert.match(end.answer, /\[\d+\]/);
       assert.ok(end.timings.firstTokenMs >= end.timings.retrievalMs);
@@ -135,7 +153,11 @@ export function describeApiEndToEnd(label: string, deploy: Deploy): void {
       await expectError(post('/v1/knowledge-bases', '{bad json'), 400, 'invalid_request');
       await expectError(post('/v1/knowledge-bases/kb_missing/ask', '{"question":"q"}'), 404, 'knowledge_base_not_found');
       await expectError(post(`/v1/knowledge-bases/${knowledgeBaseId}/ask`, '{"question":"   "}'), 400, 'invalid_request');
-      await expectError(post(`/v1/knowledge-bases/${knowledgeBaseId}/ask`, '{"question":"q","history":[{"role":"system","content":"x"}]}'), 400, 'invalid_request');
+      await expectError(
+        post(`/v1/knowledge-bases/${knowledgeBaseId}/ask`, '{"question":"q","history":[{"role":"system","content":"x"}]}'),
+        400,
+        'invalid_request',
+      );
       await expectError(post(`/v1/knowledge-bases/${knowledgeBaseId}/search`, '{"query":"q","mode":"dense"}'), 400, 'invalid_request');
       await expectError(fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/documents`, { method: 'POST', body: new FormData() }), 400, 'invalid_request');
       await expectError(fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/documents/doc_missing`), 404, 'document_not_found');
@@ -147,7 +169,10 @@ export function describeApiEndToEnd(label: string, deploy: Deploy): void {
 
     it('deletes a knowledge base with everything in it', async () => {
       const id = await createKnowledgeBase(api, 'Temporary');
-      const accepted = await json<{ data: Array<{ id: string }> }>(await upload(api, id, [{ name: 'a.txt', bytes: new TextEncoder().encode('ephemeral words here') }]), 202);
+      const accepted = await json<{ data: Array<{ id: string }> }>(
+        await upload(api, id, [{ name: 'a.txt', bytes: new TextEncoder().encode('ephemeral words here') }]),
+        202,
+      );
       await waitUntilEnded(api, id, accepted.data[0]!.id);
       await json(await fetch(`${api.url}/v1/knowledge-bases/${id}`, { method: 'DELETE' }), 204);
       const listed = await json<{ data: Array<{ id: string }> }>(await fetch(`${api.url}/v1/knowledge-bases`), 200);
@@ -183,25 +208,37 @@ export function describeApiEndToEnd(label: string, deploy: Deploy): void {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({
           question: 'Which optimizations does SSA form make easy?',
-          history: [{ role: 'user', content: 'We are reading the TraceMonkey paper.' }, { role: 'assistant', content: 'Understood.' }],
+          history: [
+            { role: 'user', content: 'We are reading the TraceMonkey paper.' },
+            { role: 'assistant', content: 'Understood.' },
+          ],
           stream: true,
         }),
       });
       const events = await readSse(response);
-      assert.deepEqual(events.map((event) => event.event), ['sources', 'text-delta', 'text-delta', 'text-delta', 'text-delta', 'end']);
+      assert.deepEqual(
+        events.map((event) => event.event),
+        ['sources', 'text-delta', 'text-delta', 'text-delta', 'text-delta', 'end'],
+      );
       const end = events.at(-1)?.data as { answer: string; citations: number[]; mode: string };
       assert.equal(end.mode, 'llm');
       assert.equal(end.answer, 'Trace optimizations are cheap [1].');
       assert.deepEqual(end.citations, [1]);
       const sent = stub.requests.at(-1)?.body.messages ?? [];
-      assert.deepEqual(sent.map((message) => message.role), ['system', 'user', 'assistant', 'user']);
+      assert.deepEqual(
+        sent.map((message) => message.role),
+        ['system', 'user', 'assistant', 'user'],
+      );
       assert.match(sent.at(-1)?.content ?? '', /\[1\] tracemonkey\.pdf, page \d+/);
       assert.match(sent.at(-1)?.content ?? '', /Question: Which optimizations does SSA form make easy\?$/);
     });
 
     it('reports an upstream failure as an error event, not as answer text', async () => {
       const knowledgeBaseId = await createKnowledgeBase(api, 'Failing');
-      const accepted = await json<{ data: Array<{ id: string }> }>(await upload(api, knowledgeBaseId, [{ name: 'a.txt', bytes: new TextEncoder().encode('Some words about trace trees.') }]), 202);
+      const accepted = await json<{ data: Array<{ id: string }> }>(
+        await upload(api, knowledgeBaseId, [{ name: 'a.txt', bytes: new TextEncoder().encode('Some words about trace trees.') }]),
+        202,
+      );
       await waitUntilEnded(api, knowledgeBaseId, accepted.data[0]!.id);
       stub.setBehaviours([{ kind: 'status', status: 401, body: { error: { message: 'Incorrect API key', type: 'invalid_request_error' } } }]);
       const events = await readSse(
@@ -211,7 +248,10 @@ export function describeApiEndToEnd(label: string, deploy: Deploy): void {
           body: JSON.stringify({ question: 'trace trees?', stream: true }),
         }),
       );
-      assert.deepEqual(events.map((event) => event.event), ['sources', 'error']);
+      assert.deepEqual(
+        events.map((event) => event.event),
+        ['sources', 'error'],
+      );
       assert.equal((events[1]?.data as { code: string }).code, 'llm_authentication_failed');
       const nonStreamed = await fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/ask`, {
         method: 'POST',

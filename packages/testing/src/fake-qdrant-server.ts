@@ -138,7 +138,8 @@ export async function startFakeQdrantServer(): Promise<FakeQdrantServer> {
           resolve(action.create_alias.collection_name!);
           next.set(action.create_alias.alias_name, action.create_alias.collection_name!);
         } else if (action.delete_alias) {
-          if (!next.delete(action.delete_alias.alias_name)) throw new QdrantHttpError(404, `Not found: Alias ${action.delete_alias.alias_name} does not exists!`);
+          if (!next.delete(action.delete_alias.alias_name))
+            throw new QdrantHttpError(404, `Not found: Alias ${action.delete_alias.alias_name} does not exists!`);
         } else if (action.rename_alias) {
           const target = next.get(action.rename_alias.old_alias_name!);
           if (target === undefined) throw new QdrantHttpError(404, `Not found: Alias ${action.rename_alias.old_alias_name} does not exists!`);
@@ -163,11 +164,13 @@ export async function startFakeQdrantServer(): Promise<FakeQdrantServer> {
           if (Array.isArray(vector)) {
             const config = collection.dense[name];
             if (config === undefined) throw new QdrantHttpError(400, `Wrong input: Not existing vector name error: ${name}`);
-            if (vector.length !== config.size) throw new QdrantHttpError(400, `Wrong input: Vector dimension error: expected dim: ${config.size}, got ${vector.length}`);
+            if (vector.length !== config.size)
+              throw new QdrantHttpError(400, `Wrong input: Vector dimension error: expected dim: ${config.size}, got ${vector.length}`);
           } else {
             if (collection.sparse[name] === undefined) throw new QdrantHttpError(400, `Wrong input: Not existing vector name error: ${name}`);
             if (new Set(vector.indices).size !== vector.indices.length) throw new QdrantHttpError(400, 'Validation error: indices must be unique');
-            if (vector.indices.length !== vector.values.length) throw new QdrantHttpError(400, 'Validation error: indices and values must have the same length');
+            if (vector.indices.length !== vector.values.length)
+              throw new QdrantHttpError(400, 'Validation error: indices and values must have the same length');
           }
         }
         collection.points.set(String(point.id), { id: point.id, version, vectors: point.vector, payload: point.payload ?? {} });
@@ -188,7 +191,11 @@ export async function startFakeQdrantServer(): Promise<FakeQdrantServer> {
       const collection = resolve(path.collection_name!);
       return { count: [...collection.points.values()].filter((point) => matches(point, body?.filter)).length };
     },
-    query_points: (path, _query, body) => ({ points: query(resolve(path.collection_name!), body).slice(body.offset ?? 0, (body.offset ?? 0) + (body.limit ?? 10)).map(toScored(body.with_payload === true)) }),
+    query_points: (path, _query, body) => ({
+      points: query(resolve(path.collection_name!), body)
+        .slice(body.offset ?? 0, (body.offset ?? 0) + (body.limit ?? 10))
+        .map(toScored(body.with_payload === true)),
+    }),
   };
 
   function query(collection: Collection, request: RequestBody): Array<{ point: StoredPoint; score: number }> {
@@ -281,7 +288,11 @@ export async function startFakeQdrantServer(): Promise<FakeQdrantServer> {
       const operation = operations[matched!.operationId];
       try {
         if (operation === undefined) throw new QdrantHttpError(501, `The fake does not implement ${matched!.operationId}`);
-        answer = { result: operation(matched!.pathParameters, url.searchParams, body as RequestBody), status: 'ok', time: (performance.now() - started) / 1000 };
+        answer = {
+          result: operation(matched!.pathParameters, url.searchParams, body as RequestBody),
+          status: 'ok',
+          time: (performance.now() - started) / 1000,
+        };
       } catch (error) {
         status = error instanceof QdrantHttpError ? error.status : 500;
         answer = { status: { error: error instanceof Error ? error.message : String(error) }, time: 0 };
@@ -327,7 +338,12 @@ function cosine(left: number[], right: number[]): number {
 }
 
 function toScored(withPayload: boolean) {
-  return ({ point, score }: { point: StoredPoint; score: number }) => ({ id: point.id, version: point.version, score, ...(withPayload ? { payload: point.payload } : {}) });
+  return ({ point, score }: { point: StoredPoint; score: number }) => ({
+    id: point.id,
+    version: point.version,
+    score,
+    ...(withPayload ? { payload: point.payload } : {}),
+  });
 }
 
 function asList(value: unknown): unknown[] {

@@ -64,7 +64,9 @@ export class OpenApiValidator {
         }
         const body = (operation.requestBody as { content?: Record<string, { schema: SchemaObject }> } | undefined)?.content?.['application/json'];
         const responses = new Map<string, ValidateFunction>();
-        for (const [status, response] of Object.entries((operation.responses ?? {}) as Record<string, { content?: Record<string, { schema: SchemaObject }> }>)) {
+        for (const [status, response] of Object.entries(
+          (operation.responses ?? {}) as Record<string, { content?: Record<string, { schema: SchemaObject }> }>,
+        )) {
           const schema = response.content?.['application/json']?.schema;
           if (schema !== undefined) responses.set(status, lenient(schema));
         }
@@ -122,7 +124,9 @@ export class OpenApiValidator {
   validateResponse(operationId: string, status: number, body: unknown): string[] {
     const operation = this.#operation(operationId);
     const validate =
-      operation.responses.get(String(status)) ?? (status >= 400 && status < 500 ? operation.responses.get('4XX') : undefined) ?? operation.responses.get('default');
+      operation.responses.get(String(status)) ??
+      (status >= 400 && status < 500 ? operation.responses.get('4XX') : undefined) ??
+      operation.responses.get('default');
     if (validate === undefined) return [`${operationId}: no response schema for HTTP ${status}`];
     return validate(body) ? [] : [`${operationId}: response ${status}: ${describe(validate)}`];
   }
@@ -163,9 +167,10 @@ function translate(node: unknown, strictObjects: boolean): unknown {
   const result: SchemaObject = {};
   for (const [key, value] of Object.entries(source)) {
     if (key === 'nullable' || key === 'example' || key === 'deprecated') continue;
-    result[key] = key === 'properties' || key === 'schemas'
-      ? Object.fromEntries(Object.entries(value as SchemaObject).map(([name, child]) => [name, translate(child, strictObjects)]))
-      : translate(value, strictObjects);
+    result[key] =
+      key === 'properties' || key === 'schemas'
+        ? Object.fromEntries(Object.entries(value as SchemaObject).map(([name, child]) => [name, translate(child, strictObjects)]))
+        : translate(value, strictObjects);
   }
   if (source.nullable === true) {
     if (source.type === undefined) return { type: 'null' };

@@ -52,9 +52,7 @@ export function stubEmbedding(text: string, dimensions: number): number[] {
  * latency per request and scripted failures (429 with Retry-After, 5xx), that counts requests in
  * flight, so batching, the concurrency cap and retries of an embedder can be measured.
  */
-export async function startStubEmbeddingServer(
-  options: { dimensions?: number; behaviours?: StubEmbeddingBehaviour[] } = {},
-): Promise<StubEmbeddingServer> {
+export async function startStubEmbeddingServer(options: { dimensions?: number; behaviours?: StubEmbeddingBehaviour[] } = {}): Promise<StubEmbeddingServer> {
   const dimensions = options.dimensions ?? 8;
   let behaviours: StubEmbeddingBehaviour[] = [...(options.behaviours ?? [{ kind: 'embed' }])];
   const requests: StubEmbeddingRequest[] = [];
@@ -69,56 +67,59 @@ export async function startStubEmbeddingServer(
     held = [];
   };
 
-  const server: Server = createServer(requestHandler(async (request, response) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    response.setHeader('content-type', 'application/json');
-    if (request.method !== 'POST' || !request.url?.endsWith('/embeddings')) {
-      response.statusCode = 404;
-      response.end(JSON.stringify({ error: { message: 'not found', type: 'invalid_request_error' } }));
-      return;
-    }
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { model?: string; input?: string | string[]; encoding_format?: string };
-    const inputs = typeof body.input === 'string' ? [body.input] : (body.input ?? []);
-    const recorded: StubEmbeddingRequest = {
-      model: body.model,
-      inputs,
-      encodingFormat: body.encoding_format,
-      headers: request.headers,
-      startedAt: performance.now(),
-      endedAt: null,
-    };
-    requests.push(recorded);
-    inFlight += 1;
-    maxInFlight = Math.max(maxInFlight, inFlight);
-    try {
-      const behaviour = behaviours.length > 1 ? behaviours.shift()! : behaviours[0]!;
-      if (behaviour.kind === 'status') {
-        response.statusCode = behaviour.status;
-        for (const [name, value] of Object.entries(behaviour.headers ?? {})) response.setHeader(name, value);
-        response.end(JSON.stringify(behaviour.body ?? { error: { message: `stub status ${behaviour.status}`, type: 'stub_error', code: null } }));
+  const server: Server = createServer(
+    requestHandler(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      response.setHeader('content-type', 'application/json');
+      if (request.method !== 'POST' || !request.url?.endsWith('/embeddings')) {
+        response.statusCode = 404;
+        response.end(JSON.stringify({ error: { message: 'not found', type: 'invalid_request_error' } }));
         return;
       }
-      if (behaviour.holdUntilInFlight !== undefined) {
-        const released = new Promise<void>((resolve) => held.push(resolve));
-        releaseHeldAt(behaviour.holdUntilInFlight);
-        await released;
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { model?: string; input?: string | string[]; encoding_format?: string };
+      const inputs = typeof body.input === 'string' ? [body.input] : (body.input ?? []);
+      const recorded: StubEmbeddingRequest = {
+        model: body.model,
+        inputs,
+        encodingFormat: body.encoding_format,
+        headers: request.headers,
+        startedAt: performance.now(),
+        endedAt: null,
+      };
+      requests.push(recorded);
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      try {
+        const behaviour = behaviours.length > 1 ? behaviours.shift()! : behaviours[0]!;
+        if (behaviour.kind === 'status') {
+          response.statusCode = behaviour.status;
+          for (const [name, value] of Object.entries(behaviour.headers ?? {})) response.setHeader(name, value);
+          response.end(JSON.stringify(behaviour.body ?? { error: { message: `stub status ${behaviour.status}`, type: 'stub_error', code: null } }));
+          return;
+        }
+        if (behaviour.holdUntilInFlight !== undefined) {
+          const released = new Promise<void>((resolve) => held.push(resolve));
+          releaseHeldAt(behaviour.holdUntilInFlight);
+          await released;
+        }
+        if (behaviour.latencyMs) await new Promise((resolve) => setTimeout(resolve, behaviour.latencyMs));
+        const answered = behaviour.vectorsShort ? inputs.slice(1) : inputs;
+        const data = answered.map((text, index) => {
+          const vector = stubEmbedding(text, dimensions);
+          const embedding =
+            body.encoding_format === 'base64' && !behaviour.ignoreEncodingFormat ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
+          return { object: 'embedding', index, embedding };
+        });
+        response.end(
+          JSON.stringify({ object: 'list', data, model: body.model ?? 'stub-embedding', usage: { prompt_tokens: inputs.length, total_tokens: inputs.length } }),
+        );
+      } finally {
+        inFlight -= 1;
+        recorded.endedAt = performance.now();
       }
-      if (behaviour.latencyMs) await new Promise((resolve) => setTimeout(resolve, behaviour.latencyMs));
-      const answered = behaviour.vectorsShort ? inputs.slice(1) : inputs;
-      const data = answered.map((text, index) => {
-        const vector = stubEmbedding(text, dimensions);
-        const embedding = body.encoding_format === 'base64' && !behaviour.ignoreEncodingFormat ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
-        return { object: 'embedding', index, embedding };
-      });
-      response.end(
-        JSON.stringify({ object: 'list', data, model: body.model ?? 'stub-embedding', usage: { prompt_tokens: inputs.length, total_tokens: inputs.length } }),
-      );
-    } finally {
-      inFlight -= 1;
-      recorded.endedAt = performance.now();
-    }
-  }));
+    }),
+  );
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));

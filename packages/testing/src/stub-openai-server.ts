@@ -83,45 +83,47 @@ export async function startStubOpenAiServer(
   let connections = 0;
   const record = options.record ?? true;
 
-  const server: Server = createServer(requestHandler(async (request, response) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    if (request.url?.endsWith('/models') && request.method === 'GET') {
-      response.setHeader('Content-Type', 'application/json');
-      response.end(JSON.stringify({ object: 'list', data: [{ id: 'stub-model', object: 'model', created: 0, owned_by: 'stub' }] }));
-      return;
-    }
-    if (!request.url?.endsWith('/chat/completions') || request.method !== 'POST') {
-      response.statusCode = 404;
-      response.end(JSON.stringify({ error: { message: 'not found', type: 'invalid_request_error' } }));
-      return;
-    }
-    const state: ResponseState = { closedAt: undefined, tokensWritten: 0, waitingForDrain: false, firstTokenAt: undefined };
-    let resolveAborted: () => void = () => {};
-    const aborted = new Promise<void>((resolve) => (resolveAborted = resolve));
-    response.once('close', () => {
-      if (!response.writableFinished) {
-        state.closedAt = performance.now();
-        resolveAborted();
+  const server: Server = createServer(
+    requestHandler(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      if (request.url?.endsWith('/models') && request.method === 'GET') {
+        response.setHeader('Content-Type', 'application/json');
+        response.end(JSON.stringify({ object: 'list', data: [{ id: 'stub-model', object: 'model', created: 0, owned_by: 'stub' }] }));
+        return;
       }
-    });
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as RecordedRequest['body'];
-    if (record) {
-      requests.push({
-        body,
-        headers: request.headers,
-        receivedAt: performance.now(),
-        aborted,
-        wasAborted: () => state.closedAt !== undefined,
-        closedAt: () => state.closedAt,
-        tokensWritten: () => state.tokensWritten,
-        firstTokenAt: () => state.firstTokenAt,
-        waitingForDrain: () => state.waitingForDrain,
+      if (!request.url?.endsWith('/chat/completions') || request.method !== 'POST') {
+        response.statusCode = 404;
+        response.end(JSON.stringify({ error: { message: 'not found', type: 'invalid_request_error' } }));
+        return;
+      }
+      const state: ResponseState = { closedAt: undefined, tokensWritten: 0, waitingForDrain: false, firstTokenAt: undefined };
+      let resolveAborted: () => void = () => {};
+      const aborted = new Promise<void>((resolve) => (resolveAborted = resolve));
+      response.once('close', () => {
+        if (!response.writableFinished) {
+          state.closedAt = performance.now();
+          resolveAborted();
+        }
       });
-    }
-    const behaviour = behaviours.length > 1 ? behaviours.shift()! : behaviours[0]!;
-    await respond(behaviour, body, response, state);
-  }));
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as RecordedRequest['body'];
+      if (record) {
+        requests.push({
+          body,
+          headers: request.headers,
+          receivedAt: performance.now(),
+          aborted,
+          wasAborted: () => state.closedAt !== undefined,
+          closedAt: () => state.closedAt,
+          tokensWritten: () => state.tokensWritten,
+          firstTokenAt: () => state.firstTokenAt,
+          waitingForDrain: () => state.waitingForDrain,
+        });
+      }
+      const behaviour = behaviours.length > 1 ? behaviours.shift()! : behaviours[0]!;
+      await respond(behaviour, body, response, state);
+    }),
+  );
   server.on('connection', (socket) => {
     connections += 1;
     sockets.add(socket);
@@ -196,7 +198,8 @@ async function respond(behaviour: StubBehaviour, body: RecordedRequest['body'], 
   response.socket?.setNoDelay(true);
   // Every chunk but the delta is the same: render it once.
   const prefix = `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"choices":[{"index":0,"delta":`;
-  const chunk = (delta: string, finishReason: string | null) => `${prefix}${delta},"finish_reason":${finishReason === null ? 'null' : `"${finishReason}"`}}]}\n\n`;
+  const chunk = (delta: string, finishReason: string | null) =>
+    `${prefix}${delta},"finish_reason":${finishReason === null ? 'null' : `"${finishReason}"`}}]}\n\n`;
   const write = async (text: string): Promise<void> => {
     if (response.write(text)) return;
     state.waitingForDrain = true;

@@ -51,7 +51,8 @@ export function modelRoutes(runtime: Runtime): Router {
 
   router.get('/models/:model', async (request, response) => {
     const knowledgeBase = await runtime.catalog.getKnowledgeBase(request.params.model);
-    if (knowledgeBase === null) throw new NotFoundError('knowledge_base_not_found', `The model \`${request.params.model}\` does not exist: no knowledge base has that id`);
+    if (knowledgeBase === null)
+      throw new NotFoundError('knowledge_base_not_found', `The model \`${request.params.model}\` does not exist: no knowledge base has that id`);
     response.json(modelOf(knowledgeBase));
   });
 
@@ -70,7 +71,13 @@ export function chatCompletionHandler(runtime: Runtime) {
         async (head, events) => {
           const completion: CompletionIdentity = { id: `chatcmpl-${randomUUID()}`, created: Math.floor(Date.now() / 1000), model: body.model };
           if (body.stream === true) {
-            await streamAnswer(response, head, events, chunkRenderers(new ChatCompletionChunks(completion, includeUsage), includeUsage), runtime.config.SSE_HEARTBEAT_MS);
+            await streamAnswer(
+              response,
+              head,
+              events,
+              chunkRenderers(new ChatCompletionChunks(completion, includeUsage), includeUsage),
+              runtime.config.SSE_HEARTBEAT_MS,
+            );
             return;
           }
           const collected = await collectAnswer(head, events);

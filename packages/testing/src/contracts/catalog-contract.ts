@@ -41,8 +41,7 @@ export function describeCatalogContract(name: string, create: () => Promise<{ ca
       assert.equal(await catalog.getKnowledgeBase(first.id), null);
     });
 
-    const createKnowledgeBase = (name: string, schema: GenerationSchema = lexical) =>
-      catalog.createKnowledgeBase({ id: newKnowledgeBaseId(), name, schema });
+    const createKnowledgeBase = (name: string, schema: GenerationSchema = lexical) => catalog.createKnowledgeBase({ id: newKnowledgeBaseId(), name, schema });
     const createOne = async (document: NewDocument) => {
       const [created] = await catalog.createDocuments([document]);
       assert.ok(created);
@@ -99,7 +98,13 @@ export function describeCatalogContract(name: string, create: () => Promise<{ ca
       assert.deepEqual(refused, { switched: false, missing: [second.id] });
       assert.equal((await catalog.getKnowledgeBase(knowledgeBase.id))?.generation, 1);
       await catalog.recordDocumentGeneration(second.id, state.targetGeneration, 7);
-      assert.deepEqual(await catalog.documentsInGeneration(knowledgeBase.id, 2), new Map([[first.id, 5], [second.id, 7]]));
+      assert.deepEqual(
+        await catalog.documentsInGeneration(knowledgeBase.id, 2),
+        new Map([
+          [first.id, 5],
+          [second.id, 7],
+        ]),
+      );
       await assert.rejects(catalog.switchGeneration(knowledgeBase.id, { owner: 'other', targetGeneration: 2 }), { code: 'reindex_in_progress' });
       const switched = await catalog.switchGeneration(knowledgeBase.id, { owner: 'me', targetGeneration: 2 });
       assert.deepEqual(switched, { switched: true, previousGeneration: 1 });
@@ -122,7 +127,10 @@ export function describeCatalogContract(name: string, create: () => Promise<{ ca
       assert.equal(results[0]?.duplicate, true);
       assert.equal(results[0]?.document.id, first.document.id);
       assert.equal(results[1]?.duplicate, false);
-      assert.deepEqual((await catalog.listDocuments(knowledgeBase.id)).map((document) => document.name), ['a.pdf', 'other.pdf']);
+      assert.deepEqual(
+        (await catalog.listDocuments(knowledgeBase.id)).map((document) => document.name),
+        ['a.pdf', 'other.pdf'],
+      );
       const elsewhere = await createKnowledgeBase('Elsewhere');
       assert.equal((await createOne(newDocument(elsewhere.id, { contentHash: original.contentHash }))).duplicate, false, 'dedup is per knowledge base');
     });
@@ -134,7 +142,10 @@ export function describeCatalogContract(name: string, create: () => Promise<{ ca
     it('finds the newest document of a name', async () => {
       const knowledgeBase = await createKnowledgeBase('Names');
       // Recorded together, the second is the newer (documents of one upload keep their order).
-      const [, created] = await catalog.createDocuments([newDocument(knowledgeBase.id, { name: 'plan.pdf' }), newDocument(knowledgeBase.id, { name: 'plan.pdf' })]);
+      const [, created] = await catalog.createDocuments([
+        newDocument(knowledgeBase.id, { name: 'plan.pdf' }),
+        newDocument(knowledgeBase.id, { name: 'plan.pdf' }),
+      ]);
       const newer = created!.document;
       assert.equal((await catalog.findDocumentByName(knowledgeBase.id, 'plan.pdf'))?.id, newer.id);
       assert.equal(await catalog.findDocumentByName(knowledgeBase.id, 'none.pdf'), null);
@@ -196,13 +207,19 @@ export function describeCatalogContract(name: string, create: () => Promise<{ ca
     it('lists documents per knowledge base and by status, oldest first', async () => {
       const one = await createKnowledgeBase('One');
       const two = await createKnowledgeBase('Two');
-      const created = (await catalog.createDocuments([newDocument(one.id, { name: 'a' }), newDocument(one.id, { name: 'b' }), newDocument(two.id, { name: 'c' })])).map(
-        (entry) => entry.document,
+      const created = (
+        await catalog.createDocuments([newDocument(one.id, { name: 'a' }), newDocument(one.id, { name: 'b' }), newDocument(two.id, { name: 'c' })])
+      ).map((entry) => entry.document);
+      assert.deepEqual(
+        (await catalog.listDocuments(one.id)).map((document) => document.name),
+        ['a', 'b'],
       );
-      assert.deepEqual((await catalog.listDocuments(one.id)).map((document) => document.name), ['a', 'b']);
       await catalog.updateDocument(created[1]!.id, { status: 'ready' });
       const queued = await catalog.listDocumentsByStatus(['queued']);
-      assert.deepEqual(queued.map((document) => document.name).filter((value) => ['a', 'b', 'c'].includes(value)), ['a', 'c']);
+      assert.deepEqual(
+        queued.map((document) => document.name).filter((value) => ['a', 'b', 'c'].includes(value)),
+        ['a', 'c'],
+      );
     });
 
     it('deletes documents, and a knowledge base with its documents', async () => {

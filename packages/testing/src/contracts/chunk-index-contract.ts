@@ -52,7 +52,10 @@ export function describeChunkIndexContract(name: string, create: () => Promise<C
       ]);
       await index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 1, documentId: 'd2' }, [chunk('kb1', 'd2', 0, { apple: 1, tart: 4 }, 7)]);
       const hits = await search(index, 'kb1', { apple: 1 });
-      assert.deepEqual(hits.map((hit) => hit.chunk.documentId), ['d1', 'd2']);
+      assert.deepEqual(
+        hits.map((hit) => hit.chunk.documentId),
+        ['d1', 'd2'],
+      );
       assert.equal(hits[0]?.chunk.page, 2);
       assert.equal(hits[0]?.chunk.text, 'apple pie');
       assert.ok((hits[0]?.score ?? 0) > (hits[1]?.score ?? 0));
@@ -64,7 +67,10 @@ export function describeChunkIndexContract(name: string, create: () => Promise<C
       const { index } = fixture;
       await index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 1, documentId: 'd1' }, [chunk('kb1', 'd1', 0, { shared: 1 })]);
       await index.upsertDocumentChunks({ knowledgeBaseId: 'kb2', generation: 1, documentId: 'd9' }, [chunk('kb2', 'd9', 0, { shared: 1 })]);
-      assert.deepEqual((await search(index, 'kb1', { shared: 1 })).map((hit) => hit.chunk.documentId), ['d1']);
+      assert.deepEqual(
+        (await search(index, 'kb1', { shared: 1 })).map((hit) => hit.chunk.documentId),
+        ['d1'],
+      );
     });
 
     it('replaces a document on re-upsert instead of duplicating it', async () => {
@@ -87,7 +93,10 @@ export function describeChunkIndexContract(name: string, create: () => Promise<C
       await index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 1, documentId: 'd2' }, [chunk('kb1', 'd2', 0, { gone: 1, stays: 1 })]);
       assert.equal((await search(index, 'kb1', { gone: 1 })).length, 2);
       await index.deleteDocument('kb1', 'd1');
-      assert.deepEqual((await search(index, 'kb1', { gone: 1 })).map((hit) => hit.chunk.documentId), ['d2']);
+      assert.deepEqual(
+        (await search(index, 'kb1', { gone: 1 })).map((hit) => hit.chunk.documentId),
+        ['d2'],
+      );
       assert.equal(await index.countChunks('kb1', 1, 'd1'), 0);
     });
 
@@ -98,10 +107,9 @@ export function describeChunkIndexContract(name: string, create: () => Promise<C
       await index.deleteKnowledgeBase('kb1');
       await assert.rejects(search(index, 'kb1', { word: 1 }), { code: 'generation_not_found' });
       assert.equal(await index.countChunks('kb1', 1), 0);
-      await assert.rejects(
-        index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 1, documentId: 'd2' }, [chunk('kb1', 'd2', 0, { late: 1 })]),
-        { code: 'generation_not_found' },
-      );
+      await assert.rejects(index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 1, documentId: 'd2' }, [chunk('kb1', 'd2', 0, { late: 1 })]), {
+        code: 'generation_not_found',
+      });
       assert.equal(await index.countChunks('kb1', 1), 0, 'a late writer brought nothing back');
     });
 
@@ -121,8 +129,14 @@ export function describeChunkIndexContract(name: string, create: () => Promise<C
       await index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 2, documentId: 'd1' }, [chunk('kb1', 'd1', 0, { new: 1, both: 1 }, 1, 2)]);
       const inGeneration = (generation: number, terms: Record<string, number>) =>
         index.search({ knowledgeBaseId: 'kb1', generation, terms, mode: 'lexical', topK: 10 });
-      assert.deepEqual((await inGeneration(1, { both: 1 })).map((hit) => hit.chunk.generation), [1]);
-      assert.deepEqual((await inGeneration(2, { both: 1 })).map((hit) => hit.chunk.generation), [2]);
+      assert.deepEqual(
+        (await inGeneration(1, { both: 1 })).map((hit) => hit.chunk.generation),
+        [1],
+      );
+      assert.deepEqual(
+        (await inGeneration(2, { both: 1 })).map((hit) => hit.chunk.generation),
+        [2],
+      );
       assert.deepEqual(await inGeneration(2, { old: 1 }), []);
       await index.activateGeneration({ knowledgeBaseId: 'kb1', generation: 2 });
       await index.dropGeneration({ knowledgeBaseId: 'kb1', generation: 1 });
