@@ -91,13 +91,18 @@ describe('IngestionService embedding', () => {
   it('keeps up to embeddingConcurrency batches in flight, gives every chunk its vector and reports progress', async () => {
     let inFlight = 0;
     let maxInFlight = 0;
+    let threeInFlight: () => void = () => {};
+    const firstRound = new Promise<void>((resolve) => (threeInFlight = resolve));
     const embedder: Embedder = {
       name: 'counting',
       dimensions: 2,
       async embed(texts) {
         inFlight += 1;
         maxInFlight = Math.max(maxInFlight, inFlight);
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        if (inFlight === 3) threeInFlight();
+        // The first batches are answered only once three are in flight together: a service that
+        // sent fewer at a time would never finish; one that sent more shows them in maxInFlight.
+        await firstRound;
         inFlight -= 1;
         return texts.map((text) => [text.length, 1]);
       },
