@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { startApiProcess, temporaryDataDirectory, type ApiProcess } from './api-process.js';
+import { startFakeQdrantServer } from './fake-qdrant-server.js';
 import { testRedisUrl, uniqueRedisPrefix } from './redis-test-prefix.js';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
 
@@ -82,5 +84,33 @@ export function distributedDeployment(options: DistributedOptions = {}): Deploy 
       await stop();
       throw error;
     }
+  };
+}
+
+/**
+ * The scaled mode with the chunk index in Qdrant: a Qdrant stand-in in this process that checks
+ * every request the API and the workers send, and every answer, against Qdrant's OpenAPI
+ * description. `stop` fails when any exchange did not validate, or when none had `operationId`
+ * (`expectedOperation`: what the test must have made Qdrant do, e.g. `query_points`).
+ */
+export function distributedQdrantDeployment(options: Omit<DistributedOptions, 'qdrantUrl'> & { expectedOperation: string }): Deploy {
+  return async (env = {}) => {
+    const qdrant = await startFakeQdrantServer();
+    const deployment = await distributedDeployment({ ...options, qdrantUrl: qdrant.url })(env).catch(async (error: unknown) => {
+      await qdrant.close();
+      throw error;
+    });
+    return {
+      ...deployment,
+      async stop() {
+        await deployment.stop();
+        await qdrant.close();
+        assert.ok(
+          qdrant.exchanges.some((exchange) => exchange.operationId === options.expectedOperation),
+          `Qdrant was asked for ${options.expectedOperation}`,
+        );
+        assert.deepEqual(qdrant.problems(), [], 'every Qdrant request and answer validates against the OpenAPI schema');
+      },
+    };
   };
 }
