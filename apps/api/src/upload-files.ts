@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -41,6 +41,8 @@ export interface UploadedFile {
   mimetype: string;
   /** Bytes written. */
   size: number;
+  /** SHA-256 of the bytes written, hex, computed as they arrived (duplicate uploads are found by it). */
+  sha256: string;
   destination: string;
   filename: string;
   /** Where the file is, in `directory`; the handler moves or removes it. */
@@ -180,6 +182,7 @@ export function uploadFiles(options: UploadOptions): RequestHandler {
         encoding: info.encoding,
         mimetype: info.mimeType,
         size: 0,
+        sha256: '',
         destination: options.directory,
         filename,
         path: path.join(options.directory, filename),
@@ -188,6 +191,8 @@ export function uploadFiles(options: UploadOptions): RequestHandler {
       // Listed in the order of the form, whichever write ends first.
       files.push(file);
       const output = createWriteStream(file.path);
+      const hash = createHash('sha256');
+      source.on('data', (piece: Buffer) => hash.update(piece));
       source.once('limit', () => {
         fail(payloadTooLarge(`"${file.originalname}" is over the limit of ${options.maxFileBytes} bytes per file (MAX_UPLOAD_BYTES)`));
       });
@@ -198,6 +203,7 @@ export function uploadFiles(options: UploadOptions): RequestHandler {
           () => {
             inFlight.delete(inFlightFile);
             file.size = output.bytesWritten;
+            file.sha256 = hash.digest('hex');
           },
           (error: unknown) => {
             inFlight.delete(inFlightFile);

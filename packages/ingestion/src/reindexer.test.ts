@@ -103,6 +103,19 @@ describe('Reindexer (embedded store, in-process rebuilds)', () => {
     assert.ok(hits.length > 0 && hits.every((hit) => hit.chunk.generation === 2));
   });
 
+  it('keeps the old generation without dropOld, and drops every older one on a later run with it', async () => {
+    const { ingestion, queue } = stack(null);
+    await upload('Generations pile up. '.repeat(20), ingestion);
+    const kept = new Reindexer({ catalog, index, queue, schema: generationSchemaOf(null), owner: 'keeper', leaseMs: 5000 });
+    assert.equal((await kept.reindex(knowledgeBaseId, new AbortController().signal)).dropped, false);
+    assert.ok((await index.countChunks(knowledgeBaseId, 1)) > 0, 'generation 1 is kept');
+    const result = await reindexer(queue, generationSchemaOf(null)).reindex(knowledgeBaseId, new AbortController().signal);
+    assert.equal(result.targetGeneration, 3);
+    assert.equal(await index.countChunks(knowledgeBaseId, 2), 0);
+    assert.equal(await index.countChunks(knowledgeBaseId, 1), 0, 'the generation kept earlier goes too');
+    assert.equal(result.chunksAfter, result.chunksBefore);
+  });
+
   it('switches to a generation built with an embedder of another vector size, and dense search works on it', async () => {
     const small = foldingEmbedder('small', 8);
     const large = foldingEmbedder('large', 12);

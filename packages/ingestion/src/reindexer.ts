@@ -26,7 +26,7 @@ export interface ReindexerOptions {
   leaseMs?: number;
   /** Documents rebuilt at once. Default: the queue's own. */
   concurrency?: number;
-  /** Drop the previous generation after the switch. Default: false (kept for comparison or rollback). */
+  /** Drop the previous generations after the switch. Default: false (kept for comparison or rollback). */
   dropOld?: boolean;
   /** Wait between the switch and the drop, so that searches already under way on the old generation end, ms. Default: 5000. */
   dropGraceMs?: number;
@@ -222,7 +222,11 @@ export class Reindexer {
       let dropped = false;
       if (this.#options.dropOld === true) {
         await sleep(this.#options.dropGraceMs ?? 5000, undefined, { signal });
-        await index.dropGeneration({ knowledgeBaseId, generation: switched.previousGeneration });
+        // Every older generation goes, also one an earlier reindex without --drop-old kept
+        // (dropping a generation that is gone already changes nothing).
+        for (let generation = switched.previousGeneration; generation >= 1; generation -= 1) {
+          await index.dropGeneration({ knowledgeBaseId, generation });
+        }
         dropped = true;
       }
       return await this.#result(
@@ -259,14 +263,6 @@ export class Reindexer {
     await catalog.abandonReindex(knowledgeBaseId, owner);
     await index.dropGeneration({ knowledgeBaseId, generation: lease.state.targetGeneration });
     return lease.state.targetGeneration;
-  }
-
-  /** Drops every generation of the knowledge base older than the live one. */
-  async dropOlder(knowledgeBaseId: string, generations: number[]): Promise<void> {
-    const knowledgeBase = await this.#knowledgeBase(knowledgeBaseId);
-    for (const generation of generations) {
-      if (generation < knowledgeBase.generation) await this.#options.index.dropGeneration({ knowledgeBaseId, generation });
-    }
   }
 
   async #knowledgeBase(knowledgeBaseId: string) {

@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Router, type RequestHandler } from 'express';
 import { InvalidRequestError, NotFoundError, newDocumentId, type DocumentRecord, type NewDocument } from '@passage/spec';
 import type { Runtime } from '@passage/runtime';
-import { uploadFiles } from '../upload-files.js';
+import { uploadFiles, type UploadedFile } from '../upload-files.js';
 
 export function publicDocument(document: DocumentRecord) {
   return {
@@ -23,12 +21,6 @@ export function publicDocument(document: DocumentRecord) {
     createdAt: document.createdAt,
     updatedAt: document.updatedAt,
   };
-}
-
-async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const piece of createReadStream(path)) hash.update(piece as Buffer);
-  return hash.digest('hex');
 }
 
 /** `replace` from the query or the form: a document id, `true` (the newest document of the same name), or absent. */
@@ -70,7 +62,7 @@ export function documentRoutes(runtime: Runtime): Router {
 
   router.post('/', requireKnowledgeBase, upload, async (request, response) => {
     const knowledgeBaseId = (request.params as { knowledgeBaseId: string }).knowledgeBaseId;
-    const uploaded = (request.files as Express.Multer.File[] | undefined) ?? [];
+    const uploaded = (request.files as UploadedFile[] | undefined) ?? [];
     const stored: string[] = [];
     try {
       if (uploaded.length === 0) throw new InvalidRequestError('No file received: send one or more files in the multipart field "files"');
@@ -80,7 +72,6 @@ export function documentRoutes(runtime: Runtime): Router {
       for (const file of uploaded) {
         const id = newDocumentId();
         const name = file.originalname.normalize('NFC').slice(0, 500) || 'untitled';
-        const contentHash = await sha256OfFile(file.path);
         await runtime.files.putFromPath(id, file.path);
         stored.push(id);
         documents.push({
@@ -88,7 +79,7 @@ export function documentRoutes(runtime: Runtime): Router {
           knowledgeBaseId,
           name,
           bytes: file.size,
-          contentHash,
+          contentHash: file.sha256,
           mediaType: file.mimetype || null,
           replaces: replace === null ? null : await replacedDocument(runtime, knowledgeBaseId, replace, name),
         });
