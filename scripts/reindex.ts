@@ -46,7 +46,7 @@ try {
   process.exit(2);
 }
 const { values } = parsed;
-const positive = (name: string, value: string | undefined): number | undefined => {
+const wholeNumber = (name: string, value: string | undefined): number | undefined => {
   if (value === undefined) return undefined;
   const number = Number(value);
   if (!Number.isInteger(number) || number < 0) {
@@ -59,9 +59,9 @@ if (values.help || (values.kb === undefined && !values.all) || (values.kb !== un
   console.error(usage);
   process.exit(values.help ? 0 : 2);
 }
-const concurrency = positive('concurrency', values.concurrency);
-const dropGraceMs = positive('drop-grace-ms', values['drop-grace-ms']);
-const leaseMs = positive('lease-ms', values['lease-ms']);
+const concurrency = wholeNumber('concurrency', values.concurrency);
+const dropGraceMs = wholeNumber('drop-grace-ms', values['drop-grace-ms']);
+const leaseMs = wholeNumber('lease-ms', values['lease-ms']);
 
 const config = loadConfigOrExit(process.env);
 // Logs go to standard error as JSON lines only when asked (LOG_LEVEL); the bar and table are the interface.
@@ -77,6 +77,12 @@ const bar = new SingleBar({
   stream: process.stderr,
 });
 let lastLine = 0;
+// Per knowledge base: when its run started, whether the bar is drawn, and how many documents an
+// interrupted run had done already (they do not count towards the rate).
+let startedAt = performance.now();
+let barStarted = false;
+let doneAtStart = 0;
+const rebuiltSoFar = (done: number) => Math.max(0, done - doneAtStart);
 
 const controller = new AbortController();
 process.once('SIGINT', () => controller.abort());
@@ -112,10 +118,6 @@ const reindexer = new Reindexer({
     }
   },
 });
-let startedAt = performance.now();
-let barStarted = false;
-let doneAtStart = 0;
-const rebuiltSoFar = (done: number) => Math.max(0, done - doneAtStart);
 
 const knowledgeBaseIds = values.all ? (await runtime.catalog.listKnowledgeBases()).map((knowledgeBase) => knowledgeBase.id) : (values.kb ?? []);
 const results: ReindexResult[] = [];

@@ -52,6 +52,10 @@ interface DocumentRow {
   updated_at: string;
 }
 
+function reindexStateOf(row: KnowledgeBaseRow): ReindexState | null {
+  return row.reindex === null ? null : (JSON.parse(row.reindex) as ReindexState);
+}
+
 function toKnowledgeBase(row: KnowledgeBaseRow): KnowledgeBase {
   return {
     id: row.id,
@@ -59,7 +63,7 @@ function toKnowledgeBase(row: KnowledgeBaseRow): KnowledgeBase {
     createdAt: row.created_at,
     generation: row.generation,
     schema: { embeddingModel: row.embedding_model, denseDimensions: row.dense_dimensions },
-    reindex: row.reindex === null ? null : (JSON.parse(row.reindex) as ReindexState),
+    reindex: reindexStateOf(row),
   };
 }
 
@@ -146,7 +150,7 @@ export class SqliteCatalog implements Catalog {
         if (row === undefined) throw new NotFoundError('knowledge_base_not_found', `Knowledge base ${knowledgeBaseId} does not exist`);
         const now = this.#now();
         const leaseExpiresAt = new Date(now.getTime() + input.leaseMs).toISOString();
-        const existing = row.reindex === null ? null : (JSON.parse(row.reindex) as ReindexState);
+        const existing = reindexStateOf(row);
         let lease: ReindexLease;
         if (existing !== null) {
           if (existing.owner !== input.owner && Date.parse(existing.leaseExpiresAt) > now.getTime()) {
@@ -206,7 +210,7 @@ export class SqliteCatalog implements Catalog {
       .transaction((): GenerationSwitch => {
         const row = this.#getKnowledgeBase.get(knowledgeBaseId) as KnowledgeBaseRow | undefined;
         if (row === undefined) throw new NotFoundError('knowledge_base_not_found', `Knowledge base ${knowledgeBaseId} does not exist`);
-        const state = row.reindex === null ? null : (JSON.parse(row.reindex) as ReindexState);
+        const state = reindexStateOf(row);
         if (state === null || state.owner !== input.owner || state.targetGeneration !== input.targetGeneration) {
           throw new ConflictError('reindex_in_progress', `The reindex of knowledge base ${knowledgeBaseId} is no longer held by this process`);
         }
@@ -412,7 +416,7 @@ export class SqliteCatalog implements Catalog {
 
   #reindexOf(knowledgeBaseId: string): ReindexState | null {
     const row = this.#getKnowledgeBase.get(knowledgeBaseId) as KnowledgeBaseRow | undefined;
-    return row?.reindex == null ? null : (JSON.parse(row.reindex) as ReindexState);
+    return row === undefined ? null : reindexStateOf(row);
   }
 
   #timestamp(): string {
