@@ -1,12 +1,14 @@
 import path from 'node:path';
 import { QdrantChunkIndex } from '@passage/index-qdrant';
 import { LocalChunkIndex } from '@passage/retrieval';
-import type { Catalog, ChunkIndex, Config, FileStore, Logger } from '@passage/spec';
-import { RedisCatalog } from '@passage/store-redis';
-import { LocalFileStore, SqliteCatalog, SqliteChunkStore, openDatabase, type SqliteDatabase } from '@passage/store-sqlite';
+import type { ApiKeyStore, Catalog, ChunkIndex, Config, FileStore, Logger } from '@passage/spec';
+import { RedisApiKeyStore, RedisCatalog } from '@passage/store-redis';
+import { LocalFileStore, SqliteApiKeyStore, SqliteCatalog, SqliteChunkStore, openDatabase, type SqliteDatabase } from '@passage/store-sqlite';
 
 export interface Storage {
   catalog: Catalog;
+  /** API keys, beside the catalog (SQLite, or Redis with REDIS_URL). */
+  apiKeys: ApiKeyStore;
   files: FileStore;
   index: ChunkIndex;
   /** Folder for uploads in flight, on the same file system as the file store. */
@@ -33,6 +35,8 @@ export async function createStorage(config: Config, logger: Logger): Promise<Sto
     config.REDIS_URL === undefined
       ? new SqliteCatalog(embeddedDatabase())
       : new RedisCatalog({ url: config.REDIS_URL, keyPrefix: config.QUEUE_PREFIX, logger });
+  const redisApiKeys = config.REDIS_URL === undefined ? null : new RedisApiKeyStore({ url: config.REDIS_URL, keyPrefix: config.QUEUE_PREFIX, logger });
+  const apiKeys: ApiKeyStore = redisApiKeys ?? new SqliteApiKeyStore(embeddedDatabase());
   const index: ChunkIndex =
     config.QDRANT_URL === undefined
       ? new LocalChunkIndex({ store: new SqliteChunkStore(embeddedDatabase()), rrfK: config.RRF_K })
@@ -53,12 +57,14 @@ export async function createStorage(config: Config, logger: Logger): Promise<Sto
   );
   return {
     catalog,
+    apiKeys,
     files: new LocalFileStore({ directory: storageDirectory }),
     index,
     uploadDirectory: path.join(storageDirectory, '.uploads'),
     async close() {
       await index.close();
       await catalog.close();
+      await redisApiKeys?.close();
       database?.close();
     },
   };

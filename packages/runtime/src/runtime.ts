@@ -1,7 +1,7 @@
 import { AnswerService } from '@passage/answering';
 import { BoundedParser, IngestionService } from '@passage/ingestion';
 import { Retriever, createAnalyzer } from '@passage/retrieval';
-import type { Catalog, ChatModel, ChunkIndex, Config, Embedder, FileStore, IngestionQueue, Logger, TextAnalyzer } from '@passage/spec';
+import type { ApiKeyStore, Catalog, ChatModel, ChunkIndex, Config, Embedder, FileStore, IngestionQueue, Logger, TextAnalyzer } from '@passage/spec';
 import { createChatModel } from './create-chat-model.js';
 import { createEmbedder } from './create-embedder.js';
 import { createQueue } from './create-queue.js';
@@ -11,6 +11,8 @@ import { createStorage } from './create-storage.js';
 export interface Runtime {
   config: Config;
   catalog: Catalog;
+  /** API keys (stored hashed), beside the catalog. */
+  apiKeys: ApiKeyStore;
   files: FileStore;
   index: ChunkIndex;
   analyzer: TextAnalyzer;
@@ -78,6 +80,7 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
   return {
     config,
     catalog,
+    apiKeys: storage.apiKeys,
     files,
     index,
     analyzer,

@@ -119,6 +119,18 @@ const migrations: string[] = [
   ALTER TABLE index_changes_next RENAME TO index_changes;
   CREATE INDEX index_changes_by_knowledge_base ON index_changes(knowledge_base_id, sequence);
   `,
+  // API keys: only the SHA-256 of each key is kept; scopes and knowledge bases as JSON arrays.
+  `
+  CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    knowledge_bases TEXT,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    secret_hash TEXT NOT NULL UNIQUE
+  );
+  `,
 ];
 
 /** Opens (and migrates) the embedded database in WAL mode. */
