@@ -24,7 +24,7 @@ describe('Answer endpoints served before Express: the same routing, body rules a
     assert.equal(events.at(-1)?.event, 'end');
   });
 
-  it('rejects malformed JSON, other content types and bodies over 1 MB with the usual codes', async () => {
+  it('rejects malformed JSON (400), other content types (415) and bodies over 1 MB (413)', async () => {
     const error = async (response: Promise<Response>, status: number, code: string) => {
       const body = await expectJson<{ error: { code: string; message: string } }>(await response, status);
       assert.equal(body.error.code, code);
@@ -32,8 +32,8 @@ describe('Answer endpoints served before Express: the same routing, body rules a
     };
     assert.match(await error(post(`/v1/knowledge-bases/${knowledgeBaseId}/ask`, '{"question":'), 400, 'invalid_request'), /not valid JSON/);
     assert.match(
-      await error(post(`/v1/knowledge-bases/${knowledgeBaseId}/ask`, 'question=hi', 'application/x-www-form-urlencoded'), 400, 'invalid_request'),
-      /^question: /,
+      await error(post(`/v1/knowledge-bases/${knowledgeBaseId}/ask`, 'question=hi', 'application/x-www-form-urlencoded'), 415, 'unsupported_media_type'),
+      /must be application\/json/,
     );
     const huge = JSON.stringify({ question: 'q', history: [{ role: 'user', content: 'x'.repeat(1_100_000) }] });
     await error(post(`/v1/knowledge-bases/${knowledgeBaseId}/ask`, huge), 413, 'payload_too_large');
@@ -50,8 +50,10 @@ describe('Answer endpoints served before Express: the same routing, body rules a
     assert.match(body.error.message, /Malformed path parameter/);
   });
 
-  it('leaves other methods on the same paths to Express', async () => {
-    const body = await expectJson<{ error: { code: string } }>(await fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/ask`), 404);
-    assert.equal(body.error.code, 'not_found');
+  it('answers another method on the same path with 405 and Allow: POST', async () => {
+    const response = await fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/ask`);
+    assert.equal(response.headers.get('allow'), 'POST');
+    const body = await expectJson<{ error: { code: string } }>(response, 405);
+    assert.equal(body.error.code, 'method_not_allowed');
   });
 });

@@ -3,7 +3,6 @@ import { match } from 'path-to-regexp';
 import { InvalidRequestError, type Logger } from '@passage/spec';
 import { respondWithError, type ErrorShape } from './http-errors.js';
 import { readJsonBody } from './read-json-body.js';
-import { logRequest } from './request-log.js';
 
 /** A route served before Express, declared in app.ts's table of routes. */
 export interface AnswerRoute {
@@ -44,7 +43,6 @@ export function answerEndpoints(routes: AnswerRoute[], options: AnswerEndpointsO
     response: ServerResponse,
     url: string,
   ) => {
-    logRequest(logger, request, url, response);
     try {
       const parameters = decodeParameters(rawParameters);
       await route.handle(parameters, await readJsonBody(request, bodyLimitBytes, response), request, response);

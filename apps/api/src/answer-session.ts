@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { AnswerServiceEvent } from '@passage/answering';
 import { abortOnDisconnect } from './abort-on-disconnect.js';
+import { answerStreams } from './answer-streams.js';
 
 /**
  * The answer event to render next, boxed so that a renderer can take it out: the first event (the
@@ -25,7 +26,8 @@ export async function respondToAnswer(
   respond: (head: AnswerHead, events: AsyncIterator<AnswerServiceEvent>) => Promise<void>,
 ): Promise<void> {
   const controller = abortOnDisconnect(response);
-  const events = start(controller.signal)[Symbol.asyncIterator]();
+  const tracked = answerStreams.track(start(controller.signal)[Symbol.asyncIterator](), controller);
+  const events = tracked.events;
   try {
     const head: AnswerHead = { current: taken };
     try {
@@ -38,6 +40,10 @@ export async function respondToAnswer(
   } finally {
     // A response that ended normally has nothing left to stop; an abort costs a DOMException.
     if (!response.writableEnded) controller.abort();
-    await events.return?.();
+    try {
+      await events.return?.();
+    } finally {
+      tracked.close();
+    }
   }
 }

@@ -1,12 +1,18 @@
 import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import type { Runtime } from '@passage/runtime';
-import { NotFoundError, type Logger } from '@passage/spec';
+import { NotFoundError, type Logger, type RateLimiter } from '@passage/spec';
 import { answerEndpoints, type AnswerRoute } from './answer-endpoints.js';
+import { Authenticator } from './authenticate.js';
 import { JSON_BODY_LIMIT_BYTES } from './body-limit.js';
+import { eventLoopEndpoint } from './event-loop-endpoint.js';
+import type { EventLoopMonitor } from './event-loop-monitor.js';
+import { httpGate } from './http-gate.js';
+import { MemoryRateLimiter } from './memory-rate-limiter.js';
+import { operationsRoutes } from './operations-routes.js';
 import { errorHandler } from './http-errors.js';
 import { jsonBody } from './read-json-body.js';
-import { logRequest } from './request-log.js';
+import { apiKeyRoutes } from './routes/api-key-routes.js';
 import { askHandler } from './routes/ask-route.js';
 import { chatCompletionHandler, modelRoutes } from './routes/chat-completions-routes.js';
 import { documentRoutes } from './routes/document-routes.js';
@@ -20,7 +26,32 @@ import { searchRoutes } from './routes/search-routes.js';
  * the body limit and reader, the request log and the error responses. Routes only translate HTTP
  * to services and back.
  */
-export function createApp(runtime: Runtime, logger: Logger): RequestListener {
+export interface AppOptions {
+  /** Rate limits per caller (Redis-backed in the scaled mode). Default: in memory, from RATE_LIMIT_PER_MINUTE and RATE_LIMIT_BURST; none when the rate is 0. */
+  rateLimiter?: RateLimiter | null;
+  /** Serves `/v1/stats/event-loop` and the event-loop metric. Default: none. */
+  eventLoop?: EventLoopMonitor;
+}
+
+export function createApp(runtime: Runtime, logger: Logger, options: AppOptions = {}): RequestListener {
+  const { config } = runtime;
+  // Every request passes the gate first: request id, Host and origin checks, the route table's access rules, rate limits (http-gate.ts).
+  const gate = httpGate({
+    logger,
+    authenticator: new Authenticator({ adminKey: config.ADMIN_API_KEY, keys: runtime.apiKeys }),
+    corsOrigins: config.CORS_ORIGINS,
+    rateLimiter:
+      options.rateLimiter !== undefined
+        ? options.rateLimiter
+        : config.RATE_LIMIT_PER_MINUTE === 0
+          ? null
+          : new MemoryRateLimiter({ perMinute: config.RATE_LIMIT_PER_MINUTE, burst: config.RATE_LIMIT_BURST }),
+    maxStreamsPerCaller: config.MAX_STREAMS_PER_KEY,
+    metricsToken: config.METRICS_TOKEN,
+    loopbackOnly: config.ADMIN_API_KEY === undefined && !config.AUTH_DISABLED,
+    logQuestions: config.LOG_QUESTIONS,
+  });
+  const eventLoopStats = options.eventLoop === undefined ? () => false : eventLoopEndpoint(options.eventLoop);
   const answerRoutes: AnswerRoute[] = [
     { method: 'POST', path: '/v1/knowledge-bases/:knowledgeBaseId/ask', errorShape: 'passage', handle: askHandler(runtime) },
     { method: 'POST', path: '/v1/chat/completions', errorShape: 'openai', handle: chatCompletionHandler(runtime) },
@@ -28,7 +59,9 @@ export function createApp(runtime: Runtime, logger: Logger): RequestListener {
   const answers = answerEndpoints(answerRoutes, { logger, bodyLimitBytes: JSON_BODY_LIMIT_BYTES });
   const app = createExpressApp(runtime, logger);
   return (request, response) => {
-    if (!answers(request, response)) app(request, response);
+    gate(request, response, () => {
+      if (!eventLoopStats(request, response) && !answers(request, response)) app(request, response);
+    });
   };
 }
 
@@ -38,14 +71,9 @@ function createExpressApp(runtime: Runtime, logger: Logger): Express {
   app.set('etag', false);
   // Not express.json(): it reads a refused body to its end before answering; this stops at the limit.
   app.use(jsonBody(JSON_BODY_LIMIT_BYTES));
-  app.use((request, response, next) => {
-    logRequest(logger, request, request.originalUrl, response);
-    next();
-  });
 
-  app.get('/healthz', (_request, response) => {
-    response.json({ status: 'ok', mode: runtime.chatModel ? 'llm' : 'extractive' });
-  });
+  app.use(operationsRoutes(runtime));
+  app.use('/v1/api-keys', apiKeyRoutes(runtime));
   app.use('/v1/knowledge-bases', knowledgeBaseRoutes(runtime));
   app.use('/v1/knowledge-bases/:knowledgeBaseId/documents', documentRoutes(runtime));
   app.use('/v1/knowledge-bases/:knowledgeBaseId', searchRoutes(runtime));

@@ -11,8 +11,13 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   not_found: 404,
   knowledge_base_not_found: 404,
   document_not_found: 404,
+  unauthorized: 401,
+  forbidden: 403,
+  method_not_allowed: 405,
   reindex_in_progress: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
   unsupported_type: 415,
   empty_document: 422,
   pdf_encrypted: 422,
@@ -27,6 +32,7 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   llm_rate_limited: 503,
   llm_unavailable: 503,
   service_unavailable: 503,
+  shutting_down: 503,
   llm_timeout: 504,
   aborted: 499,
   internal_error: 500,
@@ -36,9 +42,16 @@ export function statusOf(code: string): number {
   return statusByCode[code as ErrorCode] ?? 500;
 }
 
+/** Longest error message sent, in characters: a message that quotes the request never sends a large input back. */
+const maxMessageCharacters = 1000;
+
+function messageOf(error: AppError): string {
+  return error.message.length <= maxMessageCharacters ? error.message : `${error.message.slice(0, maxMessageCharacters)}…`;
+}
+
 export function sendError(response: ServerResponse, error: AppError): void {
   if (error.retryAfterSeconds !== undefined) response.setHeader('Retry-After', String(Math.ceil(error.retryAfterSeconds)));
-  sendJson(response, statusOf(error.code), { error: { code: error.code, message: error.message } });
+  sendJson(response, statusOf(error.code), { error: { code: error.code, message: messageOf(error) } });
 }
 
 /** OpenAI's error body: `type` says the family, `code` names the error, `param` the field at fault. */
@@ -58,7 +71,7 @@ export function openAiErrorBody(error: AppError): OpenAiErrorBody {
   const param = modelNotFound ? 'model' : typeof detailParam === 'string' ? detailParam : null;
   return {
     error: {
-      message: error.message,
+      message: messageOf(error),
       type: status < 500 ? 'invalid_request_error' : 'server_error',
       param,
       code: modelNotFound ? 'model_not_found' : error.code,

@@ -75,6 +75,36 @@ export const configSchema = z.object({
   PARSE_MEMORY_MB: integer(512, 64, 16_384),
   MAX_UPLOAD_BYTES: integer(100 * 1024 * 1024, 1),
   MAX_FILES_PER_UPLOAD: integer(20, 1, 1000),
+
+  /** Bootstraps access: the one key that can create the others. Unset: no authentication (127.0.0.1 only). */
+  ADMIN_API_KEY: optionalText.pipe(z.string().min(16, 'at least 16 characters').optional()),
+  /** `true` runs without keys on an address other than loopback (behind a proxy that authenticates). */
+  AUTH_DISABLED: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
+  /** Comma-separated browser origins allowed to call the API (`https://app.example`); unset: none. */
+  CORS_ORIGINS: optionalText.transform((value) =>
+    (value ?? '')
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter((origin) => origin !== ''),
+  ),
+  /** Requests per minute per key (or per client address without keys), refilled continuously; 0: no limit. */
+  RATE_LIMIT_PER_MINUTE: integer(600, 0),
+  /** Requests a key may make at once above the rate (the bucket's size). */
+  RATE_LIMIT_BURST: integer(60, 1),
+  /** Answer streams one key (or address) may hold open at once. */
+  MAX_STREAMS_PER_KEY: integer(20, 1),
+  /** Bearer token for `GET /metrics`; unset: an `admin` key (or nothing, without keys). */
+  METRICS_TOKEN: optionalText,
+  /** `true` logs questions; by default the request log never holds one. */
+  LOG_QUESTIONS: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
+  /** After SIGTERM, how long open answer streams may run on before they end with `shutting_down`, ms. */
+  SHUTDOWN_GRACE_MS: integer(10_000, 0),
 });
 
 export type Config = z.infer<typeof configSchema> & {

@@ -27,6 +27,11 @@ export const errorCodes = [
   'payload_too_large',
   'too_many_files',
   'reindex_in_progress',
+  'unauthorized',
+  'forbidden',
+  'method_not_allowed',
+  'unsupported_media_type',
+  'rate_limited',
   ...documentErrorCodes,
   // Upstream model errors
   'llm_unavailable',
@@ -38,6 +43,7 @@ export const errorCodes = [
   // Server side
   'generation_not_found',
   'service_unavailable',
+  'shutting_down',
   'internal_error',
   'aborted',
 ] as const;

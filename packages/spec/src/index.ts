@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './types.js';
 export * from './ports.js';
 export * from './api-key-store.js';
+export * from './rate-limiter.js';
 export * from './config.js';
 export * from './ids.js';
 export * from './token-estimate.js';

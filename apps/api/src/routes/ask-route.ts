@@ -6,13 +6,14 @@ import { askEndData, endEvent, errorEvent, sourcesEvent, textDeltaEvent } from '
 import { collectAnswer, endAbandoned } from '../collect-answer.js';
 import { errorFromEvent } from '../error-from-event.js';
 import { sendError } from '../http-errors.js';
+import { noteQuestion } from '../request-context.js';
 import { parseRequest } from '../request-validation.js';
 import { sendJson } from '../send-json.js';
 import { streamAnswer, type AnswerEventRenderers } from '../stream-answer.js';
 
 export const retrievalModeSchema = z.enum(['lexical', 'dense', 'hybrid']).optional();
 
-const askSchema = z.object({
+export const askSchema = z.object({
   question: z.string().trim().min(1).max(8000),
   history: z
     .array(z.object({ role: z.enum(['user', 'assistant']), content: z.string().max(32_000) }))
@@ -30,8 +31,9 @@ const askRenderers: AnswerEventRenderers = { sources: sourcesEvent, textDelta: t
  * (`stream: true`) or as one JSON object. Failures before the first event are plain HTTP errors.
  */
 export function askHandler(runtime: Runtime) {
-  return async (parameters: Record<string, string>, requestBody: unknown, _request: IncomingMessage, response: ServerResponse): Promise<void> => {
+  return async (parameters: Record<string, string>, requestBody: unknown, request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const body = parseRequest(askSchema, requestBody);
+    noteQuestion(request, body.question);
     const knowledgeBaseId = parameters['knowledgeBaseId'] ?? '';
     await respondToAnswer(
       response,

@@ -9,6 +9,7 @@ import { chatCompletion, ChatCompletionChunks, type CompletionIdentity } from '.
 import { collectAnswer, endAbandoned } from '../collect-answer.js';
 import { errorFromEvent } from '../error-from-event.js';
 import { openAiErrorBody, sendOpenAiError } from '../http-errors.js';
+import { maySeeKnowledgeBase, noteQuestion } from '../request-context.js';
 import { sendJson } from '../send-json.js';
 import { streamAnswer, type AnswerEventRenderers } from '../stream-answer.js';
 
@@ -19,8 +20,8 @@ const messageSchema = z.object({
   content: z.union([z.string(), z.array(textPart), z.null()]).optional(),
 });
 
-const chatCompletionSchema = z.object({
-  model: z.string().trim().min(1),
+export const chatCompletionSchema = z.object({
+  model: z.string().trim().min(1).max(200),
   messages: z.array(messageSchema).min(1).max(1000),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
@@ -44,15 +45,14 @@ const maxHistoryTurns = 100;
 export function modelRoutes(runtime: Runtime): Router {
   const router = Router();
 
-  router.get('/models', async (_request, response) => {
+  router.get('/models', async (request, response) => {
     const knowledgeBases = await runtime.catalog.listKnowledgeBases();
-    response.json({ object: 'list', data: knowledgeBases.map(modelOf) });
+    response.json({ object: 'list', data: knowledgeBases.filter((knowledgeBase) => maySeeKnowledgeBase(request, knowledgeBase.id)).map(modelOf) });
   });
 
   router.get('/models/:model', async (request, response) => {
     const knowledgeBase = await runtime.catalog.getKnowledgeBase(request.params.model);
-    if (knowledgeBase === null)
-      throw new NotFoundError('knowledge_base_not_found', `The model \`${request.params.model}\` does not exist: no knowledge base has that id`);
+    if (knowledgeBase === null) throw modelNotFound(request.params.model);
     response.json(modelOf(knowledgeBase));
   });
 
@@ -60,9 +60,12 @@ export function modelRoutes(runtime: Runtime): Router {
 }
 
 export function chatCompletionHandler(runtime: Runtime) {
-  return async (_parameters: Record<string, string>, requestBody: unknown, _request: IncomingMessage, response: ServerResponse): Promise<void> => {
+  return async (_parameters: Record<string, string>, requestBody: unknown, request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const body = parseChatCompletion(requestBody);
+    // A key limited to other knowledge bases is told what it would be told of one that does not exist.
+    if (!maySeeKnowledgeBase(request, body.model)) throw modelNotFound(body.model);
     const { question, history } = conversationOf(body.messages);
+    noteQuestion(request, question);
     const includeUsage = body.stream === true && body.stream_options?.include_usage === true;
     try {
       await respondToAnswer(
@@ -88,7 +91,7 @@ export function chatCompletionHandler(runtime: Runtime) {
       );
     } catch (error) {
       if (error instanceof AppError && error.code === 'knowledge_base_not_found' && !response.headersSent) {
-        throw new NotFoundError('knowledge_base_not_found', `The model \`${body.model}\` does not exist: no knowledge base has that id`);
+        throw modelNotFound(body.model);
       }
       throw error;
     }
@@ -103,6 +106,10 @@ function chunkRenderers(chunks: ChatCompletionChunks, includeUsage: boolean): An
     end: (event) => `${chunks.stop(event.citations, event.invalidCitations)}${includeUsage ? chunks.usage(event.usage) : ''}${ChatCompletionChunks.done}`,
     error: (event) => ChatCompletionChunks.error(openAiErrorBody(errorFromEvent(event))),
   };
+}
+
+function modelNotFound(model: string): NotFoundError {
+  return new NotFoundError('knowledge_base_not_found', `The model \`${model.slice(0, 200)}\` does not exist: no knowledge base has that id`);
 }
 
 function modelOf(knowledgeBase: KnowledgeBase) {

@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { Router, type RequestHandler } from 'express';
 import { InvalidRequestError, NotFoundError, newDocumentId, type DocumentRecord, type NewDocument } from '@passage/spec';
 import type { Runtime } from '@passage/runtime';
+import { isDisplayableName } from '../display-name.js';
 import { uploadFiles, type UploadedFile } from '../upload-files.js';
 
 export function publicDocument(document: DocumentRecord) {
@@ -72,6 +73,9 @@ export function documentRoutes(runtime: Runtime): Router {
       for (const file of uploaded) {
         const id = newDocumentId();
         const name = file.originalname.normalize('NFC').slice(0, 500) || 'untitled';
+        if (!isDisplayableName(name)) {
+          throw new InvalidRequestError('files: a file name must not contain control characters, bidirectional overrides or lone surrogates');
+        }
         await runtime.files.putFromPath(id, file.path);
         stored.push(id);
         documents.push({

@@ -2,9 +2,11 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { NotFoundError, generationSchemaOf, newKnowledgeBaseId, type KnowledgeBase } from '@passage/spec';
 import type { Runtime } from '@passage/runtime';
+import { displayName } from '../display-name.js';
+import { maySeeKnowledgeBase } from '../request-context.js';
 import { parseRequest } from '../request-validation.js';
 
-const createSchema = z.object({ name: z.string().trim().min(1).max(200) });
+export const createKnowledgeBaseSchema = z.object({ name: displayName(200) });
 
 export function publicKnowledgeBase(knowledgeBase: KnowledgeBase) {
   const { reindex } = knowledgeBase;
@@ -32,7 +34,7 @@ export function knowledgeBaseRoutes(runtime: Runtime): Router {
   const router = Router();
 
   router.post('/', async (request, response) => {
-    const body = parseRequest(createSchema, request.body);
+    const body = parseRequest(createKnowledgeBaseSchema, request.body);
     const id = newKnowledgeBaseId();
     const schema = generationSchemaOf(runtime.embedder);
     // The index generation first: a knowledge base the catalog lists can always be written to.
@@ -41,9 +43,9 @@ export function knowledgeBaseRoutes(runtime: Runtime): Router {
     response.status(201).json(publicKnowledgeBase(knowledgeBase));
   });
 
-  router.get('/', async (_request, response) => {
+  router.get('/', async (request, response) => {
     const knowledgeBases = await runtime.catalog.listKnowledgeBases();
-    response.json({ data: knowledgeBases.map(publicKnowledgeBase) });
+    response.json({ data: knowledgeBases.filter((knowledgeBase) => maySeeKnowledgeBase(request, knowledgeBase.id)).map(publicKnowledgeBase) });
   });
 
   router.get('/:knowledgeBaseId', async (request, response) => {

@@ -5,7 +5,7 @@ import { abortOnDisconnect } from '../abort-on-disconnect.js';
 import { parseRequest } from '../request-validation.js';
 import { retrievalModeSchema } from './ask-route.js';
 
-const searchSchema = z.object({
+export const searchSchema = z.object({
   query: z.string().trim().min(1).max(4000),
   topK: z.number().int().min(1).max(100).optional(),
   mode: retrievalModeSchema,
