@@ -12,13 +12,52 @@ import {
   type IndexSearchRequest,
   type SearchHit,
 } from '@passage/spec';
-import { Bm25Index, type Bm25Options } from './bm25-index.js';
+import type { Bm25Options } from './bm25-index.js';
+import { LexicalSegment, LexicalSegmentFormatError } from './lexical-segment.js';
+import { LexicalSegmentBuilder, type LexicalSegmentRow } from './lexical-segment-builder.js';
+import { buildLexicalSegmentInThread, type SegmentRowPage } from './lexical-segment-thread.js';
 import { defaultRrfK, reciprocalRankFusion } from './reciprocal-rank-fusion.js';
+import { SegmentedBm25Index } from './segmented-bm25-index.js';
 import type { RankedHit } from './top-heap.js';
 import { VectorIndex } from './vector-index.js';
 
 /** Chunks removed from the in-memory indexes between two checks of the time slice. */
 const removalSliceChunks = 256;
+
+/** Default of {@link LocalChunkIndexOptions.tailChunksBeforeRebuild}. */
+export const defaultTailChunksBeforeRebuild = 20_000;
+
+/**
+ * Snapshot pages read before deciding where to build: a generation that ends within them is built
+ * on this thread (starting a thread costs more), a larger one in a thread of its own.
+ */
+const pagesBuiltInProcess = 8;
+
+/**
+ * What a ChunkStore may offer beyond the port so that the index is built off the event loop and
+ * kept on disk between starts (SqliteChunkStore does): the snapshot with the terms unparsed, the
+ * vectors alone, and the segment file.
+ */
+export interface LexicalSegmentSource {
+  snapshotRows(
+    knowledgeBaseId: string,
+    generation: number,
+    options?: { vectors?: boolean },
+  ): Promise<{ sequence: number; pages: AsyncIterable<Array<{ id: string; documentId: string; terms: string; vector: Float32Array | null }>> }>;
+  vectorPages(knowledgeBaseId: string, generation: number): AsyncIterable<Array<{ id: string; vector: Float32Array }>>;
+  readLexicalSegment(knowledgeBaseId: string, generation: number): Promise<Uint8Array | null>;
+  writeLexicalSegment(knowledgeBaseId: string, generation: number, bytes: Uint8Array): Promise<void>;
+}
+
+function segmentSourceOf(store: ChunkStore): LexicalSegmentSource | null {
+  const candidate = store as Partial<LexicalSegmentSource>;
+  return typeof candidate.snapshotRows === 'function' &&
+    typeof candidate.vectorPages === 'function' &&
+    typeof candidate.readLexicalSegment === 'function' &&
+    typeof candidate.writeLexicalSegment === 'function'
+    ? (candidate as LexicalSegmentSource)
+    : null;
+}
 
 /** Default of {@link LocalChunkIndexOptions.documentWeight}. */
 export const defaultDocumentWeight = 0.3;
@@ -46,32 +85,46 @@ export interface LocalChunkIndexOptions {
    * the request's topK: Qdrant's prefetch `limit`. Default 100.
    */
   fusionCandidates?: number;
+  /**
+   * Chunks added to a loaded generation since its segment was built (or the segment's chunks
+   * removed since) beyond which the segment is rebuilt in the background, off the event loop: the
+   * added chunks live in ordinary arrays until then. The bound grows with the index (a quarter of
+   * the segment's chunks, if more). Default 20,000.
+   */
+  tailChunksBeforeRebuild?: number;
+  /** Told about a background rebuild that failed (searches go on with the index as it was). Default: a process warning. */
+  onBackgroundError?: (error: Error) => void;
 }
 
 interface GenerationState {
   generation: number;
   sequence: number;
-  /** BM25 over chunks. */
-  lexical: Bm25Index;
-  /** BM25 over whole documents, for the document evidence; empty when documentWeight is 0. */
-  documents: Bm25Index;
+  /** BM25 over chunks and whole documents. */
+  lexical: SegmentedBm25Index;
   vectors: VectorIndex;
   /**
    * Chunks whose vector the dense index refused (a size other than the rest: the embedding model
    * changed without a reindex), with the reason. Dense searches fail while any is present.
    */
   rejectedVectors: Map<string, string>;
-  chunksByDocument: Map<string, string[]>;
-  documentOfChunk: Map<string, string>;
   refreshing: Promise<void> | null;
   /** Set when the change feed says the generation was dropped: searches of it fail from then on. */
   dropped: boolean;
+  /** A background rebuild of the segment is under way. */
+  rebuilding: boolean;
 }
 
 /**
  * The embedded chunk index: chunks stored durably in a ChunkStore, ranked in memory. Each
  * knowledge base generation is loaded on first use and then kept current from the store's change
  * feed before every search, which also picks up writes made by other processes on the same store.
+ *
+ * The lexical index of a generation is a compact segment (typed arrays; see SegmentedBm25Index)
+ * plus a tail of the documents written since it was built. With a store that is a
+ * {@link LexicalSegmentSource}, the segment is read back from its file at start (nothing to parse),
+ * or else built in a worker thread from the stored terms and written for the next start; it is
+ * rebuilt in the background once the tail grows past {@link LocalChunkIndexOptions.tailChunksBeforeRebuild}.
+ * A search that arrives while a generation loads waits for it without holding the event loop.
  *
  * Modes: `lexical` ranks by BM25 with document evidence (see documentWeight); `dense` by cosine
  * similarity of the chunk vectors to the query vector, exactly (brute force); `hybrid` fuses the
@@ -81,24 +134,34 @@ interface GenerationState {
  */
 export class LocalChunkIndex implements ChunkIndex {
   readonly #store: ChunkStore;
+  readonly #source: LexicalSegmentSource | null;
   readonly #bm25Options: Bm25Options;
   readonly #documentWeight: number;
   readonly #rrfK: number;
   readonly #fusionCandidates: number;
+  readonly #tailChunksBeforeRebuild: number;
+  readonly #onBackgroundError: (error: Error) => void;
   readonly #states = new Map<string, Promise<GenerationState>>();
+  readonly #rebuilds = new Set<Promise<void>>();
 
   constructor(options: LocalChunkIndexOptions) {
     this.#store = options.store;
+    this.#source = segmentSourceOf(options.store);
     this.#bm25Options = options.bm25 ?? {};
     this.#documentWeight = options.documentWeight ?? defaultDocumentWeight;
     this.#rrfK = options.rrfK ?? defaultRrfK;
     this.#fusionCandidates = options.fusionCandidates ?? defaultFusionCandidates;
+    this.#tailChunksBeforeRebuild = options.tailChunksBeforeRebuild ?? defaultTailChunksBeforeRebuild;
+    this.#onBackgroundError = options.onBackgroundError ?? ((error) => process.emitWarning(error));
     if (!(this.#documentWeight >= 0) || !Number.isFinite(this.#documentWeight)) {
       throw new RangeError(`documentWeight must be a finite number ≥ 0, got ${this.#documentWeight}`);
     }
     if (!(this.#rrfK >= 1) || !Number.isFinite(this.#rrfK)) throw new RangeError(`rrfK must be a finite number ≥ 1, got ${this.#rrfK}`);
     if (!Number.isInteger(this.#fusionCandidates) || this.#fusionCandidates < 1) {
       throw new RangeError(`fusionCandidates must be a positive integer, got ${this.#fusionCandidates}`);
+    }
+    if (!Number.isInteger(this.#tailChunksBeforeRebuild) || this.#tailChunksBeforeRebuild < 1) {
+      throw new RangeError(`tailChunksBeforeRebuild must be a positive integer, got ${this.#tailChunksBeforeRebuild}`);
     }
   }
 
@@ -174,13 +237,7 @@ export class LocalChunkIndex implements ChunkIndex {
   }
 
   #lexicalSearch(state: GenerationState, terms: Record<string, number>, topK: number): RankedHit[] {
-    if (this.#documentWeight === 0) return state.lexical.search(terms, topK);
-    const documentScores = state.documents.scoreAll(terms);
-    const weight = this.#documentWeight;
-    return state.lexical.search(terms, topK, {
-      // A chunk that matches a term belongs to a document that matches it, so the lookup finds a score.
-      boost: (id) => weight * (documentScores.get(state.documentOfChunk.get(id) ?? '') ?? 0),
-    });
+    return state.lexical.search(terms, topK, this.#documentWeight);
   }
 
   #denseSearch(state: GenerationState, vector: number[], topK: number): RankedHit[] {
@@ -207,8 +264,10 @@ export class LocalChunkIndex implements ChunkIndex {
     return this.#store.countChunks(knowledgeBaseId, generation, documentId);
   }
 
+  /** Forgets the loaded generations, once background rebuilds have ended (their threads stopped). */
   async close(): Promise<void> {
     this.#states.clear();
+    await Promise.all(this.#rebuilds);
   }
 
   #loadedStates(knowledgeBaseId: string): Array<Promise<GenerationState>> {
@@ -229,29 +288,62 @@ export class LocalChunkIndex implements ChunkIndex {
 
   async #load(knowledgeBaseId: string, generation: number): Promise<GenerationState> {
     if (!(await this.#store.hasGeneration(knowledgeBaseId, generation))) throw new GenerationNotFoundError(knowledgeBaseId, generation);
-    const snapshot = await this.#store.snapshot(knowledgeBaseId, generation);
     const state: GenerationState = {
       generation,
-      sequence: snapshot.sequence,
-      lexical: new Bm25Index(this.#bm25Options),
-      documents: new Bm25Index(this.#bm25Options),
+      sequence: 0,
+      lexical: new SegmentedBm25Index(this.#bm25Options),
       vectors: new VectorIndex(),
       rejectedVectors: new Map(),
-      chunksByDocument: new Map(),
-      documentOfChunk: new Map(),
       refreshing: null,
       dropped: false,
+      rebuilding: false,
     };
-    await this.#apply(state, snapshot.postings);
+    const source = this.#source;
+    if (source === null) {
+      // A store without segments: every document goes into the tail, from the parsed snapshot.
+      const snapshot = await this.#store.snapshot(knowledgeBaseId, generation);
+      state.sequence = snapshot.sequence;
+      await this.#apply(state, snapshot.postings, true);
+      return state;
+    }
+    let segment = await readSegment(source, knowledgeBaseId, generation);
+    if (segment !== null && segment.vectorCount > 0) {
+      const slice = new TimeSlice();
+      for await (const page of source.vectorPages(knowledgeBaseId, generation)) {
+        for (const entry of page) {
+          this.#addVector(state, entry.id, entry.vector);
+          await slice.yieldIfSpent();
+        }
+      }
+    }
+    if (segment === null) {
+      const snapshot = await source.snapshotRows(knowledgeBaseId, generation);
+      const bytes = await buildSegment(snapshot, (id, vector) => this.#addVector(state, id, vector));
+      segment = new LexicalSegment(bytes);
+      await source.writeLexicalSegment(knowledgeBaseId, generation, bytes);
+    }
+    state.sequence = segment.sequence;
+    state.lexical = new SegmentedBm25Index(this.#bm25Options, segment);
     return state;
+  }
+
+  #addVector(state: GenerationState, id: string, vector: ArrayLike<number>): void {
+    try {
+      state.vectors.add([{ id, vector }]);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      // Lexical search keeps working; dense searches report this instead of partial results.
+      state.rejectedVectors.set(id, error.message);
+    }
   }
 
   /**
    * Puts the postings in the state; each document present in them replaces its earlier version.
    * Works in slices of a few milliseconds with the event loop free between them (a document can
    * have a hundred thousand chunks); searches wait for it (they await the load or the refresh).
+   * With `withVectors` false only the lexical index is touched.
    */
-  async #apply(state: GenerationState, postings: ChunkPostings[]): Promise<void> {
+  async #apply(state: GenerationState, postings: ChunkPostings[], withVectors: boolean, lexical = state.lexical): Promise<void> {
     const byDocument = new Map<string, ChunkPostings[]>();
     for (const entry of postings) {
       const list = byDocument.get(entry.documentId);
@@ -260,90 +352,188 @@ export class LocalChunkIndex implements ChunkIndex {
     }
     const slice = new TimeSlice();
     for (const [documentId, entries] of byDocument) {
-      await this.#removeDocument(state, documentId);
-      const documentTerms = new Map<string, number>();
+      await this.#removeDocument(state, documentId, withVectors, lexical);
+      for (const _step of lexical.addDocument(documentId, entries)) await slice.yieldIfSpent();
+      if (!withVectors) continue;
       for (const entry of entries) {
-        state.lexical.add([{ id: entry.id, terms: entry.terms }]);
-        if (this.#documentWeight > 0) {
-          for (const term in entry.terms) documentTerms.set(term, (documentTerms.get(term) ?? 0) + (entry.terms[term] as number));
-        }
-        if (entry.vector !== undefined) {
-          try {
-            state.vectors.add([{ id: entry.id, vector: entry.vector }]);
-          } catch (error) {
-            if (!(error instanceof RangeError)) throw error;
-            // Lexical search keeps working; dense searches report this instead of partial results.
-            state.rejectedVectors.set(entry.id, error.message);
-          }
-        }
-        state.documentOfChunk.set(entry.id, documentId);
+        if (entry.vector !== undefined) this.#addVector(state, entry.id, entry.vector);
         await slice.yieldIfSpent();
       }
-      if (this.#documentWeight > 0) state.documents.add([{ id: documentId, terms: Object.fromEntries(documentTerms) }]);
-      state.chunksByDocument.set(
-        documentId,
-        entries.map((entry) => entry.id),
-      );
     }
   }
 
-  async #removeDocument(state: GenerationState, documentId: string): Promise<void> {
-    const ids = state.chunksByDocument.get(documentId);
-    if (ids === undefined) return;
-    state.chunksByDocument.delete(documentId);
-    state.documents.remove([documentId]);
+  async #removeDocument(state: GenerationState, documentId: string, withVectors: boolean, lexical = state.lexical): Promise<void> {
     const slice = new TimeSlice();
-    for (let offset = 0; offset < ids.length; offset += removalSliceChunks) {
-      const part = ids.slice(offset, offset + removalSliceChunks);
-      state.lexical.remove(part, { deferCompaction: true });
-      state.vectors.remove(part);
-      for (const id of part) {
-        state.documentOfChunk.delete(id);
-        state.rejectedVectors.delete(id);
+    if (withVectors) {
+      const ids = lexical.chunkIdsOf(documentId);
+      for (let offset = 0; offset < ids.length; offset += removalSliceChunks) {
+        const part = ids.slice(offset, offset + removalSliceChunks);
+        state.vectors.remove(part);
+        for (const id of part) state.rejectedVectors.delete(id);
+        await slice.yieldIfSpent();
       }
-      await slice.yieldIfSpent();
     }
-    // Rebuilding every posting list at once took hundreds of milliseconds after a large document.
-    for (const _step of state.lexical.compactionSteps()) await slice.yieldIfSpent();
+    for (const _step of lexical.removeDocument(documentId)) await slice.yieldIfSpent();
   }
 
   /** Applies the change feed since the state's position; concurrent callers share one refresh. */
   async #refresh(knowledgeBaseId: string, state: GenerationState): Promise<void> {
+    await this.#exclusive(state, () => this.#catchUp(knowledgeBaseId, state));
+    this.#rebuildIfWorthwhile(knowledgeBaseId, state);
+  }
+
+  /** Runs `work` once no refresh of the state is under way, and makes later ones wait for it. */
+  async #exclusive(state: GenerationState, work: () => Promise<void>): Promise<void> {
     while (state.refreshing !== null) await state.refreshing;
-    const generation = state.generation;
-    state.refreshing = (async () => {
-      const changes = await this.#store.changesSince(knowledgeBaseId, state.sequence);
-      if (changes.length === 0) return;
-      const touched = new Set<string>();
-      let cleared = false;
-      for (const change of changes) {
-        if (change.kind === 'remove-generation') {
-          if (change.generation === generation) state.dropped = true;
-          // Another process's reindex dropped an older generation: free what this one holds of it.
-          else if (change.generation !== null) this.#states.delete(stateKey(knowledgeBaseId, change.generation));
-        } else if (change.kind === 'remove-knowledge-base') cleared = true;
-        else if (change.documentId !== null && (change.generation === null || change.generation === generation)) {
-          touched.add(change.documentId);
-        }
-      }
-      if (cleared || state.dropped) {
-        for (const documentId of [...state.chunksByDocument.keys()]) await this.#removeDocument(state, documentId);
-      }
-      // Each touched document is reloaded as it is now, which makes replaying the feed idempotent.
-      for (const documentId of touched) {
-        const postings = await this.#store.documentPostings(knowledgeBaseId, generation, documentId);
-        await this.#removeDocument(state, documentId);
-        await this.#apply(state, postings);
-      }
-      const last = changes.at(-1);
-      if (last !== undefined) state.sequence = last.sequence;
-    })();
+    state.refreshing = work();
     try {
       await state.refreshing;
     } finally {
       state.refreshing = null;
     }
   }
+
+  /**
+   * Applies the feed after the state's position (or after `from`, up to the state's position, to
+   * `lexical` only: a rebuilt segment catching up).
+   */
+  async #catchUp(knowledgeBaseId: string, state: GenerationState, rebuilt?: { lexical: SegmentedBm25Index; from: number }): Promise<void> {
+    const generation = state.generation;
+    let changes = await this.#store.changesSince(knowledgeBaseId, rebuilt?.from ?? state.sequence);
+    if (rebuilt !== undefined) changes = changes.filter((change) => change.sequence <= state.sequence);
+    if (changes.length === 0) return;
+    const touched = new Set<string>();
+    let cleared = false;
+    let dropped = false;
+    for (const change of changes) {
+      if (change.kind === 'remove-generation') {
+        if (change.generation === generation) dropped = true;
+        // Another process's reindex dropped an older generation: free what this one holds of it.
+        else if (change.generation !== null && rebuilt === undefined) this.#states.delete(stateKey(knowledgeBaseId, change.generation));
+      } else if (change.kind === 'remove-knowledge-base') cleared = true;
+      else if (change.documentId !== null && (change.generation === null || change.generation === generation)) {
+        touched.add(change.documentId);
+      }
+    }
+    const lexical = rebuilt?.lexical ?? state.lexical;
+    if (cleared || dropped) {
+      if (rebuilt !== undefined) {
+        rebuilt.lexical = new SegmentedBm25Index(this.#bm25Options);
+      } else {
+        state.dropped ||= dropped;
+        state.lexical = new SegmentedBm25Index(this.#bm25Options);
+        state.vectors = new VectorIndex();
+        state.rejectedVectors.clear();
+      }
+    }
+    // Each touched document is reloaded as it is now, which makes replaying the feed idempotent.
+    for (const documentId of touched) {
+      const postings = await this.#store.documentPostings(knowledgeBaseId, generation, documentId);
+      const target = rebuilt?.lexical ?? (cleared || dropped ? state.lexical : lexical);
+      await this.#removeDocument(state, documentId, rebuilt === undefined, target);
+      await this.#apply(state, postings, rebuilt === undefined, target);
+    }
+    const last = changes.at(-1);
+    if (last !== undefined && rebuilt === undefined) state.sequence = last.sequence;
+  }
+
+  /** Starts a background rebuild of the state's segment when its tail (or its removals) grew past the bound. */
+  #rebuildIfWorthwhile(knowledgeBaseId: string, state: GenerationState): void {
+    const source = this.#source;
+    if (source === null || state.rebuilding || state.dropped) return;
+    const lexical = state.lexical;
+    const bound = Math.max(this.#tailChunksBeforeRebuild, Math.floor((lexical.base?.chunkCount ?? 0) / 4));
+    if (lexical.tailChunks < bound && lexical.removedSegmentChunks < bound) return;
+    state.rebuilding = true;
+    const rebuild = this.#rebuild(source, knowledgeBaseId, state)
+      .catch((error: unknown) => this.#onBackgroundError(error instanceof Error ? error : new Error(String(error))))
+      .finally(() => {
+        state.rebuilding = false;
+        this.#rebuilds.delete(rebuild);
+      });
+    this.#rebuilds.add(rebuild);
+  }
+
+  async #rebuild(source: LexicalSegmentSource, knowledgeBaseId: string, state: GenerationState): Promise<void> {
+    const snapshot = await source.snapshotRows(knowledgeBaseId, state.generation, { vectors: false });
+    const bytes = await buildSegment(snapshot, () => {});
+    const segment = new LexicalSegment(bytes);
+    const key = stateKey(knowledgeBaseId, state.generation);
+    if (!this.#states.has(key)) return;
+    await source.writeLexicalSegment(knowledgeBaseId, state.generation, bytes);
+    await this.#exclusive(state, async () => {
+      // The state first comes up to the feed's end; the new segment then catches up to the same point and takes over.
+      await this.#catchUp(knowledgeBaseId, state);
+      if (state.dropped) return;
+      const rebuilt = { lexical: new SegmentedBm25Index(this.#bm25Options, segment), from: segment.sequence };
+      await this.#catchUp(knowledgeBaseId, state, rebuilt);
+      state.lexical = rebuilt.lexical;
+    });
+  }
+}
+
+async function readSegment(source: LexicalSegmentSource, knowledgeBaseId: string, generation: number): Promise<LexicalSegment | null> {
+  const bytes = await source.readLexicalSegment(knowledgeBaseId, generation);
+  if (bytes === null) return null;
+  try {
+    return new LexicalSegment(bytes);
+  } catch (error) {
+    // Written by another version of this code, or damaged: built again from the store.
+    if (error instanceof LexicalSegmentFormatError) return null;
+    throw error;
+  }
+}
+
+/**
+ * Builds a segment from a snapshot: on this thread when it ends within its first few pages, else in
+ * a worker thread (this one only reads the pages and hands each vector to `onVector`).
+ */
+async function buildSegment(
+  snapshot: Awaited<ReturnType<LexicalSegmentSource['snapshotRows']>>,
+  onVector: (id: string, vector: Float32Array) => void,
+): Promise<Uint8Array> {
+  const iterator = snapshot.pages[Symbol.asyncIterator]();
+  const slice = new TimeSlice();
+  const toPage = (rows: Array<{ id: string; documentId: string; terms: string; vector: Float32Array | null }>): SegmentRowPage => {
+    let vectors = 0;
+    const page: LexicalSegmentRow[] = [];
+    for (const row of rows) {
+      if (row.vector !== null) {
+        vectors += 1;
+        onVector(row.id, row.vector);
+      }
+      page.push({ id: row.id, documentId: row.documentId, terms: row.terms });
+    }
+    return { rows: page, vectors };
+  };
+  const early: SegmentRowPage[] = [];
+  let ended = false;
+  while (early.length < pagesBuiltInProcess) {
+    const next = await iterator.next();
+    if (next.done === true) {
+      ended = true;
+      break;
+    }
+    early.push(toPage(next.value));
+    await slice.yieldIfSpent();
+  }
+  if (ended) {
+    const builder = new LexicalSegmentBuilder();
+    for (const page of early) {
+      for (const row of page.rows) builder.add(row);
+      for (let count = 0; count < page.vectors; count += 1) builder.countVector();
+    }
+    return builder.finish(snapshot.sequence);
+  }
+  async function* pages(): AsyncGenerator<SegmentRowPage> {
+    yield* early;
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done === true) return;
+      yield toPage(next.value);
+    }
+  }
+  return buildLexicalSegmentInThread(pages(), () => snapshot.sequence);
 }
 
 function stateKey(knowledgeBaseId: string, generation: number): string {

@@ -11,11 +11,15 @@ export interface RankedHit {
 export class TopHeap {
   private readonly slots: number[] = [];
   private readonly scores: number[] = [];
+  private readonly idOf: (slot: number) => string;
 
+  /** `ids` gives each slot's id: an array by slot, or a function (ids are read only to break ties and at the end). */
   constructor(
     private readonly capacity: number,
-    private readonly ids: ReadonlyArray<string | undefined>,
-  ) {}
+    ids: ReadonlyArray<string | undefined> | ((slot: number) => string),
+  ) {
+    this.idOf = typeof ids === 'function' ? ids : (slot) => ids[slot] as string;
+  }
 
   /** Whether a pair would be kept: cheap, so callers can test it before an expensive filter. */
   wouldAccept(slot: number, score: number): boolean {
@@ -63,13 +67,13 @@ export class TopHeap {
   }
 
   sorted(): RankedHit[] {
-    const hits = this.slots.map((slot, index) => ({ id: this.ids[slot] as string, score: this.scores[index] as number }));
+    const hits = this.slots.map((slot, index) => ({ id: this.idOf(slot), score: this.scores[index] as number }));
     return hits.sort((left, right) => right.score - left.score || (left.id < right.id ? -1 : left.id > right.id ? 1 : 0));
   }
 
   /** Whether pair a ranks below pair b. */
   private isWorse(slotA: number, scoreA: number, slotB: number, scoreB: number): boolean {
     if (scoreA !== scoreB) return scoreA < scoreB;
-    return (this.ids[slotA] as string) > (this.ids[slotB] as string);
+    return this.idOf(slotA) > this.idOf(slotB);
   }
 }

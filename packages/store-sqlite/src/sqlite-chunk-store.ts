@@ -1,4 +1,6 @@
 import { GenerationNotFoundError, TimeSlice, type Chunk, type ChunkPostings, type ChunkStore, type IndexChange, type IndexedChunk } from '@passage/spec';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './database.js';
@@ -63,8 +65,26 @@ function toPostings(row: PostingRow): ChunkPostings {
 /** Rows of postings read (and JSON-parsed) at once: a few milliseconds. */
 const postingsPageRows = 256;
 
+/** Rows read at once when the terms stay unparsed: a few milliseconds. */
+const rawPageRows = 512;
+
 function encodeVector(vector: number[] | undefined): Buffer | null {
   return vector === undefined ? null : Buffer.from(new Float32Array(vector).buffer);
+}
+
+/** A chunk's terms as stored (JSON text, parsed by whoever builds from it) and its vector, for a snapshot. */
+export interface RawChunkPostings {
+  id: string;
+  documentId: string;
+  terms: string;
+  /** A view of the stored Float32 values, or null. */
+  vector: Float32Array | null;
+}
+
+function toVector(blob: Buffer | null): Float32Array | null {
+  if (blob === null) return null;
+  // Copied: the view must not depend on the alignment or the lifetime of the row's buffer.
+  return new Float32Array(new Uint8Array(blob).buffer);
 }
 
 /** Rows per write transaction of a document's chunks: a few milliseconds of work each. */
@@ -104,6 +124,7 @@ export class SqliteChunkStore implements ChunkStore {
           .run(knowledgeBaseId, generation);
       })
       .immediate();
+    await this.#removeSegments(knowledgeBaseId, generation);
     await this.#deleteInBatches('knowledge_base_id = ? AND generation = ?', [knowledgeBaseId, generation]);
   }
 
@@ -190,6 +211,7 @@ export class SqliteChunkStore implements ChunkStore {
           .run(knowledgeBaseId);
       })
       .immediate();
+    await this.#removeSegments(knowledgeBaseId);
     await this.#deleteInBatches('knowledge_base_id = ?', [knowledgeBaseId]);
   }
 
@@ -237,6 +259,99 @@ export class SqliteChunkStore implements ChunkStore {
       await yieldToEventLoop();
     }
     return { sequence, postings };
+  }
+
+  /**
+   * Every chunk of one generation, terms as stored, in pages read with the event loop free between
+   * them; `sequence` is the feed position taken before the first page (as for {@link snapshot}).
+   * With `vectors: false` the vector column is not read.
+   */
+  async snapshotRows(
+    knowledgeBaseId: string,
+    generation: number,
+    options: { vectors?: boolean } = {},
+  ): Promise<{ sequence: number; pages: AsyncIterable<RawChunkPostings[]> }> {
+    const { sequence } = this.#statement('SELECT COALESCE(MAX(sequence), 0) AS sequence FROM index_changes WHERE knowledge_base_id = ?').get(
+      knowledgeBaseId,
+    ) as { sequence: number };
+    const page = this.#statement(
+      `SELECT rowid, id, document_id, terms${options.vectors === false ? ', NULL AS vector' : ', vector'} FROM chunks
+       WHERE knowledge_base_id = ? AND generation = ? AND rowid > ? ORDER BY rowid LIMIT ${rawPageRows}`,
+    );
+    async function* pages(): AsyncGenerator<RawChunkPostings[]> {
+      for (let after = -1; ;) {
+        const rows = page.all(knowledgeBaseId, generation, after) as Array<PostingRow & { rowid: number }>;
+        yield rows.map((row) => ({ id: row.id, documentId: row.document_id, terms: row.terms, vector: toVector(row.vector) }));
+        if (rows.length < rawPageRows) return;
+        after = rows[rows.length - 1]!.rowid;
+        await yieldToEventLoop();
+      }
+    }
+    return { sequence, pages: pages() };
+  }
+
+  /** The vectors of one generation's chunks, in pages read with the event loop free between them. */
+  async *vectorPages(knowledgeBaseId: string, generation: number): AsyncGenerator<Array<{ id: string; vector: Float32Array }>> {
+    const page = this.#statement(
+      `SELECT rowid, id, vector FROM chunks WHERE knowledge_base_id = ? AND generation = ? AND rowid > ? ORDER BY rowid LIMIT ${rawPageRows}`,
+    );
+    for (let after = -1; ;) {
+      const rows = page.all(knowledgeBaseId, generation, after) as Array<{ rowid: number; id: string; vector: Buffer | null }>;
+      yield rows.flatMap((row) => (row.vector === null ? [] : [{ id: row.id, vector: toVector(row.vector) as Float32Array }]));
+      if (rows.length < rawPageRows) return;
+      after = rows[rows.length - 1]!.rowid;
+      await yieldToEventLoop();
+    }
+  }
+
+  /**
+   * The lexical segment last written for the generation (an index's own bytes, see
+   * LexicalSegment in retrieval), or null. Kept as a file beside the database, read off the event
+   * loop; none for an in-memory database.
+   */
+  async readLexicalSegment(knowledgeBaseId: string, generation: number): Promise<Uint8Array | null> {
+    const file = this.#segmentFile(knowledgeBaseId, generation);
+    if (file === null) return null;
+    try {
+      const bytes = await readFile(file);
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  /** Replaces the generation's lexical segment file in one step (written aside, then renamed). */
+  async writeLexicalSegment(knowledgeBaseId: string, generation: number, bytes: Uint8Array): Promise<void> {
+    const file = this.#segmentFile(knowledgeBaseId, generation);
+    if (file === null) return;
+    await mkdir(path.dirname(file), { recursive: true });
+    const temporary = `${file}.${process.pid}.${Date.now()}.partial`;
+    await writeFile(temporary, bytes);
+    await rename(temporary, file);
+    // A generation dropped meanwhile must not get its segment back.
+    if (!(await this.hasGeneration(knowledgeBaseId, generation))) await rm(file, { force: true });
+  }
+
+  async #removeSegments(knowledgeBaseId: string, generation?: number): Promise<void> {
+    const file = this.#segmentFile(knowledgeBaseId, generation ?? 0);
+    if (file === null) return;
+    const directory = path.dirname(file);
+    if (generation !== undefined) {
+      await rm(file, { force: true });
+      return;
+    }
+    const prefix = `${encodeURIComponent(knowledgeBaseId)}.`;
+    const names = await readdir(directory).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [] as string[];
+      throw error;
+    });
+    await Promise.all(names.filter((name) => name.startsWith(prefix)).map((name) => rm(path.join(directory, name), { force: true })));
+  }
+
+  #segmentFile(knowledgeBaseId: string, generation: number): string | null {
+    if (this.#database.memory) return null;
+    return path.join(path.dirname(this.#database.name), 'lexical-segments', `${encodeURIComponent(knowledgeBaseId)}.${generation}.segment`);
   }
 
   async changesSince(knowledgeBaseId: string, sequence: number): Promise<IndexChange[]> {

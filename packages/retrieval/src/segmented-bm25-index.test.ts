@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { seededRandom } from '@passage/spec';
+import { Bm25Index } from './bm25-index.js';
+import { LexicalSegment, LexicalSegmentFormatError } from './lexical-segment.js';
+import { LexicalSegmentBuilder } from './lexical-segment-builder.js';
+import { buildLexicalSegmentInThread } from './lexical-segment-thread.js';
+import { SegmentedBm25Index } from './segmented-bm25-index.js';
+import type { RankedHit } from './top-heap.js';
+
+interface GeneratedChunk {
+  id: string;
+  documentId: string;
+  terms: Record<string, number>;
+}
+
+/** Documents of 1 to 12 chunks whose terms follow a skewed distribution, some CJK, and a few chunks without terms. */
+function generateCorpus(documents: number, seed: number): GeneratedChunk[] {
+  const random = seededRandom(seed);
+  const vocabulary = Array.from({ length: 3000 }, (_, index) => (index % 7 === 0 ? `词${index}` : `w${index.toString(36)}`));
+  const chunks: GeneratedChunk[] = [];
+  for (let document = 0; document < documents; document += 1) {
+    const count = 1 + Math.floor(random() * 12);
+    for (let ordinal = 0; ordinal < count; ordinal += 1) {
+      const terms: Record<string, number> = {};
+      const length = random() < 0.02 ? 0 : 5 + Math.floor(random() * 60);
+      for (let position = 0; position < length; position += 1) {
+        const term = vocabulary[Math.floor(vocabulary.length * random() ** 3)] as string;
+        terms[term] = (terms[term] ?? 0) + 1;
+      }
+      chunks.push({ id: `c-${document}-${ordinal}`, documentId: `d-${document.toString().padStart(4, '0')}`, terms });
+    }
+  }
+  return chunks;
+}
+
+function queries(count: number, seed: number): Array<Record<string, number>> {
+  const random = seededRandom(seed);
+  return Array.from({ length: count }, () => {
+    const terms: Record<string, number> = {};
+    const length = 1 + Math.floor(random() * 10);
+    for (let position = 0; position < length; position += 1) {
+      const index = Math.floor(3000 * random() ** 2);
+      const term = index % 7 === 0 ? `词${index}` : `w${index.toString(36)}`;
+      terms[term] = (terms[term] ?? 0) + 1;
+    }
+    return terms;
+  });
+}
+
+/** The ranking as the embedded index made it before segments: two Bm25Index, chunks boosted by their document's score. */
+function referenceSearch(chunks: GeneratedChunk[], query: Record<string, number>, topK: number, documentWeight: number): RankedHit[] {
+  const lexical = new Bm25Index();
+  const documents = new Bm25Index();
+  const documentTerms = new Map<string, Map<string, number>>();
+  const documentOf = new Map<string, string>();
+  for (const chunk of chunks) {
+    lexical.add([{ id: chunk.id, terms: chunk.terms }]);
+    documentOf.set(chunk.id, chunk.documentId);
+    let terms = documentTerms.get(chunk.documentId);
+    if (terms === undefined) documentTerms.set(chunk.documentId, (terms = new Map<string, number>()));
+    for (const term in chunk.terms) terms.set(term, (terms.get(term) ?? 0) + (chunk.terms[term] as number));
+  }
+  for (const [id, terms] of documentTerms) documents.add([{ id, terms: Object.fromEntries(terms) }]);
+  if (documentWeight === 0) return lexical.search(query, topK);
+  const documentScores = documents.scoreAll(query);
+  return lexical.search(query, topK, { boost: (id) => documentWeight * (documentScores.get(documentOf.get(id) ?? '') ?? 0) });
+}
+
+function segmentOf(chunks: GeneratedChunk[], sequence = 7): LexicalSegment {
+  const builder = new LexicalSegmentBuilder();
+  for (const chunk of chunks) builder.add(chunk);
+  return new LexicalSegment(builder.finish(sequence));
+}
+
+function* byDocument(chunks: GeneratedChunk[]): Generator<[string, GeneratedChunk[]]> {
+  const grouped = new Map<string, GeneratedChunk[]>();
+  for (const chunk of chunks) {
+    const list = grouped.get(chunk.documentId);
+    if (list === undefined) grouped.set(chunk.documentId, [chunk]);
+    else list.push(chunk);
+  }
+  yield* grouped;
+}
+
+const drain = (steps: Generator<void, void, undefined>) => {
+  for (const _step of steps);
+};
+
+describe('SegmentedBm25Index', () => {
+  const corpus = generateCorpus(400, 11);
+  const testQueries = queries(60, 5);
+
+  it('ranks exactly as the two Bm25Index did (same ids, same scores), with and without document evidence', () => {
+    const index = new SegmentedBm25Index({}, segmentOf(corpus));
+    for (const documentWeight of [0, 0.3]) {
+      for (const query of testQueries) assert.deepEqual(index.search(query, 20, documentWeight), referenceSearch(corpus, query, 20, documentWeight));
+    }
+  });
+
+  it('ranks the same with the documents split between a segment and the tail', () => {
+    const half = corpus.filter((chunk) => Number(chunk.documentId.slice(2)) % 2 === 0);
+    const rest = corpus.filter((chunk) => Number(chunk.documentId.slice(2)) % 2 === 1);
+    const index = new SegmentedBm25Index({}, segmentOf(half));
+    for (const [documentId, chunks] of byDocument(rest)) drain(index.addDocument(documentId, chunks));
+    assert.equal(index.size, corpus.length);
+    assert.equal(index.tailChunks, rest.length);
+    for (const query of testQueries) assert.deepEqual(index.search(query, 15, 0.3), referenceSearch(corpus, query, 15, 0.3));
+  });
+
+  it('keeps statistics exact after deletes from the segment and the tail: the ranking of an index built without those documents', () => {
+    const inSegment = corpus.filter((chunk) => Number(chunk.documentId.slice(2)) < 300);
+    const inTail = corpus.filter((chunk) => Number(chunk.documentId.slice(2)) >= 300);
+    const index = new SegmentedBm25Index({}, segmentOf(inSegment));
+    for (const [documentId, chunks] of byDocument(inTail)) drain(index.addDocument(documentId, chunks));
+    const removed = new Set(['d-0000', 'd-0007', 'd-0150', 'd-0299', 'd-0300', 'd-0345', 'd-0399']);
+    for (const documentId of removed) drain(index.removeDocument(documentId));
+    const remaining = corpus.filter((chunk) => !removed.has(chunk.documentId));
+    assert.equal(index.size, remaining.length);
+    assert.equal(index.documentCount, 400 - removed.size);
+    for (const documentId of removed) assert.equal(index.hasDocument(documentId), false);
+    for (const query of testQueries) assert.deepEqual(index.search(query, 25, 0.3), referenceSearch(remaining, query, 25, 0.3));
+    // Replacing a document of the segment moves it to the tail with its new terms.
+    const replacement = [{ id: 'c-5-new', documentId: 'd-0005', terms: { w1: 3, 词7: 2 } }];
+    drain(index.removeDocument('d-0005'));
+    drain(index.addDocument('d-0005', replacement));
+    assert.deepEqual(index.chunkIdsOf('d-0005'), ['c-5-new']);
+    const replaced = [...remaining.filter((chunk) => chunk.documentId !== 'd-0005'), ...replacement];
+    for (const query of testQueries) assert.deepEqual(index.search(query, 25, 0.3), referenceSearch(replaced, query, 25, 0.3));
+  });
+
+  it('refuses to add a document twice and ignores the removal of an unknown one', () => {
+    const index = new SegmentedBm25Index({}, segmentOf(corpus.slice(0, 30)));
+    const [first] = corpus;
+    assert.throws(() => drain(index.addDocument((first as GeneratedChunk).documentId, [])), /in the index already/);
+    drain(index.removeDocument('no-such-document'));
+    assert.equal(index.size, 30);
+  });
+
+  it('gives the chunk ids of a document in order, from the segment or the tail', () => {
+    const index = new SegmentedBm25Index({}, segmentOf(corpus));
+    const expected = corpus.filter((chunk) => chunk.documentId === 'd-0003').map((chunk) => chunk.id);
+    assert.deepEqual(index.chunkIdsOf('d-0003'), expected);
+    assert.deepEqual(index.chunkIdsOf('unknown'), []);
+  });
+});
+
+describe('LexicalSegment', () => {
+  const corpus = generateCorpus(120, 3);
+
+  it('reads back from its bytes (a copy at another offset) with the same ranking', () => {
+    const segment = segmentOf(corpus, 42);
+    const copy = new Uint8Array(segment.bytes.byteLength + 3);
+    copy.set(segment.bytes, 3);
+    const reread = new LexicalSegment(copy.subarray(3));
+    assert.equal(reread.sequence, 42);
+    assert.equal(reread.chunkCount, corpus.length);
+    for (const query of queries(20, 9)) {
+      assert.deepEqual(new SegmentedBm25Index({}, reread).search(query, 10, 0.3), new SegmentedBm25Index({}, segment).search(query, 10, 0.3));
+    }
+  });
+
+  it('keeps fractional frequencies exactly (Float64 postings) and finds terms by binary search', () => {
+    const chunks = [
+      { id: 'a', documentId: 'x', terms: { alpha: 1.5, beta: 2 } },
+      { id: 'b', documentId: 'y', terms: { beta: 70_000, gamma: 1 } },
+    ];
+    const segment = segmentOf(chunks);
+    assert.ok(segment.postingFrequencies instanceof Float64Array);
+    assert.equal(segment.postingFrequencies[segment.postingOffsets[segment.termNumber('alpha')] as number], 1.5);
+    assert.equal(segment.termNumber('delta'), -1);
+    for (const query of [{ alpha: 1 }, { beta: 1, gamma: 2 }])
+      assert.deepEqual(new SegmentedBm25Index({}, segment).search(query, 5, 0.3), referenceSearch(chunks, query, 5, 0.3));
+  });
+
+  it('refuses bytes that are not a segment of this version', () => {
+    assert.throws(() => new LexicalSegment(new Uint8Array(16)), LexicalSegmentFormatError);
+    const bytes = segmentOf(corpus.slice(0, 3)).bytes.slice();
+    bytes[20] = 0x7b; // inside the JSON header
+    assert.throws(() => new LexicalSegment(bytes), LexicalSegmentFormatError);
+  });
+
+  it('is built the same in a worker thread, from terms as JSON text', async () => {
+    const inProcess = segmentOf(corpus, 5).bytes;
+    async function* pages() {
+      for (let offset = 0; offset < corpus.length; offset += 50) {
+        yield { rows: corpus.slice(offset, offset + 50).map((chunk) => ({ ...chunk, terms: JSON.stringify(chunk.terms) })), vectors: 0 };
+      }
+    }
+    const inThread = await buildLexicalSegmentInThread(pages(), () => 5);
+    assert.deepEqual(Buffer.from(inThread), Buffer.from(inProcess));
+  });
+});

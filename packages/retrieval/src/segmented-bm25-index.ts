@@ -1,0 +1,461 @@
+import type { Bm25Options } from './bm25-index.js';
+import type { LexicalSegment } from './lexical-segment.js';
+import { TopHeap, type RankedHit } from './top-heap.js';
+
+/** A chunk of a document as the index takes it. */
+export interface SegmentedChunk {
+  id: string;
+  /** Term frequencies. Non-positive and non-finite frequencies are ignored. */
+  terms: Record<string, number>;
+}
+
+interface TailChunkList {
+  slots: number[];
+  frequencies: number[];
+  /** Live chunks of the tail containing the term. */
+  documentFrequency: number;
+}
+
+interface TailDocumentList {
+  documents: number[];
+  frequencies: number[];
+  /** Live documents of the tail containing the term. */
+  documentFrequency: number;
+}
+
+/** Terms looked at between two yields of a removal from the segment. */
+const termsPerStep = 65_536;
+/** Chunks added between two yields. */
+const chunksPerStep = 256;
+
+/**
+ * BM25 over chunks and over whole documents (the sum of their chunks' terms), with the same scores
+ * as {@link Bm25Index} (Lucene's IDF, k1, b; see there), held as an immutable compact
+ * {@link LexicalSegment} (typed arrays, built off the event loop or read from disk) plus a small
+ * tail of documents added since, in ordinary arrays. Statistics (N, df, average length) are kept
+ * exact over both: removing a document of the segment marks its chunks and subtracts its terms'
+ * counts (found by binary search in each term's posting list, as the segment keeps no per-document
+ * term list); its postings stay as tombstones until the segment is rebuilt.
+ *
+ * Chunk slots number the segment's chunks first, then the tail's; document slots likewise.
+ */
+export class SegmentedBm25Index {
+  private readonly k1: number;
+  private readonly b: number;
+  readonly base: LexicalSegment | null;
+  private readonly baseChunks: number;
+  private readonly baseDocuments: number;
+  /** Live chunks of the segment containing each term (its number). */
+  private readonly baseChunkFrequency: Int32Array;
+  private readonly baseDocumentFrequency: Int32Array;
+
+  private chunkLive: Uint8Array;
+  private documentLive: Uint8Array;
+  private readonly tailChunkIds: string[] = [];
+  private readonly tailChunkLengths: number[] = [];
+  private readonly tailChunkDocuments: number[] = [];
+  private readonly tailChunkLists: TailChunkList[][] = [];
+  private readonly tailDocumentIds: string[] = [];
+  private readonly tailDocumentLengths: number[] = [];
+  private readonly tailDocumentChunks: Array<[start: number, end: number]> = [];
+  private readonly tailDocumentLists: TailDocumentList[][] = [];
+  private readonly tailDocumentSlots = new Map<string, number>();
+  private readonly tailChunkPostings = new Map<string, TailChunkList>();
+  private readonly tailDocumentPostings = new Map<string, TailDocumentList>();
+
+  private liveChunks = 0;
+  private totalChunkLength = 0;
+  private liveDocuments = 0;
+  private totalDocumentLength = 0;
+  private removedBaseChunks = 0;
+
+  private scores = new Float64Array(0);
+  private touched = new Int32Array(0);
+  private documentScores = new Float64Array(0);
+  private touchedDocuments = new Int32Array(0);
+  private chunkNormalizations = new Float64Array(0);
+  private documentNormalizations = new Float64Array(0);
+  private normalizationsCurrent = false;
+
+  constructor(options: Bm25Options = {}, base: LexicalSegment | null = null) {
+    this.k1 = options.k1 ?? 1.2;
+    this.b = options.b ?? 0.75;
+    if (!(this.k1 >= 0) || !Number.isFinite(this.k1)) throw new RangeError(`k1 must be a finite number ≥ 0, got ${this.k1}`);
+    if (!(this.b >= 0 && this.b <= 1)) throw new RangeError(`b must be between 0 and 1, got ${this.b}`);
+    this.base = base;
+    this.baseChunks = base?.chunkCount ?? 0;
+    this.baseDocuments = base?.documentCount ?? 0;
+    this.baseChunkFrequency = new Int32Array(base?.termCount ?? 0);
+    this.baseDocumentFrequency = new Int32Array(base?.termCount ?? 0);
+    this.chunkLive = new Uint8Array(Math.max(1024, this.baseChunks * 1.25)).fill(1, 0, this.baseChunks);
+    this.documentLive = new Uint8Array(Math.max(1024, this.baseDocuments * 1.25)).fill(1, 0, this.baseDocuments);
+    if (base !== null) {
+      for (let term = 0; term < base.termCount; term += 1) {
+        this.baseChunkFrequency[term] = (base.postingOffsets[term + 1] as number) - (base.postingOffsets[term] as number);
+        this.baseDocumentFrequency[term] = (base.documentPostingOffsets[term + 1] as number) - (base.documentPostingOffsets[term] as number);
+      }
+      for (let slot = 0; slot < this.baseChunks; slot += 1) this.totalChunkLength += base.chunkLengths[slot] as number;
+      for (let slot = 0; slot < this.baseDocuments; slot += 1) this.totalDocumentLength += base.documentLengths[slot] as number;
+      this.liveChunks = this.baseChunks;
+      this.liveDocuments = this.baseDocuments;
+    }
+  }
+
+  /** Live chunks. */
+  get size(): number {
+    return this.liveChunks;
+  }
+
+  /** Live documents. */
+  get documentCount(): number {
+    return this.liveDocuments;
+  }
+
+  /** Chunks in the tail (live or not): what a rebuild of the segment would fold in. */
+  get tailChunks(): number {
+    return this.tailChunkIds.length;
+  }
+
+  /** Chunks of the segment removed since it was built. */
+  get removedSegmentChunks(): number {
+    return this.removedBaseChunks;
+  }
+
+  hasDocument(documentId: string): boolean {
+    return this.documentSlot(documentId) >= 0;
+  }
+
+  /** The ids of a live document's chunks, in order; empty when it is not in the index. */
+  chunkIdsOf(documentId: string): string[] {
+    const slot = this.documentSlot(documentId);
+    if (slot < 0) return [];
+    const [start, end] = this.chunkRange(slot);
+    const ids: string[] = [];
+    for (let chunk = start; chunk < end; chunk += 1) ids.push(this.chunkId(chunk));
+    return ids;
+  }
+
+  /**
+   * Adds a document, in steps of a few hundred chunks; the document must not be in the index
+   * (remove it first). Its whole-document entry comes with the last step.
+   */
+  *addDocument(documentId: string, chunks: Iterable<SegmentedChunk>): Generator<void, void, undefined> {
+    if (this.hasDocument(documentId)) throw new Error(`document ${documentId} is in the index already`);
+    const documentSlot = this.baseDocuments + this.tailDocumentIds.length;
+    const start = this.baseChunks + this.tailChunkIds.length;
+    const documentTerms = new Map<string, number>();
+    let sinceYield = 0;
+    for (const chunk of chunks) {
+      const slot = this.baseChunks + this.tailChunkIds.length;
+      const lists: TailChunkList[] = [];
+      let length = 0;
+      for (const term in chunk.terms) {
+        const frequency = chunk.terms[term] as number;
+        if (!(frequency > 0) || !Number.isFinite(frequency)) continue;
+        let list = this.tailChunkPostings.get(term);
+        if (list === undefined) {
+          list = { slots: [], frequencies: [], documentFrequency: 0 };
+          this.tailChunkPostings.set(term, list);
+        }
+        list.slots.push(slot);
+        list.frequencies.push(frequency);
+        list.documentFrequency += 1;
+        lists.push(list);
+        length += frequency;
+        documentTerms.set(term, (documentTerms.get(term) ?? 0) + frequency);
+      }
+      this.tailChunkIds.push(chunk.id);
+      this.tailChunkLengths.push(length);
+      this.tailChunkDocuments.push(documentSlot);
+      this.tailChunkLists.push(lists);
+      this.chunkLive = ensureLength(this.chunkLive, slot + 1);
+      this.chunkLive[slot] = 1;
+      this.liveChunks += 1;
+      this.totalChunkLength += length;
+      this.normalizationsCurrent = false;
+      if (++sinceYield >= chunksPerStep) {
+        sinceYield = 0;
+        yield;
+      }
+    }
+    const lists: TailDocumentList[] = [];
+    let length = 0;
+    for (const [term, frequency] of documentTerms) {
+      let list = this.tailDocumentPostings.get(term);
+      if (list === undefined) {
+        list = { documents: [], frequencies: [], documentFrequency: 0 };
+        this.tailDocumentPostings.set(term, list);
+      }
+      list.documents.push(documentSlot);
+      list.frequencies.push(frequency);
+      list.documentFrequency += 1;
+      lists.push(list);
+      length += frequency;
+    }
+    this.tailDocumentIds.push(documentId);
+    this.tailDocumentLengths.push(length);
+    this.tailDocumentChunks.push([start, this.baseChunks + this.tailChunkIds.length]);
+    this.tailDocumentLists.push(lists);
+    this.tailDocumentSlots.set(documentId, documentSlot);
+    this.documentLive = ensureLength(this.documentLive, documentSlot + 1);
+    this.documentLive[documentSlot] = 1;
+    this.liveDocuments += 1;
+    this.totalDocumentLength += length;
+    this.normalizationsCurrent = false;
+  }
+
+  /** Removes a document and its chunks, in steps; nothing happens when it is not in the index. */
+  *removeDocument(documentId: string): Generator<void, void, undefined> {
+    const slot = this.documentSlot(documentId);
+    if (slot < 0) return;
+    if (slot >= this.baseDocuments) {
+      this.removeTailDocument(documentId, slot);
+      return;
+    }
+    const base = this.base as LexicalSegment;
+    const start = base.documentChunkStarts[slot] as number;
+    const end = base.documentChunkStarts[slot + 1] as number;
+    // Marked dead first: searches between the steps below never return its chunks.
+    this.documentLive[slot] = 0;
+    for (let chunk = start; chunk < end; chunk += 1) {
+      this.chunkLive[chunk] = 0;
+      this.liveChunks -= 1;
+      this.removedBaseChunks += 1;
+      this.totalChunkLength -= base.chunkLengths[chunk] as number;
+    }
+    this.liveDocuments -= 1;
+    this.totalDocumentLength -= base.documentLengths[slot] as number;
+    if (this.liveChunks === 0) this.totalChunkLength = 0;
+    if (this.liveDocuments === 0) this.totalDocumentLength = 0;
+    this.normalizationsCurrent = false;
+    const slots = base.postingSlots;
+    const documents = base.documentPostingDocuments;
+    for (let term = 0; term < base.termCount; term += 1) {
+      const first = base.postingOffsets[term] as number;
+      const last = base.postingOffsets[term + 1] as number;
+      if (first < last && (slots[first] as number) < end && (slots[last - 1] as number) >= start) {
+        const count = lowerBound(slots, first, last, end) - lowerBound(slots, first, last, start);
+        this.baseChunkFrequency[term] = (this.baseChunkFrequency[term] as number) - count;
+      }
+      const documentFirst = base.documentPostingOffsets[term] as number;
+      const documentLast = base.documentPostingOffsets[term + 1] as number;
+      if (documentFirst < documentLast && (documents[documentFirst] as number) <= slot && (documents[documentLast - 1] as number) >= slot) {
+        const at = lowerBound(documents, documentFirst, documentLast, slot);
+        if (at < documentLast && documents[at] === slot) this.baseDocumentFrequency[term] = (this.baseDocumentFrequency[term] as number) - 1;
+      }
+      if (term % termsPerStep === termsPerStep - 1) yield;
+    }
+  }
+
+  private removeTailDocument(documentId: string, slot: number): void {
+    const offset = slot - this.baseDocuments;
+    const [start, end] = this.tailDocumentChunks[offset] as [number, number];
+    for (let chunk = start; chunk < end; chunk += 1) {
+      if (this.chunkLive[chunk] === 0) continue;
+      this.chunkLive[chunk] = 0;
+      const tail = chunk - this.baseChunks;
+      for (const list of this.tailChunkLists[tail] as TailChunkList[]) list.documentFrequency -= 1;
+      this.tailChunkLists[tail] = [];
+      this.liveChunks -= 1;
+      this.totalChunkLength -= this.tailChunkLengths[tail] as number;
+    }
+    for (const list of this.tailDocumentLists[offset] as TailDocumentList[]) list.documentFrequency -= 1;
+    this.tailDocumentLists[offset] = [];
+    this.documentLive[slot] = 0;
+    this.tailDocumentSlots.delete(documentId);
+    this.liveDocuments -= 1;
+    this.totalDocumentLength -= this.tailDocumentLengths[offset] as number;
+    if (this.liveChunks === 0) this.totalChunkLength = 0;
+    if (this.liveDocuments === 0) this.totalDocumentLength = 0;
+    this.normalizationsCurrent = false;
+  }
+
+  /**
+   * The `topK` best chunks for the query, by score descending then id ascending: BM25 of the chunk
+   * plus `documentWeight` times BM25 of its whole document. Only chunks sharing a term with the
+   * query are returned.
+   */
+  search(queryTerms: Record<string, number>, topK: number, documentWeight: number): RankedHit[] {
+    if (!(topK >= 1) || this.liveChunks === 0) return [];
+    const slotCount = this.baseChunks + this.tailChunkIds.length;
+    const documentSlotCount = this.baseDocuments + this.tailDocumentIds.length;
+    if (this.scores.length < slotCount) {
+      const capacity = Math.max(slotCount, this.scores.length * 2, 1024);
+      this.scores = new Float64Array(capacity);
+      this.touched = new Int32Array(capacity);
+    }
+    if (this.documentScores.length < documentSlotCount) {
+      const capacity = Math.max(documentSlotCount, this.documentScores.length * 2, 1024);
+      this.documentScores = new Float64Array(capacity);
+      this.touchedDocuments = new Int32Array(capacity);
+    }
+    if (!this.normalizationsCurrent) this.computeNormalizations(slotCount, documentSlotCount);
+    const base = this.base;
+    const terms: Array<[term: string, weight: number, baseNumber: number]> = [];
+    for (const [term, weight] of Object.entries(queryTerms)) {
+      if (!(weight > 0) || !Number.isFinite(weight)) continue;
+      terms.push([term, weight, base === null ? -1 : base.termNumber(term)]);
+    }
+    const scores = this.scores;
+    const touched = this.touched;
+    const touchedCount = this.accumulateChunks(terms);
+    let touchedDocumentCount = 0;
+    try {
+      if (documentWeight > 0) touchedDocumentCount = this.accumulateDocuments(terms);
+      const documentScores = this.documentScores;
+      const baseDocuments = base?.chunkDocuments;
+      const baseChunks = this.baseChunks;
+      const tailDocuments = this.tailChunkDocuments;
+      const heap = new TopHeap(topK, (slot) => this.chunkId(slot));
+      for (let index = 0; index < touchedCount; index += 1) {
+        const slot = touched[index] as number;
+        let score = scores[slot] as number;
+        if (documentWeight > 0) {
+          const document = slot < baseChunks ? ((baseDocuments as Int32Array)[slot] as number) : (tailDocuments[slot - baseChunks] as number);
+          score += documentWeight * (documentScores[document] as number);
+        }
+        if (heap.wouldAccept(slot, score)) heap.push(slot, score);
+      }
+      return heap.sorted();
+    } finally {
+      for (let index = 0; index < touchedCount; index += 1) scores[touched[index] as number] = 0;
+      for (let index = 0; index < touchedDocumentCount; index += 1) this.documentScores[this.touchedDocuments[index] as number] = 0;
+    }
+  }
+
+  private accumulateChunks(terms: Array<[string, number, number]>): number {
+    const base = this.base;
+    let touchedCount = 0;
+    for (const [term, weight, baseNumber] of terms) {
+      const tail = this.tailChunkPostings.get(term);
+      const df = (baseNumber >= 0 ? (this.baseChunkFrequency[baseNumber] as number) : 0) + (tail?.documentFrequency ?? 0);
+      if (df === 0) continue;
+      const termWeight = weight * Math.log(1 + (this.liveChunks - df + 0.5) / (df + 0.5));
+      const scoring: Scoring = { termWeight, k1: this.k1, normalizations: this.chunkNormalizations, scores: this.scores, touched: this.touched, touchedCount };
+      if (base !== null && baseNumber >= 0) {
+        addPostings(
+          base.postingSlots,
+          base.postingFrequencies,
+          base.postingOffsets[baseNumber] as number,
+          base.postingOffsets[baseNumber + 1] as number,
+          scoring,
+        );
+      }
+      if (tail !== undefined) addPostings(tail.slots, tail.frequencies, 0, tail.slots.length, scoring);
+      touchedCount = scoring.touchedCount;
+    }
+    return touchedCount;
+  }
+
+  private accumulateDocuments(terms: Array<[string, number, number]>): number {
+    const base = this.base;
+    let touchedCount = 0;
+    for (const [term, weight, baseNumber] of terms) {
+      const tail = this.tailDocumentPostings.get(term);
+      const df = (baseNumber >= 0 ? (this.baseDocumentFrequency[baseNumber] as number) : 0) + (tail?.documentFrequency ?? 0);
+      if (df === 0) continue;
+      const termWeight = weight * Math.log(1 + (this.liveDocuments - df + 0.5) / (df + 0.5));
+      const scoring: Scoring = {
+        termWeight,
+        k1: this.k1,
+        normalizations: this.documentNormalizations,
+        scores: this.documentScores,
+        touched: this.touchedDocuments,
+        touchedCount,
+      };
+      if (base !== null && baseNumber >= 0) {
+        const first = base.documentPostingOffsets[baseNumber] as number;
+        addPostings(base.documentPostingDocuments, base.documentPostingFrequencies, first, base.documentPostingOffsets[baseNumber + 1] as number, scoring);
+      }
+      if (tail !== undefined) addPostings(tail.documents, tail.frequencies, 0, tail.documents.length, scoring);
+      touchedCount = scoring.touchedCount;
+    }
+    return touchedCount;
+  }
+
+  private computeNormalizations(slotCount: number, documentSlotCount: number): void {
+    const k1 = this.k1;
+    const b = this.b;
+    if (this.chunkNormalizations.length < slotCount) this.chunkNormalizations = new Float64Array(this.scores.length);
+    if (this.documentNormalizations.length < documentSlotCount) this.documentNormalizations = new Float64Array(this.documentScores.length);
+    const baseLengths = this.base?.chunkLengths;
+    const averageChunkLength = this.totalChunkLength / this.liveChunks;
+    for (let slot = 0; slot < slotCount; slot += 1) {
+      const length = slot < this.baseChunks ? ((baseLengths as Float64Array)[slot] as number) : (this.tailChunkLengths[slot - this.baseChunks] as number);
+      this.chunkNormalizations[slot] = this.chunkLive[slot] === 0 ? -1 : k1 * (1 - b + (b * length) / averageChunkLength);
+    }
+    const baseDocumentLengths = this.base?.documentLengths;
+    const averageDocumentLength = this.totalDocumentLength / this.liveDocuments;
+    for (let slot = 0; slot < documentSlotCount; slot += 1) {
+      const length =
+        slot < this.baseDocuments ? ((baseDocumentLengths as Float64Array)[slot] as number) : (this.tailDocumentLengths[slot - this.baseDocuments] as number);
+      this.documentNormalizations[slot] = this.documentLive[slot] === 0 ? -1 : k1 * (1 - b + (b * length) / averageDocumentLength);
+    }
+    this.normalizationsCurrent = true;
+  }
+
+  private documentSlot(documentId: string): number {
+    const tail = this.tailDocumentSlots.get(documentId);
+    if (tail !== undefined) return tail;
+    const slot = this.base?.documentSlot(documentId) ?? -1;
+    return slot >= 0 && this.documentLive[slot] === 1 ? slot : -1;
+  }
+
+  private chunkRange(documentSlot: number): [number, number] {
+    if (documentSlot >= this.baseDocuments) return this.tailDocumentChunks[documentSlot - this.baseDocuments] as [number, number];
+    const starts = (this.base as LexicalSegment).documentChunkStarts;
+    return [starts[documentSlot] as number, starts[documentSlot + 1] as number];
+  }
+
+  private chunkId(slot: number): string {
+    return slot < this.baseChunks ? (this.base as LexicalSegment).chunkId(slot) : (this.tailChunkIds[slot - this.baseChunks] as string);
+  }
+}
+
+/** One query term's scoring into a score accumulator. */
+interface Scoring {
+  termWeight: number;
+  k1: number;
+  /** By slot: k1 · (1 − b + b · |d| / avgdl), or −1 for a removed slot. */
+  normalizations: Float64Array;
+  scores: Float64Array;
+  touched: Int32Array;
+  /** How many slots `touched` lists; moves on as slots are first touched. */
+  touchedCount: number;
+}
+
+/** Adds the term's BM25 contribution of each posting in [first, end) to its slot's score. */
+function addPostings(slots: ArrayLike<number>, frequencies: ArrayLike<number>, first: number, end: number, scoring: Scoring): void {
+  const { termWeight, k1, normalizations, scores, touched } = scoring;
+  let touchedCount = scoring.touchedCount;
+  for (let index = first; index < end; index += 1) {
+    const slot = slots[index] as number;
+    const normalization = normalizations[slot] as number;
+    if (normalization < 0) continue;
+    const frequency = frequencies[index] as number;
+    const contribution = (termWeight * frequency * (k1 + 1)) / (frequency + normalization);
+    // Every contribution is positive, so a zero score means the slot was not touched yet.
+    if (scores[slot] === 0) touched[touchedCount++] = slot;
+    scores[slot] = (scores[slot] as number) + contribution;
+  }
+  scoring.touchedCount = touchedCount;
+}
+
+/** The first index in [first, last) whose value is ≥ target (the values ascending). */
+function lowerBound(values: Int32Array, first: number, last: number, target: number): number {
+  let low = first;
+  let high = last;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((values[middle] as number) < target) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+function ensureLength(array: Uint8Array, length: number): Uint8Array {
+  if (array.length >= length) return array;
+  const next = new Uint8Array(Math.max(length, array.length * 2));
+  next.set(array);
+  return next;
+}
