@@ -18,6 +18,7 @@ import { chatCompletionHandler, modelRoutes } from './routes/chat-completions-ro
 import { documentRoutes } from './routes/document-routes.js';
 import { knowledgeBaseRoutes } from './routes/knowledge-base-routes.js';
 import { searchRoutes } from './routes/search-routes.js';
+import { webPage } from './web-page.js';
 
 /**
  * The HTTP API over a runtime, as a request listener for `http.createServer`. This file is the
@@ -80,6 +81,8 @@ function createExpressApp(runtime: Runtime, logger: Logger): Express {
   // OpenAI-compatible: `model` names a knowledge base; errors in OpenAI's shape, bad JSON included.
   app.use('/v1', modelRoutes(runtime));
   app.use(['/v1/chat/completions', '/v1/models'], errorHandler(logger, 'openai'));
+  // The web page at / (apps/web): after every API route, so that they keep precedence.
+  app.use(webPage());
 
   app.use((request) => {
     throw new NotFoundError('not_found', `No route for ${request.method} ${request.path}`);
