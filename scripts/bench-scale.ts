@@ -1,0 +1,396 @@
+/**
+ * `npm run bench:scale -- [--chunks 100000,1000000] [--json] [--legacy-index <module>] [--keep <dir>] [--data <dir>]`:
+ * the embedded store as a knowledge base grows. Per size it generates a corpus (seeded: English
+ * prose drawn from the word frequencies of the shared SciFact abstracts, and one document in ten
+ * of sentences drawn from the shared CMRC 2018 paragraphs), ingests it through the IngestionService
+ * into a fresh data folder (as `npm run eval` does: records instead of files, everything else the
+ * product's), then starts a fresh process on that folder (the probe) that measures what a restarted
+ * server meets: time to the first search (the index loaded cold), the longest event-loop block
+ * meanwhile, resident memory once loaded, and lexical search p50/p99 through the LocalChunkIndex at 1
+ * and 16 concurrent queries of ten words.
+ *
+ * `--legacy-index <module>` runs a second probe with another LocalChunkIndex module on the same
+ * folder (the implementation before segments, say, taken out of git), for figures side by side.
+ * Rows (`--json` prints them as one JSON line at the end): {chunks, ingestChunksPerSecond,
+ * dataBytes, rssBytes, coldFirstSearchMs, mode, concurrency, p50Ms, p99Ms, maxEventLoopBlockMs,
+ * index}. `--data <dir>` probes an existing folder (made with `--keep`) instead of ingesting.
+ * `--repeat <k>` then copies every chunk k − 1 more times under new ids (the corpus repeated) and
+ * measures again at k times the size: a million chunks without ingesting them all.
+ * Run it alone, under `nice`: it measures time.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { CorpusRecordParser, encodeCorpusRecord } from '@passage/evaluation';
+import { IngestionService } from '@passage/ingestion';
+import { LocalChunkIndex, createAnalyzer } from '@passage/retrieval';
+import { newDocumentId, newKnowledgeBaseId, seededRandom, throwIfAborted, type ChunkIndex, type ChunkStore, type FileStore } from '@passage/spec';
+import { SqliteCatalog, SqliteChunkStore, openDatabase } from '@passage/store-sqlite';
+import { sharedPath } from '@passage/testing';
+
+const { values } = parseArgs({
+  options: {
+    chunks: { type: 'string', default: '100000' },
+    json: { type: 'boolean', default: false },
+    'legacy-index': { type: 'string' },
+    keep: { type: 'string' },
+    data: { type: 'string' },
+    probe: { type: 'string' },
+    'knowledge-base': { type: 'string' },
+    'index-module': { type: 'string' },
+    seed: { type: 'string', default: '17' },
+    repeat: { type: 'string', default: '1' },
+  },
+  strict: true,
+});
+
+const seed = Number(values.seed);
+/** Words of one generated English document: about 40 chunks of the default 256 tokens. */
+const wordsPerDocument = 8000;
+const chineseShare = 0.1;
+const queriesPerRun = 300;
+
+interface Vocabulary {
+  english: string[];
+  /** Cumulative weights of `english`, for sampling by frequency. */
+  englishWeights: Float64Array;
+  chinese: string[];
+}
+
+async function loadVocabulary(): Promise<Vocabulary> {
+  const counts = new Map<string, number>();
+  for (const line of (await readFile(sharedPath('eval/en_scifact/corpus.jsonl'), 'utf8')).split('\n')) {
+    if (line.trim() === '') continue;
+    const record = JSON.parse(line) as { text: string; title: string };
+    for (const word of `${record.title} ${record.text}`.split(/\s+/)) if (word !== '') counts.set(word, (counts.get(word) ?? 0) + 1);
+  }
+  const english = [...counts.keys()];
+  const englishWeights = new Float64Array(english.length);
+  let total = 0;
+  english.forEach((word, index) => {
+    total += counts.get(word) as number;
+    englishWeights[index] = total;
+  });
+  const chinese: string[] = [];
+  for (const line of (await readFile(sharedPath('eval/zh_cmrc2018/corpus.jsonl'), 'utf8')).split('\n')) {
+    if (line.trim() === '') continue;
+    const record = JSON.parse(line) as { text: string };
+    for (const sentence of record.text.split(/(?<=[。！？])/)) if (sentence.trim() !== '') chinese.push(sentence.trim());
+  }
+  return { english, englishWeights, chinese };
+}
+
+function englishWord(vocabulary: Vocabulary, random: () => number): string {
+  const weights = vocabulary.englishWeights;
+  const target = random() * (weights[weights.length - 1] as number);
+  let low = 0;
+  let high = weights.length - 1;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((weights[middle] as number) < target) low = middle + 1;
+    else high = middle;
+  }
+  return vocabulary.english[low] as string;
+}
+
+/** The text of generated document `number`: the same for the same seed. */
+function documentText(vocabulary: Vocabulary, number: number): { title: string; text: string } {
+  const random = seededRandom(seed * 1_000_003 + number);
+  if (random() < chineseShare) {
+    const sentences: string[] = [];
+    for (let length = 0; length < wordsPerDocument * 2.5;) {
+      const sentence = vocabulary.chinese[Math.floor(random() * vocabulary.chinese.length)] as string;
+      sentences.push(sentence);
+      length += sentence.length;
+    }
+    return { title: `文档 ${number}`, text: sentences.join('') };
+  }
+  const words: string[] = [];
+  for (let index = 0; index < wordsPerDocument; index += 1) words.push(englishWord(vocabulary, random));
+  return { title: `Document ${number}`, text: words.join(' ') };
+}
+
+/** Originals made on demand from their number, so a million chunks of text never sit in memory. */
+class GeneratedFileStore implements FileStore {
+  readonly #numbers = new Map<string, number>();
+  constructor(private readonly vocabulary: Vocabulary) {}
+  register(documentId: string, number: number): void {
+    this.#numbers.set(documentId, number);
+  }
+  async putFromPath(): Promise<void> {
+    throw new Error('not used by the benchmark');
+  }
+  async read(documentId: string, signal?: AbortSignal): Promise<Uint8Array> {
+    throwIfAborted(signal);
+    const number = this.#numbers.get(documentId);
+    if (number === undefined) throw Object.assign(new Error(`No original for ${documentId}`), { code: 'ENOENT' });
+    return encodeCorpusRecord(documentText(this.vocabulary, number));
+  }
+  async delete(documentId: string): Promise<void> {
+    this.#numbers.delete(documentId);
+  }
+  async exists(documentId: string): Promise<boolean> {
+    return this.#numbers.has(documentId);
+  }
+}
+
+async function folderBytes(directory: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(directory, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += (await stat(path.join(entry.parentPath, entry.name))).size;
+  }
+  return total;
+}
+
+/** Ingests generated documents until the knowledge base holds at least `targetChunks`. */
+async function ingest(directory: string, targetChunks: number, vocabulary: Vocabulary): Promise<{ knowledgeBaseId: string; chunks: number; seconds: number }> {
+  const database = openDatabase({ dataDirectory: directory });
+  const catalog = new SqliteCatalog(database);
+  const index = new LocalChunkIndex({ store: new SqliteChunkStore(database) });
+  const files = new GeneratedFileStore(vocabulary);
+  const ingestion = new IngestionService({ catalog, files, index, parser: new CorpusRecordParser(), analyzer: createAnalyzer(), embedder: null });
+  const schema = { embeddingModel: null, denseDimensions: null };
+  const knowledgeBase = await catalog.createKnowledgeBase({ id: newKnowledgeBaseId(), name: 'scale', schema });
+  await index.createGeneration({ knowledgeBaseId: knowledgeBase.id, generation: 1 }, schema);
+  const started = performance.now();
+  const controller = new AbortController();
+  let chunks = 0;
+  let next = 0;
+  let lastReport = started;
+  const worker = async () => {
+    while (chunks < targetChunks) {
+      const number = next++;
+      const id = newDocumentId();
+      files.register(id, number);
+      await catalog.createDocuments([
+        {
+          id,
+          knowledgeBaseId: knowledgeBase.id,
+          name: `generated-${number}.json`,
+          bytes: 0,
+          contentHash: createHash('sha256').update(`${seed}/${number}`).digest('hex'),
+          mediaType: 'application/json',
+        },
+      ]);
+      const outcome = await ingestion.ingest(id, controller.signal);
+      if (outcome.kind !== 'ready') throw new Error(`document ${number} did not become ready: ${JSON.stringify(outcome)}`);
+      chunks += outcome.document.chunks ?? 0;
+      if (performance.now() - lastReport > 10_000) {
+        lastReport = performance.now();
+        process.stderr.write(`  ingested ${chunks} chunks in ${((lastReport - started) / 1000).toFixed(0)} s\n`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  await index.close();
+  database.close();
+  return { knowledgeBaseId: knowledgeBase.id, chunks, seconds };
+}
+
+interface ProbeResult {
+  coldFirstSearchMs: number;
+  maxEventLoopBlockMs: number;
+  rssBytes: number;
+  runs: Array<{ concurrency: number; p50Ms: number; p99Ms: number; maxMs: number }>;
+}
+
+const percentile = (sorted: number[], fraction: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? Number.NaN;
+
+/** In a fresh process: opens the folder as a restarted server would and measures (see the top of the file). */
+async function probe(directory: string, knowledgeBaseId: string, indexModule: string | undefined): Promise<ProbeResult> {
+  const vocabulary = await loadVocabulary();
+  const analyzer = createAnalyzer();
+  const random = seededRandom(seed + 99);
+  const queries = Array.from({ length: queriesPerRun }, (_, number) => {
+    const text =
+      number % 10 === 9
+        ? (vocabulary.chinese[Math.floor(random() * vocabulary.chinese.length)] as string).slice(0, 20)
+        : Array.from({ length: 10 }, () => englishWord(vocabulary, random)).join(' ');
+    return analyzer.termFrequencies(text);
+  });
+  type IndexConstructor = new (options: { store: ChunkStore }) => ChunkIndex;
+  const Index: IndexConstructor =
+    indexModule === undefined
+      ? LocalChunkIndex
+      : ((await import(pathToFileURL(path.resolve(indexModule)).href)) as { LocalChunkIndex: IndexConstructor }).LocalChunkIndex;
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  // The largest gap between ticks of a 5 ms timer, less its period: how long the loop was held.
+  let maxBlock = 0;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    maxBlock = Math.max(maxBlock, now - last - 5);
+    last = now;
+  }, 5);
+  delay.enable();
+  const started = performance.now();
+  const database = openDatabase({ dataDirectory: directory });
+  const index = new Index({ store: new SqliteChunkStore(database) });
+  const search = (terms: Record<string, number>) => index.search({ knowledgeBaseId, generation: 1, terms, mode: 'lexical', topK: 10 });
+  await search(queries[0] as Record<string, number>);
+  const coldFirstSearchMs = performance.now() - started;
+  delay.disable();
+  clearInterval(timer);
+  const maxEventLoopBlockMs = Math.max(maxBlock, delay.max / 1e6 - 5);
+  (globalThis as { gc?: () => void }).gc?.();
+  const rssBytes = process.memoryUsage().rss;
+  const runs: ProbeResult['runs'] = [];
+  for (const concurrency of [1, 16]) {
+    const times: number[] = [];
+    let position = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (position < queries.length) {
+          const query = queries[position++] as Record<string, number>;
+          const begun = performance.now();
+          await search(query);
+          times.push(performance.now() - begun);
+        }
+      }),
+    );
+    times.sort((left, right) => left - right);
+    runs.push({ concurrency, p50Ms: percentile(times, 0.5), p99Ms: percentile(times, 0.99), maxMs: times.at(-1) ?? Number.NaN });
+  }
+  await index.close();
+  database.close();
+  return { coldFirstSearchMs, maxEventLoopBlockMs, rssBytes, runs };
+}
+
+async function runProbe(directory: string, knowledgeBaseId: string, indexModule?: string): Promise<ProbeResult> {
+  const script = fileURLToPath(import.meta.url);
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      '--expose-gc',
+      '--import',
+      'tsx',
+      script,
+      '--probe',
+      directory,
+      '--knowledge-base',
+      knowledgeBaseId,
+      ...(indexModule === undefined ? [] : ['--index-module', indexModule]),
+    ],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  return JSON.parse(stdout.trim().split('\n').at(-1) as string) as ProbeResult;
+}
+
+const rows: Array<Record<string, number | string>> = [];
+
+async function measure(
+  directory: string,
+  knowledgeBaseId: string,
+  chunks: number,
+  ingestChunksPerSecond: number,
+  legacyIndex: string | undefined,
+): Promise<void> {
+  await rm(path.join(directory, 'lexical-segments'), { recursive: true, force: true });
+  const dataBytes = await folderBytes(directory);
+  const probes: Array<[string, string | undefined]> = [
+    ['segments (cold: built)', undefined],
+    ['segments (restart: read back)', undefined],
+  ];
+  if (legacyIndex !== undefined) probes.unshift(['legacy', legacyIndex]);
+  for (const [label, module] of probes) {
+    process.stderr.write(`probing ${label} at ${chunks} chunks\n`);
+    const result = await runProbe(directory, knowledgeBaseId, module);
+    for (const run of result.runs) {
+      rows.push({
+        index: label,
+        chunks,
+        ingestChunksPerSecond,
+        dataBytes,
+        rssBytes: result.rssBytes,
+        coldFirstSearchMs: Math.round(result.coldFirstSearchMs),
+        mode: 'lexical',
+        concurrency: run.concurrency,
+        p50Ms: Math.round(run.p50Ms * 100) / 100,
+        p99Ms: Math.round(run.p99Ms * 100) / 100,
+        maxEventLoopBlockMs: Math.round(result.maxEventLoopBlockMs),
+      });
+    }
+  }
+}
+
+if (values.probe !== undefined) {
+  console.log(JSON.stringify(await probe(values.probe, values['knowledge-base'] as string, values['index-module'])));
+  process.exit(0);
+}
+
+const repeat = Number(values.repeat);
+if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat takes a positive integer, got ${values.repeat}`);
+const sizes = values.chunks.split(',').map((text) => {
+  const size = Number(text);
+  if (!Number.isInteger(size) || size < 1) throw new Error(`--chunks takes positive integers separated by commas, got ${text}`);
+  return size;
+});
+const vocabulary = await loadVocabulary();
+for (const size of sizes) {
+  let directory: string;
+  let knowledgeBaseId: string;
+  let chunks: number;
+  let ingestChunksPerSecond = Number.NaN;
+  if (values.data !== undefined) {
+    directory = values.data;
+    const database = openDatabase({ dataDirectory: directory });
+    const row = database
+      .prepare('SELECT knowledge_base_id AS id, COUNT(*) AS count FROM chunks GROUP BY knowledge_base_id ORDER BY count DESC LIMIT 1')
+      .get() as {
+      id: string;
+      count: number;
+    };
+    database.close();
+    knowledgeBaseId = row.id;
+    chunks = row.count;
+  } else {
+    directory = values.keep ?? (await mkdtemp(path.join(tmpdir(), 'passage-scale-')));
+    process.stderr.write(`ingesting ${size} chunks into ${directory}\n`);
+    const ingested = await ingest(directory, size, vocabulary);
+    knowledgeBaseId = ingested.knowledgeBaseId;
+    chunks = ingested.chunks;
+    ingestChunksPerSecond = Math.round(chunks / ingested.seconds);
+  }
+  await measure(directory, knowledgeBaseId, chunks, ingestChunksPerSecond, values['legacy-index']);
+  for (let copy = 1; copy < repeat; copy += 1) {
+    // The shared corpora repeated: every chunk again under new chunk and document ids (ingestion is measured above).
+    const database = openDatabase({ dataDirectory: directory });
+    database
+      .prepare(
+        `INSERT INTO chunks (id, knowledge_base_id, generation, document_id, document_name, ordinal, page, start_offset, end_offset, text, tokens, terms, vector)
+         SELECT id || '-copy' || ?, knowledge_base_id, generation, document_id || '-copy' || ?, document_name, ordinal, page, start_offset, end_offset,
+           text, tokens, terms, vector FROM chunks WHERE knowledge_base_id = ? AND id NOT LIKE '%-copy%'`,
+      )
+      .run(copy, copy, knowledgeBaseId);
+    database.close();
+  }
+  if (repeat > 1) {
+    process.stderr.write(`repeated the chunks ${repeat} times\n`);
+    // The implementation before segments needs about 18 KB a chunk: only the new one is measured on the repeated set.
+    await measure(directory, knowledgeBaseId, chunks * repeat, ingestChunksPerSecond, undefined);
+  }
+  if (values.keep === undefined && values.data === undefined) await rm(directory, { recursive: true, force: true });
+}
+
+const columns = [
+  'index',
+  'chunks',
+  'ingestChunksPerSecond',
+  'dataBytes',
+  'rssBytes',
+  'coldFirstSearchMs',
+  'mode',
+  'concurrency',
+  'p50Ms',
+  'p99Ms',
+  'maxEventLoopBlockMs',
+];
+console.log(columns.join(' | '));
+for (const row of rows) console.log(columns.map((column) => String(row[column])).join(' | '));
+if (values.json) console.log(JSON.stringify(rows));
