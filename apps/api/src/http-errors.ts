@@ -29,6 +29,7 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   llm_authentication_failed: 502,
   llm_failed: 502,
   embedding_failed: 502,
+  rerank_failed: 502,
   llm_rate_limited: 503,
   llm_unavailable: 503,
   service_unavailable: 503,

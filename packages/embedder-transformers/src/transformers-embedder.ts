@@ -151,8 +151,8 @@ async function extract(extractor: FeatureExtractionPipeline, texts: string[], po
   }
 }
 
-/** The absolute path of the model folder, or null for a hub id. */
-async function localFolder(model: string): Promise<string | null> {
+/** The absolute path of the model folder, or null for a hub id; throws when a path names no folder. */
+export async function localFolder(model: string): Promise<string | null> {
   const expanded = model.startsWith('~/') ? path.join(process.env.HOME ?? '', model.slice(2)) : model;
   const looksLikePath = /^(\/|\.{1,2}\/|~\/)/u.test(model) || path.isAbsolute(model);
   try {

@@ -3,9 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { AbortedError, type Embedder, type EmbeddingPurpose } from '@passage/spec';
+import { AbortedError, type Embedder, type EmbeddingPurpose, type Reranker } from '@passage/spec';
 import { loadBeirDataset, type BeirDataset } from './beir-dataset.js';
-import { runEvaluation, type EvaluationProgress } from './run-evaluation.js';
+import { runEvaluation, runEvaluations, type EvaluationProgress } from './run-evaluation.js';
 
 const lines = (records: unknown[]) => `${records.map((record) => JSON.stringify(record)).join('\n')}\n`;
 
@@ -74,10 +74,11 @@ describe('runEvaluation', () => {
     const result = await runEvaluation({ dataset, mode: 'lexical', onProgress: (update) => progress.push(update) });
     // q1, q2 and q3 find their document first; q4 finds nothing.
     assert.deepEqual(
-      { ...result, ingestSeconds: 0, searchSeconds: 0 },
+      { ...result, ingestSeconds: 0, searchSeconds: 0, queryP50Ms: 0 },
       {
         dataset: path.basename(directory),
         mode: 'lexical',
+        reranked: false,
         queries: 4,
         'ndcg@10': 0.75,
         'recall@10': 0.75,
@@ -90,6 +91,7 @@ describe('runEvaluation', () => {
         chunks: 3,
         ingestSeconds: 0,
         searchSeconds: 0,
+        queryP50Ms: 0,
       },
     );
     assert.deepEqual(progress.at(-1), { stage: 'search', done: 4, total: 4 });
@@ -106,6 +108,28 @@ describe('runEvaluation', () => {
     assert.equal(hybrid.mode, 'hybrid');
     assert.ok(hybrid['recall@10'] >= 0.75, 'every document is a dense candidate, so recall cannot drop');
     await assert.rejects(runEvaluation({ dataset, mode: 'dense' }), /needs an embedder/);
+  });
+
+  it('searches each variant over one ingestion, and reranking reorders and is timed only where asked', async () => {
+    // Reverses the first stage's order: in hybrid mode every passage is a candidate, so the right one falls to the end.
+    const reranker: Reranker = { name: 'reverse', score: (_query, texts) => Promise.resolve(texts.map((_text, position) => position)) };
+    const [plain, reranked] = await runEvaluations({
+      dataset,
+      mode: 'hybrid',
+      embedder: new LetterEmbedder(),
+      reranker,
+      variants: [
+        { mode: 'hybrid', rerank: false },
+        { mode: 'hybrid', rerank: true },
+      ],
+    });
+    assert.equal(plain?.reranked, false);
+    assert.equal(plain?.rerankP50Ms, undefined);
+    assert.ok(plain !== undefined && plain['mrr@10'] >= 0.5);
+    assert.equal(reranked?.reranked, true);
+    assert.ok(reranked?.rerankP50Ms !== undefined && reranked.rerankP50Ms >= 0);
+    assert.ok(reranked['mrr@10'] < plain['mrr@10'], `mrr@10 ${reranked['mrr@10']} reversed, ${plain['mrr@10']} in first-stage order`);
+    assert.equal(reranked.chunks, plain?.chunks);
   });
 
   it('measures a variant: without titles the title-only query fails', async () => {

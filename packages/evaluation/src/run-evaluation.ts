@@ -14,7 +14,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { IngestionService, type ChunkingOptions } from '@passage/ingestion';
 import { LocalChunkIndex, Retriever, createAnalyzer, type AnalyzerOptions, type LocalChunkIndexOptions } from '@passage/retrieval';
-import { AppError, generationSchemaOf, newDocumentId, newKnowledgeBaseId, throwIfAborted, type Embedder, type RetrievalMode } from '@passage/spec';
+import {
+  AppError,
+  generationSchemaOf,
+  newDocumentId,
+  newKnowledgeBaseId,
+  throwIfAborted,
+  type Embedder,
+  type Reranker,
+  type RetrievalMode,
+} from '@passage/spec';
 import { SqliteCatalog, SqliteChunkStore, openDatabase } from '@passage/store-sqlite';
 import type { BeirDataset } from './beir-dataset.js';
 import { CorpusRecordParser, encodeCorpusRecord } from './corpus-record-parser.js';
@@ -32,6 +41,10 @@ export interface EvaluationOptions {
   mode: RetrievalMode;
   /** Needed for the dense and hybrid modes. Default: none. */
   embedder?: Embedder | null;
+  /** Second stage over every query's first `rerankCandidates` hits. Default: none. */
+  reranker?: Reranker | null;
+  /** As RERANK_CANDIDATES. Default 50. */
+  rerankCandidates?: number;
   /** As CHUNK_TOKENS and CHUNK_OVERLAP_TOKENS. Default: the ingestion defaults (256 and 32). */
   chunking?: ChunkingOptions;
   /** Texts per embedding request (EMBEDDING_BATCH_SIZE). Default 32. */
@@ -53,9 +66,18 @@ export interface EvaluationOptions {
   signal?: AbortSignal;
 }
 
+/** One way of searching the ingested set. */
+export interface EvaluationVariant {
+  mode: RetrievalMode;
+  /** Rerank the first stage's hits (needs `reranker`). */
+  rerank: boolean;
+}
+
 export interface EvaluationResult {
   dataset: string;
   mode: RetrievalMode;
+  /** Whether the reranker reordered the first stage's hits. */
+  reranked: boolean;
   /** Queries with relevance judgements: the ones the document metrics average over. */
   queries: number;
   'ndcg@10': number;
@@ -71,15 +93,32 @@ export interface EvaluationResult {
   chunks: number;
   ingestSeconds: number;
   searchSeconds: number;
+  /** Median time of one query's retrieval (embedding the query, searching, reranking), ms. */
+  queryP50Ms: number;
+  /** Median time of one query's reranking, ms; present with a reranker. */
+  rerankP50Ms?: number;
 }
 
 const answerCutoffs = [1, 5, 10] as const;
 
+/** One run: ingests the set, then searches it in `options.mode` (reranked when a reranker is given). */
 export async function runEvaluation(options: EvaluationOptions): Promise<EvaluationResult> {
-  const { dataset, mode, signal } = options;
+  const [result] = await runEvaluations({ ...options, variants: [{ mode: options.mode, rerank: (options.reranker ?? null) !== null }] });
+  return result!;
+}
+
+/**
+ * Ingests the set once, then searches it in each variant (`options.variants`, default: `options.mode`
+ * reranked when a reranker is given): ingestion with a real model costs far more than the searches.
+ */
+export async function runEvaluations(options: EvaluationOptions & { variants?: EvaluationVariant[] }): Promise<EvaluationResult[]> {
+  const { dataset, signal } = options;
   const embedder = options.embedder ?? null;
-  if (mode !== 'lexical' && embedder === null) {
-    throw new AppError('invalid_request', `Mode "${mode}" needs an embedder: set EMBEDDING_PROVIDER (and EMBEDDING_MODEL)`);
+  const variants = options.variants ?? [{ mode: options.mode, rerank: (options.reranker ?? null) !== null }];
+  for (const { mode } of variants) {
+    if (mode !== 'lexical' && embedder === null) {
+      throw new AppError('invalid_request', `Mode "${mode}" needs an embedder: set EMBEDDING_PROVIDER (and EMBEDDING_MODEL)`);
+    }
   }
   const workDirectory = await mkdtemp(path.join(tmpdir(), 'passage-eval-'));
   const database = openDatabase({ dataDirectory: workDirectory });
@@ -102,7 +141,15 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
       ...(options.chunking === undefined ? {} : { chunking: options.chunking }),
       ...(options.embeddingBatchSize === undefined ? {} : { embeddingBatchSize: options.embeddingBatchSize }),
     });
-    const retriever = new Retriever({ catalog, index, analyzer, embedder });
+    const reranker = options.reranker ?? null;
+    const retriever = new Retriever({
+      catalog,
+      index,
+      analyzer,
+      embedder,
+      reranker,
+      ...(options.rerankCandidates === undefined ? {} : { rerankCandidates: options.rerankCandidates }),
+    });
 
     // Ingest.
     const ingestStarted = performance.now();
@@ -160,65 +207,85 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
     const chunks = await index.countChunks(knowledgeBase.id, knowledgeBase.generation);
     const ingestSeconds = (performance.now() - ingestStarted) / 1000;
 
-    // Search and score.
-    const searchStarted = performance.now();
+    // Search and score, once for each variant, over the same ingested knowledge base.
     const chunkDepth = options.chunkDepth ?? 100;
     const evaluated = dataset.queries.filter((query) => dataset.judgements.has(query.id) || (dataset.answers?.get(query.id)?.length ?? 0) > 0);
-    const ndcg: number[] = [];
-    const recall: number[] = [];
-    const reciprocalRank: number[] = [];
-    const answerFound = answerCutoffs.map(() => [] as number[]);
-    options.onProgress?.({ stage: 'search', done: 0, total: evaluated.length });
-    for (const [position, query] of evaluated.entries()) {
-      throwIfAborted(signal);
-      const hits = await retriever.search({
-        knowledgeBaseId: knowledgeBase.id,
-        query: query.text,
-        topK: chunkDepth,
-        mode,
-        ...(signal === undefined ? {} : { signal }),
-      });
-      const judgements = dataset.judgements.get(query.id);
-      if (judgements !== undefined) {
-        const ranking = documentRanking(hits.map((hit) => corpusIdByDocument.get(hit.chunk.documentId) ?? hit.chunk.documentId));
-        ndcg.push(ndcgAtK(ranking, judgements, 10));
-        recall.push(recallAtK(ranking, judgements, 10));
-        reciprocalRank.push(reciprocalRankAtK(ranking, judgements, 10));
+    const results: EvaluationResult[] = [];
+    for (const variant of variants) {
+      const searchStarted = performance.now();
+      const ndcg: number[] = [];
+      const recall: number[] = [];
+      const reciprocalRank: number[] = [];
+      const answerFound = answerCutoffs.map(() => [] as number[]);
+      const queryMs: number[] = [];
+      const rerankMs: number[] = [];
+      options.onProgress?.({ stage: 'search', done: 0, total: evaluated.length });
+      for (const [position, query] of evaluated.entries()) {
+        throwIfAborted(signal);
+        const queryStarted = performance.now();
+        const hits = await retriever.search({
+          knowledgeBaseId: knowledgeBase.id,
+          query: query.text,
+          topK: chunkDepth,
+          mode: variant.mode,
+          rerank: variant.rerank,
+          onRerank: (timing) => rerankMs.push(timing.rerankMs),
+          ...(signal === undefined ? {} : { signal }),
+        });
+        queryMs.push(performance.now() - queryStarted);
+        const judgements = dataset.judgements.get(query.id);
+        if (judgements !== undefined) {
+          const ranking = documentRanking(hits.map((hit) => corpusIdByDocument.get(hit.chunk.documentId) ?? hit.chunk.documentId));
+          ndcg.push(ndcgAtK(ranking, judgements, 10));
+          recall.push(recallAtK(ranking, judgements, 10));
+          reciprocalRank.push(reciprocalRankAtK(ranking, judgements, 10));
+        }
+        const answers = dataset.answers?.get(query.id) ?? [];
+        if (answers.length > 0) {
+          const passages = hits.map((hit) => hit.chunk.text);
+          answerCutoffs.forEach((k, slot) => answerFound[slot]?.push(answerFoundAtK(passages, answers, k) ? 1 : 0));
+        }
+        options.onProgress?.({ stage: 'search', done: position + 1, total: evaluated.length });
       }
-      const answers = dataset.answers?.get(query.id) ?? [];
-      if (answers.length > 0) {
-        const passages = hits.map((hit) => hit.chunk.text);
-        answerCutoffs.forEach((k, slot) => answerFound[slot]?.push(answerFoundAtK(passages, answers, k) ? 1 : 0));
-      }
-      options.onProgress?.({ stage: 'search', done: position + 1, total: evaluated.length });
-    }
-    const searchSeconds = (performance.now() - searchStarted) / 1000;
+      const searchSeconds = (performance.now() - searchStarted) / 1000;
 
-    const hasAnswers = (answerFound[0]?.length ?? 0) > 0;
-    return {
-      dataset: dataset.name,
-      mode,
-      queries: ndcg.length,
-      'ndcg@10': mean(ndcg),
-      'recall@10': mean(recall),
-      'mrr@10': mean(reciprocalRank),
-      ...(hasAnswers
-        ? {
-            'answerRecall@1': mean(answerFound[0] ?? []),
-            'answerRecall@5': mean(answerFound[1] ?? []),
-            'answerRecall@10': mean(answerFound[2] ?? []),
-          }
-        : {}),
-      documents: newDocuments.length,
-      failedDocuments,
-      chunks,
-      ingestSeconds,
-      searchSeconds,
-    };
+      const hasAnswers = (answerFound[0]?.length ?? 0) > 0;
+      results.push({
+        dataset: dataset.name,
+        mode: variant.mode,
+        reranked: variant.rerank && reranker !== null,
+        queries: ndcg.length,
+        'ndcg@10': mean(ndcg),
+        'recall@10': mean(recall),
+        'mrr@10': mean(reciprocalRank),
+        ...(hasAnswers
+          ? {
+              'answerRecall@1': mean(answerFound[0] ?? []),
+              'answerRecall@5': mean(answerFound[1] ?? []),
+              'answerRecall@10': mean(answerFound[2] ?? []),
+            }
+          : {}),
+        documents: newDocuments.length,
+        failedDocuments,
+        chunks,
+        ingestSeconds,
+        searchSeconds,
+        queryP50Ms: median(queryMs),
+        ...(variant.rerank && reranker !== null ? { rerankP50Ms: median(rerankMs) } : {}),
+      });
+    }
+    return results;
   } finally {
     await index.close();
     await catalog.close();
     database.close();
     await rm(workDirectory, { recursive: true, force: true });
   }
+}
+
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }

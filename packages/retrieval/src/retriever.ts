@@ -1,4 +1,5 @@
 import {
+  AppError,
   GenerationNotFoundError,
   InvalidRequestError,
   NotFoundError,
@@ -7,6 +8,7 @@ import {
   type ChunkIndex,
   type Embedder,
   type KnowledgeBase,
+  type Reranker,
   type RetrievalMode,
   type SearchHit,
   type TextAnalyzer,
@@ -20,6 +22,10 @@ export interface RetrieverOptions {
   embedder?: Embedder | null;
   /** Mode used when a request names none. Default: "hybrid" with an embedder, else "lexical". */
   defaultMode?: RetrievalMode;
+  /** Second stage: reorders the first `rerankCandidates` hits of every search by its scores. Default: none. */
+  reranker?: Reranker | null;
+  /** Hits of the first stage (lexical, dense or hybrid) the reranker reads (RERANK_CANDIDATES). Default 50. */
+  rerankCandidates?: number;
 }
 
 export interface RetrieveRequest {
@@ -27,6 +33,10 @@ export interface RetrieveRequest {
   query: string;
   topK: number;
   mode?: RetrievalMode;
+  /** Run the reranker, when one is configured. Default true. */
+  rerank?: boolean;
+  /** Told how long the reranker took, when it ran. */
+  onRerank?: (timing: { rerankMs: number; candidates: number }) => void;
   signal?: AbortSignal;
 }
 
@@ -92,12 +102,35 @@ export class Retriever {
         topK,
         ...(request.signal === undefined ? {} : { signal: request.signal }),
       });
-    let hits = await this.#searchable(knowledgeBase.id, await search(request.topK));
+    const reranker = request.rerank === false ? null : (this.#options.reranker ?? null);
+    const candidates = reranker === null ? 0 : (this.#options.rerankCandidates ?? 50);
+    const wanted = Math.max(request.topK, candidates);
+    let hits = await this.#searchable(knowledgeBase.id, await search(wanted));
     if (hits.dropped > 0) {
       // Rare (a delete or replacement whose chunks are still on their way out): ask for enough more to fill topK.
-      hits = await this.#searchable(knowledgeBase.id, await search(request.topK * 2 + hits.dropped));
+      hits = await this.#searchable(knowledgeBase.id, await search(wanted * 2 + hits.dropped));
     }
-    return hits.kept.slice(0, request.topK);
+    const kept = reranker === null ? hits.kept : await this.#rerank(reranker, request, hits.kept, candidates);
+    return kept.slice(0, request.topK);
+  }
+
+  /** The first `candidates` hits in the reranker's order (its scores become theirs), then the rest as they were. */
+  async #rerank(reranker: Reranker, request: RetrieveRequest, hits: SearchHit[], candidates: number): Promise<SearchHit[]> {
+    const head = hits.slice(0, candidates);
+    if (head.length === 0) return hits;
+    const started = performance.now();
+    const scores = await reranker.score(
+      request.query,
+      head.map((hit) => hit.chunk.text),
+      request.signal,
+    );
+    if (scores.length !== head.length) throw new AppError('rerank_failed', `The reranker returned ${scores.length} scores for ${head.length} texts`);
+    request.onRerank?.({ rerankMs: performance.now() - started, candidates: head.length });
+    // Stable: equal scores keep the first stage's order.
+    const reordered = head
+      .map((hit, position) => ({ hit: { ...hit, score: scores[position]! }, position }))
+      .sort((a, b) => b.hit.score - a.hit.score || a.position - b.position);
+    return [...reordered.map((entry) => entry.hit), ...hits.slice(candidates)];
   }
 
   async #searchable(knowledgeBaseId: string, hits: SearchHit[]): Promise<{ kept: SearchHit[]; dropped: number }> {

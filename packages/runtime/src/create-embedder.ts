@@ -31,13 +31,17 @@ export async function createEmbedder(config: Config, logger: Logger): Promise<Em
         embedder = await TransformersEmbedder.load({
           model,
           batchSize: config.EMBEDDING_BATCH_SIZE,
+          precision: config.EMBEDDING_PRECISION,
           // Downloads stay with the data, not inside node_modules where a reinstall would drop them.
           cacheDirectory: path.join(path.resolve(config.DATA_DIR), 'models'),
         });
       } catch (error) {
         throw new ConfigError('EMBEDDING_MODEL', `cannot load the local embedding model "${model}": ${(error as Error).message}`);
       }
-      logger.info({ provider: 'local', model, dimensions: embedder.dimensions, pooling: embedder.pooling }, 'embedder ready');
+      logger.info(
+        { provider: 'local', model, precision: config.EMBEDDING_PRECISION, dimensions: embedder.dimensions, pooling: embedder.pooling },
+        'embedder ready',
+      );
       return embedder;
     }
   }

@@ -4,6 +4,7 @@ import { Retriever, createAnalyzer } from '@passage/retrieval';
 import type { ApiKeyStore, Catalog, ChatModel, ChunkIndex, Config, Embedder, FileStore, IngestionQueue, Logger, TextAnalyzer } from '@passage/spec';
 import { createChatModel } from './create-chat-model.js';
 import { createEmbedder } from './create-embedder.js';
+import { createReranker } from './create-reranker.js';
 import { createQueue } from './create-queue.js';
 import { createStorage } from './create-storage.js';
 
@@ -42,11 +43,14 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
   const { catalog, files, index } = storage;
   const analyzer = createAnalyzer();
   const chatModel = createChatModel(config);
+  const reranker = await createReranker(config, logger);
   const retriever = new Retriever({
     catalog,
     index,
     analyzer,
     embedder,
+    reranker,
+    rerankCandidates: config.RERANK_CANDIDATES,
     ...(config.RETRIEVAL_MODE === undefined ? {} : { defaultMode: config.RETRIEVAL_MODE }),
   });
   const answers = new AnswerService({

@@ -45,8 +45,23 @@ export const configSchema = z.object({
   EMBEDDING_API_KEY: optionalText,
   EMBEDDING_BATCH_SIZE: integer(32, 1, 2048),
   EMBEDDING_MAX_IN_FLIGHT: integer(4, 1, 256),
+  /** Weights of the local embedding model: `fp32` (onnx/model.onnx) or `q8` (onnx/model_quantized.onnx, smaller and faster on a CPU). */
+  EMBEDDING_PRECISION: z.enum(['fp32', 'q8']).default('fp32'),
   RETRIEVAL_MODE: z.enum(['lexical', 'dense', 'hybrid']).optional(),
   RRF_K: integer(60, 1, 10_000),
+  /** Second stage of retrieval: `local` runs a cross-encoder in-process, `http` calls a `/rerank` server (TEI, vLLM, Jina, Cohere). */
+  RERANK_PROVIDER: z.enum(['none', 'local', 'http']).default('none'),
+  /** Hub id or local folder (local; default Xenova/ms-marco-MiniLM-L-6-v2), or the model name sent (http). */
+  RERANK_MODEL: optionalText,
+  /** The rerank server's API root (http), to which `/rerank` is appended. */
+  RERANK_BASE_URL: optionalUrl,
+  RERANK_API_KEY: optionalText,
+  /** First-stage hits the reranker reads per search. */
+  RERANK_CANDIDATES: integer(50, 1, 1000),
+  /** Query–passage pairs per model call (local) or per request (http). */
+  RERANK_BATCH_SIZE: integer(16, 1, 1024),
+  /** Weights of the local model: `fp32` (onnx/model.onnx) or `q8` (onnx/model_quantized.onnx). */
+  RERANK_PRECISION: z.enum(['fp32', 'q8']).default('fp32'),
 
   REDIS_URL: optionalUrl,
   QUEUE_PREFIX: z
@@ -122,6 +137,9 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     throw new ConfigError(variable, `${issue?.message ?? 'invalid value'}${received === undefined ? '' : ` (got ${JSON.stringify(received)})`}`);
   }
   const config = result.data;
+  if (config.RERANK_PROVIDER === 'http' && config.RERANK_BASE_URL === undefined) {
+    throw new ConfigError('RERANK_BASE_URL', 'is required with RERANK_PROVIDER=http (the server root, e.g. http://localhost:8080)');
+  }
   if (config.CHUNK_OVERLAP_TOKENS >= config.CHUNK_TOKENS) {
     throw new ConfigError('CHUNK_OVERLAP_TOKENS', `must be smaller than CHUNK_TOKENS (${config.CHUNK_TOKENS})`);
   }

@@ -40,6 +40,7 @@ export const errorCodes = [
   'llm_timeout',
   'llm_failed',
   'embedding_failed',
+  'rerank_failed',
   // Server side
   'generation_not_found',
   'service_unavailable',

@@ -245,6 +245,20 @@ export interface Embedder {
   embed(texts: string[], purpose: EmbeddingPurpose, signal?: AbortSignal): Promise<number[][]>;
 }
 
+/**
+ * Scores retrieval candidates against a query with a model that reads both together (a
+ * cross-encoder), for the second stage of retrieval. Adapters: in-process (transformers.js) and
+ * the `/rerank` HTTP API of Text Embeddings Inference, vLLM, Jina and Cohere.
+ */
+export interface Reranker {
+  readonly name: string;
+  /**
+   * One relevance score per text, in the order given; higher is more relevant. Scores compare only
+   * within one call. Throws AppError `rerank_failed` when the model fails, AbortedError on abort.
+   */
+  score(query: string, texts: string[], signal?: AbortSignal): Promise<number[]>;
+}
+
 /** One entry of a chunk store's change feed. */
 export interface IndexChange {
   sequence: number;

@@ -5,6 +5,7 @@ export * from './sse-client.js';
 export * from './contracts/catalog-contract.js';
 export * from './contracts/api-key-store-contract.js';
 export * from './contracts/chunk-index-contract.js';
+export * from './contracts/reranker-contract.js';
 export * from './api-client.js';
 export { seededRandom } from '@passage/spec';
 export * from './generated-text.js';

@@ -1,0 +1,2 @@
+export * from './transformers-reranker.js';
+export * from './fixture-cross-encoder.js';
