@@ -31,7 +31,7 @@ export const defaultTailChunksBeforeRebuild = 20_000;
  * Snapshot pages read before deciding where to build: a generation that ends within them is built
  * on this thread (starting a thread costs more), a larger one in a thread of its own.
  */
-const pagesBuiltInProcess = 8;
+const pagesBuiltInProcess = 2;
 
 /**
  * What a ChunkStore may offer beyond the port so that the index is built off the event loop and
@@ -506,24 +506,18 @@ async function buildSegment(
     }
     return { rows: page, vectors };
   };
+  // The first pages also go into a builder on this thread, a page between yields: the snapshot may end within them.
   const early: SegmentRowPage[] = [];
-  let ended = false;
-  while (early.length < pagesBuiltInProcess) {
+  const builder = new LexicalSegmentBuilder();
+  for (;;) {
     const next = await iterator.next();
-    if (next.done === true) {
-      ended = true;
-      break;
-    }
-    early.push(toPage(next.value));
+    if (next.done === true) return builder.finish(snapshot.sequence);
+    const page = toPage(next.value);
+    early.push(page);
+    if (early.length > pagesBuiltInProcess) break;
+    for (const row of page.rows) builder.add(row);
+    for (let count = 0; count < page.vectors; count += 1) builder.countVector();
     await slice.yieldIfSpent();
-  }
-  if (ended) {
-    const builder = new LexicalSegmentBuilder();
-    for (const page of early) {
-      for (const row of page.rows) builder.add(row);
-      for (let count = 0; count < page.vectors; count += 1) builder.countVector();
-    }
-    return builder.finish(snapshot.sequence);
   }
   async function* pages(): AsyncGenerator<SegmentRowPage> {
     yield* early;
