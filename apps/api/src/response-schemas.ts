@@ -91,7 +91,7 @@ export const askResponseSchema = z.object({
   citations: z.array(z.number().int()),
   invalidCitations: z.array(z.number().int()),
   mode: z.enum(['llm', 'extractive']),
-  timings: z.object({ retrievalMs: z.number(), firstTokenMs: z.number().nullable(), totalMs: z.number() }),
+  timings: z.object({ retrievalMs: z.number(), rerankMs: z.number().nullable(), firstTokenMs: z.number().nullable(), totalMs: z.number() }),
 });
 
 export const chatCompletionResponseSchema = z.object({

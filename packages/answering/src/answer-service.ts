@@ -165,6 +165,7 @@ export class AnswerService {
         mode: chatModel ? 'llm' : 'extractive',
         timings: {
           retrievalMs: round(retrievalMs),
+          rerankMs: prepared.rerankMs === null ? null : round(prepared.rerankMs),
           firstTokenMs: firstTokenMs === null ? null : round(firstTokenMs),
           totalMs: round(performance.now() - started),
         },
@@ -192,11 +193,13 @@ export class AnswerService {
     history: ChatMessage[],
     usage: AnswerUsage,
     signal: AbortSignal,
-  ): Promise<{ sources: Source[]; deltas: AsyncIterable<string> | Iterable<string> }> {
+  ): Promise<{ sources: Source[]; deltas: AsyncIterable<string> | Iterable<string>; rerankMs: number | null }> {
+    let rerankMs: number | null = null;
     const hits = await this.#options.retriever.search({
       knowledgeBaseId: request.knowledgeBaseId,
       query,
       topK: request.topK ?? this.#options.defaultTopK ?? 5,
+      onRerank: (timing) => (rerankMs = timing.rerankMs),
       signal: request.signal,
       ...(request.mode === undefined ? {} : { mode: request.mode }),
     });
@@ -213,11 +216,11 @@ export class AnswerService {
     if (chatModel) {
       const prompt = buildPrompt({ question, history, sources: retrieved, sourceTokens: hits.map((hit) => hit.chunk.tokens) }, this.#options.prompt);
       usage.promptTokens += prompt.promptTokens;
-      return { sources: prompt.sources, deltas: chatModel.stream({ messages: prompt.messages, signal }) };
+      return { sources: prompt.sources, deltas: chatModel.stream({ messages: prompt.messages, signal }), rerankMs };
     }
     // The retrieval query, not the bare question: a follow-up's subject is in the earlier turns.
     const sentences = selectSentences(query, retrieved, this.#options.analyzer, this.#options.extractive);
-    return { sources: retrieved, deltas: extractiveDeltas(sentences, retrieved.length > 0) };
+    return { sources: retrieved, deltas: extractiveDeltas(sentences, retrieved.length > 0), rerankMs };
   }
 
   /**

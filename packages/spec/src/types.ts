@@ -152,6 +152,8 @@ export type AnswerMode = 'llm' | 'extractive';
 
 export interface AnswerTimings {
   retrievalMs: number;
+  /** Of retrievalMs, the time the reranker took; null when no reranker ran. */
+  rerankMs: number | null;
   /** Null when no text was produced. */
   firstTokenMs: number | null;
   totalMs: number;
