@@ -47,7 +47,10 @@ export interface ApiRoute {
   body?: { mediaType: 'application/json'; schema: z.ZodType } | { mediaType: 'multipart/form-data'; jsonSchema: Record<string, unknown> };
   query?: Record<string, { description: string; schema: Record<string, unknown> }>;
   /** Successful answers: status → description and body (JSON unless `mediaType` says otherwise). */
-  responses: Record<number, { description: string; schema?: z.ZodType; mediaType?: string; text?: true; alternative?: 'text/event-stream' }>;
+  responses: Record<
+    number,
+    { description: string; schema?: z.ZodType; mediaType?: string; text?: true; alternative?: { mediaType: 'text/event-stream'; events: string[] | null } }
+  >;
 }
 
 const knowledgeBase = { knowledgeBaseParameter: 'knowledgeBaseId' } as const;
@@ -64,10 +67,11 @@ const uploadBody = {
   },
 } as const;
 
-const answerStreamOrJson = (schema: z.ZodType) => ({
+/** An answer route's 200: one JSON object, or Server-Sent Events named `events` (null: unnamed `data:` lines, as OpenAI's). */
+const answerStreamOrJson = (schema: z.ZodType, events: string[] | null) => ({
   description: 'The answer: one JSON object, or Server-Sent Events with `stream: true`',
   schema,
-  alternative: 'text/event-stream' as const,
+  alternative: { mediaType: 'text/event-stream' as const, events },
 });
 
 /**
@@ -289,7 +293,7 @@ export const apiRoutes: ApiRoute[] = [
     summary: 'Answers a question with cited passages',
     tag: 'answers',
     body: { mediaType: 'application/json', schema: askSchema },
-    responses: { 200: answerStreamOrJson(askResponseSchema) },
+    responses: { 200: answerStreamOrJson(askResponseSchema, ['sources', 'text-delta', 'end', 'error']) },
   },
   {
     method: 'POST',
@@ -301,7 +305,7 @@ export const apiRoutes: ApiRoute[] = [
     summary: 'OpenAI-compatible chat completion; `model` is a knowledge base id',
     tag: 'openai',
     body: { mediaType: 'application/json', schema: chatCompletionSchema },
-    responses: { 200: answerStreamOrJson(chatCompletionResponseSchema) },
+    responses: { 200: answerStreamOrJson(chatCompletionResponseSchema, null) },
   },
   {
     method: 'GET',

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError, NotFoundError, type Logger, type RateLimiter } from '@passage/spec';
 import { apiRoutes, type ApiRoute } from './api-routes.js';
 import { bearerToken, hasScope, secretsEqual, type Authenticator, type Principal } from './authenticate.js';
-import { hasBody } from './body-limit.js';
+import { discardBody, hasBody } from './body-limit.js';
 import { originCheck } from './cors.js';
 import { isLoopbackHost } from './host-check.js';
 import { respondWithError, type ErrorShape } from './http-errors.js';
@@ -29,6 +29,9 @@ export interface HttpGateOptions {
   logQuestions: boolean;
 }
 
+/** Most bytes of a refused request's body read and thrown away: 1 MiB. */
+const refusedBodyLimitBytes = 1024 * 1024;
+
 const jsonMediaType = /^application\/json\s*(?:;|$)/i;
 const multipartMediaType = /^multipart\/form-data\s*(?:;|$)/i;
 
@@ -51,11 +54,10 @@ export function httpGate(options: HttpGateOptions): (request: IncomingMessage, r
 
   const refuse = (request: IncomingMessage, response: ServerResponse, shape: ErrorShape, error: AppError) => {
     if (error.code === 'unauthorized' && !response.headersSent) response.setHeader('WWW-Authenticate', 'Bearer');
-    // A refused request's body is not read: the connection closes after the answer.
-    const unread = hasBody(request) && !request.complete;
-    if (unread && !response.headersSent) response.setHeader('Connection', 'close');
     respondWithError(logger, shape, error, request, request.url ?? '', response);
-    if (unread) request.resume();
+    // The body of a refused request is read and thrown away (so that a client that sends it all
+    // before reading gets the answer), up to a limit past which the connection is cut.
+    if (hasBody(request) && !request.complete) discardBody(request, refusedBodyLimitBytes);
   };
 
   const admit = async (request: IncomingMessage, response: ServerResponse, context: RequestContext, route: ApiRoute, parameters: Record<string, string>) => {

@@ -34,7 +34,7 @@ function errorStatuses(route: ApiRoute): number[] {
   return [...statuses].sort((first, second) => first - second);
 }
 
-function operationOf(route: ApiRoute): Record<string, unknown> {
+function operationOf(route: ApiRoute, routes: ApiRoute[]): Record<string, unknown> {
   const parameters: Array<Record<string, unknown>> = [];
   for (const match of route.path.matchAll(/:(\w+)/g)) {
     parameters.push({ name: match[1], in: 'path', required: true, schema: { type: 'string' } });
@@ -47,8 +47,23 @@ function operationOf(route: ApiRoute): Record<string, unknown> {
     const content: Record<string, unknown> = {};
     if (response.text === true) content[response.mediaType ?? 'text/plain'] = { schema: { type: 'string' } };
     else if (response.schema !== undefined) content['application/json'] = { schema: jsonSchemaOf(response.schema) };
-    if (response.alternative !== undefined) content[response.alternative] = { schema: { type: 'string' } };
-    responses[status] = { description: response.description, ...(Object.keys(content).length === 0 ? {} : { content }) };
+    if (response.alternative !== undefined) {
+      // Before OpenAPI 3.2's itemSchema, the schema of an event stream describes one event.
+      const { events } = response.alternative;
+      content[response.alternative.mediaType] = {
+        schema: {
+          type: 'object',
+          properties: { ...(events === null ? {} : { event: { type: 'string', enum: events } }), data: { type: 'string' } },
+          required: events === null ? ['data'] : ['event', 'data'],
+        },
+      };
+    }
+    const links = Number(status) < 300 ? linksOf(route, routes) : undefined;
+    responses[status] = {
+      description: response.description,
+      ...(Object.keys(content).length === 0 ? {} : { content }),
+      ...(links === undefined ? {} : { links }),
+    };
   }
   for (const status of errorStatuses(route)) {
     if (responses[String(status)] !== undefined) continue;
@@ -73,6 +88,28 @@ function operationOf(route: ApiRoute): Record<string, unknown> {
   };
 }
 
+/**
+ * OpenAPI links from the answers that make ids to the operations that take them: a knowledge base
+ * made by createKnowledgeBase, a document made by uploadDocuments. Clients (and Schemathesis's
+ * stateful phase) follow them.
+ */
+function linksOf(route: ApiRoute, routes: ApiRoute[]): Record<string, unknown> | undefined {
+  const links: Record<string, unknown> = {};
+  for (const target of routes) {
+    const parameters = [...target.path.matchAll(/:(\w+)/g)].map((match) => match[1]!);
+    if (route.operationId === 'createKnowledgeBase' && parameters.length === 1 && parameters[0] === 'knowledgeBaseId') {
+      links[target.operationId] = { operationId: target.operationId, parameters: { knowledgeBaseId: '$response.body#/id' } };
+    }
+    if (route.operationId === 'uploadDocuments' && parameters.includes('documentId')) {
+      links[target.operationId] = {
+        operationId: target.operationId,
+        parameters: { knowledgeBaseId: '$request.path.knowledgeBaseId', documentId: '$response.body#/data/0/id' },
+      };
+    }
+  }
+  return Object.keys(links).length === 0 ? undefined : links;
+}
+
 /** OpenAPI's `{name}` for Express's `:name`. */
 export function openApiPath(path: string): string {
   return path.replace(/:(\w+)/g, '{$1}');
@@ -86,7 +123,7 @@ export function openApiDescription(routes: ApiRoute[] = apiRoutes): Record<strin
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const path = (paths[openApiPath(route.path)] ??= {});
-    path[route.method.toLowerCase()] = operationOf(route);
+    path[route.method.toLowerCase()] = operationOf(route, routes);
   }
   return {
     openapi: '3.1.0',

@@ -34,10 +34,20 @@ export async function upload(api: ApiProcess, knowledgeBaseId: string, files: Ar
   return fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/documents`, { method: 'POST', body: form });
 }
 
-export async function waitUntilEnded(api: ApiProcess, knowledgeBaseId: string, documentId: string, timeoutMs = 120_000): Promise<DocumentView> {
+/** `headers`: sent with every poll (an API key). */
+export async function waitUntilEnded(
+  api: ApiProcess,
+  knowledgeBaseId: string,
+  documentId: string,
+  timeoutMs = 120_000,
+  headers: Record<string, string> = {},
+): Promise<DocumentView> {
   return waitFor(
     async () => {
-      const document = await expectJson<DocumentView>(await fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/documents/${documentId}`), 200);
+      const document = await expectJson<DocumentView>(
+        await fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/documents/${documentId}`, { headers }),
+        200,
+      );
       return document.status === 'ready' || document.status === 'failed' ? document : undefined;
     },
     { timeoutMs, intervalMs: 100, what: `document ${documentId} to end` },

@@ -7,7 +7,7 @@ import { retrievalModeSchema } from './ask-route.js';
 
 export const searchSchema = z.object({
   query: z.string().trim().min(1).max(4000),
-  topK: z.number().int().min(1).max(100).optional(),
+  topK: z.number().int().min(1).max(50).optional(),
   mode: retrievalModeSchema,
 });
 
