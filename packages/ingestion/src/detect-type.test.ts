@@ -32,23 +32,39 @@ describe('detectDocumentType', () => {
     assert.equal(await detectDocumentType(utf8('# PDF internals\n\nEvery file starts with `%PDF-1.7`.'), 'notes.md'), 'markdown');
   });
 
-  test('rejects a binary format, naming it', async () => {
-    const error = await detectionError(pngHeader, 'holiday.png', 'image/png');
+  test('rejects a binary format it does not read, naming it', async () => {
+    const gzip = Uint8Array.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x4b, 0x4c, 0x4a, 0x06, 0x00]);
+    const error = await detectionError(gzip, 'backup.txt');
     assert.equal(error.code, 'unsupported_type');
-    assert.equal(error.message, 'Unsupported file type image/png (holiday.png); supported: PDF, plain text, Markdown, HTML');
+    assert.match(error.message, /^Unsupported file type application\/gzip \(backup\.txt\); supported: PDF, Word \(\.docx\), PowerPoint/);
   });
 
-  test('rejects a file named .pdf that is not a PDF', async () => {
-    const png = await detectionError(pngHeader, 'invoice.pdf');
-    assert.equal(png.code, 'unsupported_type');
-    assert.match(png.message, /invoice\.pdf is not a PDF: its content is image\/png/);
+  test('reads an image as an image, whatever its name says', async () => {
+    assert.equal(await detectDocumentType(pngHeader, 'holiday.png', 'image/png'), 'image');
+    assert.equal(await detectDocumentType(pngHeader, 'invoice.pdf'), 'image');
+    const jpeg = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01]);
+    assert.equal(await detectDocumentType(jpeg, 'photo'), 'image');
+  });
+
+  test('reads an HTML page named .pdf as HTML, and refuses other text named .pdf', async () => {
+    assert.equal(await detectDocumentType(utf8('<!DOCTYPE html><html><body>Not found</body></html>'), 'invoice.pdf'), 'html');
+    assert.equal(await detectDocumentType(utf8('<html></html>'), 'download', 'application/pdf'), 'html');
 
     const text = await detectionError(utf8('Dear customer, ...'), 'invoice.pdf');
     assert.equal(text.code, 'pdf_corrupt');
     assert.match(text.message, /does not start like a PDF/);
+  });
 
-    const declared = await detectionError(utf8('<html></html>'), 'download', 'application/pdf');
-    assert.equal(declared.code, 'pdf_corrupt');
+  test('finds CSV by its name or declared type, and e-mail by its headers', async () => {
+    assert.equal(await detectDocumentType(utf8('a,b\n1,2\n'), 'table.csv'), 'csv');
+    assert.equal(await detectDocumentType(utf8('a\tb\n1\t2\n'), 'table.tsv'), 'csv');
+    assert.equal(await detectDocumentType(utf8('a,b\n1,2\n'), 'upload', 'text/csv'), 'csv');
+    const mail = 'From: Alice <a@example.com>\r\nTo: Bob <b@example.com>\r\nSubject: Hi\r\n\r\nHello';
+    assert.equal(await detectDocumentType(utf8(mail), 'message'), 'email');
+    assert.equal(await detectDocumentType(utf8('Subject: my notes\n\nThings to do'), 'notes.txt'), 'text');
+    // An e-mail with an 8-bit body in ISO-8859-1 is not UTF-8, and still an e-mail by its name.
+    const latin1Mail = Uint8Array.from([...utf8('Subject: caf'), 0xe9, ...utf8('\n\nbody')]);
+    assert.equal(await detectDocumentType(latin1Mail, 'menu.eml'), 'email');
   });
 
   test('rejects bytes that are not UTF-8 text', async () => {

@@ -21,6 +21,8 @@ import {
   type TextAnalyzer,
 } from '@passage/spec';
 import type { ChunkingOptions } from './chunk.js';
+import type { DocumentPasswords } from './document-passwords.js';
+import type { OcrSettings } from './ocr.js';
 import { prepareChunks } from './prepare-chunks.js';
 
 export interface IngestionServiceOptions {
@@ -42,6 +44,10 @@ export interface IngestionServiceOptions {
    */
   maxAttempts?: number;
   logger?: Logger;
+  /** Passwords given with uploads (memory only); each is forgotten once its document is ready or failed. Default: none. */
+  passwords?: DocumentPasswords;
+  /** OCR of scans and images (OCR_ENABLED, OCR_LANGUAGES, OCR_PAGE_TIMEOUT_MS). Default: `auto`, `eng+chi_sim`. */
+  ocr?: OcrSettings;
 }
 
 /** A chunk with its terms (and vector), before it is placed in a generation. */
@@ -121,6 +127,7 @@ export class IngestionService {
       }
       if (completed.replaced !== null) await this.#removeReplaced(document.knowledgeBaseId, completed.replaced);
       this.#logger.info({ ...log, chunks: prepared.chunks.length, ...(completed.replaced === null ? {} : { replaced: completed.replaced }) }, 'document ready');
+      this.#options.passwords?.delete(documentId);
       return { kind: 'ready', document: completed.document };
     } catch (error) {
       if (signal.aborted || error instanceof AbortedError) throw new AbortedError('Ingestion was interrupted');
@@ -196,7 +203,12 @@ export class IngestionService {
       analyzer,
       ...(this.#options.chunking === undefined ? {} : { chunking: this.#options.chunking }),
       bytes,
-      metadata: { fileName: document.name, mediaType: document.mediaType },
+      metadata: {
+        fileName: document.name,
+        mediaType: document.mediaType,
+        ...(this.#options.ocr === undefined ? {} : { ocr: this.#options.ocr }),
+        ...optionalPassword(this.#options.passwords?.get(documentId)),
+      },
       signal,
       onParsed: async (parsed) => {
         this.#logger.info({ documentId, pages: parsed.pages, parseMs: Math.round(performance.now() - started) }, 'parsed');
@@ -333,6 +345,7 @@ export class IngestionService {
   }
 
   async #fail(document: DocumentRecord, error: AppError): Promise<IngestionOutcome> {
+    this.#options.passwords?.delete(document.id);
     this.#logger.warn({ documentId: document.id, code: error.code, reason: error.message }, 'document failed');
     const failed = await this.#options.catalog.updateDocument(document.id, {
       status: 'failed',
@@ -340,4 +353,8 @@ export class IngestionService {
     });
     return { kind: 'failed', document: failed, error };
   }
+}
+
+function optionalPassword(password: string | undefined): { password?: string } {
+  return password === undefined ? {} : { password };
 }

@@ -91,7 +91,7 @@ const PAGES_WITHOUT_TEXT: Record<string, string> = {
   'encrypted/enc_pdfjs_pr6531_1.pdf': 'once decrypted, its one page is a single image',
 };
 
-const knownCodes = new Set(['pdf_corrupt', 'pdf_encrypted', 'pdf_no_text_layer', 'unsupported_type', 'empty_document']);
+const knownCodes = new Set(['pdf_corrupt', 'pdf_password_required', 'pdf_password_wrong', 'pdf_no_text_layer', 'unsupported_type', 'empty_document']);
 const parser = new BoundedParser({ timeoutMs: 60_000 });
 
 type Outcome = { document: ParsedDocument; error?: undefined } | { document?: undefined; error: DocumentError };
@@ -101,7 +101,8 @@ async function parseCorpusFile(file: string, password?: string): Promise<Outcome
   const bytes = await readFile(path.join(pdfDirectory, file));
   try {
     return {
-      document: await parser.parse(bytes, { fileName: path.basename(file), ...(password === undefined ? {} : { password }) }),
+      // OCR off: this corpus checks the text layers (ocr.test.ts reads the scans).
+      document: await parser.parse(bytes, { fileName: path.basename(file), ocr: { mode: 'off' }, ...(password === undefined ? {} : { password }) }),
     };
   } catch (error) {
     assert.ok(error instanceof DocumentError, `${file}: expected a DocumentError, got ${String(error)}`);
@@ -221,8 +222,8 @@ describe('every PDF of the shared corpus, through BoundedParser', () => {
         assert.ok(outcome.document, 'an empty user password opens without one');
         return;
       }
-      const locked = assertFailure(file, outcome, 'pdf_encrypted');
-      assert.equal(locked.message, 'The PDF is encrypted and needs a password');
+      const locked = assertFailure(file, outcome, 'pdf_password_required');
+      assert.equal(locked.message, 'The PDF is encrypted: send its password in the "password" field of the upload');
 
       const unlocked = await parseCorpusFile(file, expectation.user_password);
       if (PAGES_WITHOUT_TEXT[file] !== undefined) assertFailure(file, unlocked, 'pdf_no_text_layer', 1);
@@ -232,7 +233,7 @@ describe('every PDF of the shared corpus, through BoundedParser', () => {
         await assertExpectations(entry, assertDocument(file, await parseCorpusFile(file, expectation.owner_password)));
       }
       if (expectation.wrong_password !== undefined) {
-        const wrong = assertFailure(file, await parseCorpusFile(file, expectation.wrong_password), 'pdf_encrypted');
+        const wrong = assertFailure(file, await parseCorpusFile(file, expectation.wrong_password), 'pdf_password_wrong');
         assert.equal(wrong.message, 'The password given for the PDF is wrong');
       }
     });

@@ -3,10 +3,14 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DocumentError, type ParsedDocument, type ParsedPage } from '@passage/spec';
 import { PDFParse } from 'pdf-parse';
+import { renderPdfPage, recognizeImage, resolveOcrEngine, type OcrSettings } from './ocr.js';
+import { normalizeOcrText } from './parse-image.js';
 
 export interface ParsePdfOptions {
   /** User or owner password of an encrypted PDF. Not needed when the user password is empty. */
   password?: string;
+  /** OCR of pages without a text layer. Default: `auto` (see OcrSettings). */
+  ocr?: OcrSettings;
 }
 
 /**
@@ -27,6 +31,7 @@ const pdfjsOptions = {
 };
 
 /** pdf.js `PasswordResponses`: why a PasswordException was raised. */
+const needPasswordResponse = 1;
 const incorrectPasswordResponse = 2;
 
 /**
@@ -44,9 +49,23 @@ export async function parsePdf(bytes: Uint8Array, options: ParsePdfOptions): Pro
     page.text = normalizePageText(page.text);
   }
 
+  const withoutText = pages.filter((page) => page.text.trim() === '');
+  // A page with a text layer keeps it, even when it also holds a scanned image.
+  const engine = withoutText.length === 0 ? undefined : await resolveOcrEngine(options.ocr);
+  if (engine !== undefined) {
+    for (const page of withoutText)
+      page.text = normalizeOcrText(await recognizeImage(engine, await renderPdfPage(engine, bytes, page.number, options.password)));
+  }
+
   if (pages.every((page) => page.text.trim() === '')) {
     const count = pages.length === 1 ? '1 page' : `${pages.length} pages`;
-    throw new DocumentError('pdf_no_text_layer', `The PDF has no text layer (${count} without extractable text, likely a scan); OCR is not enabled`, {
+    const reason =
+      engine !== undefined
+        ? `OCR (${engine.languages}) found no text either`
+        : options.ocr?.mode === 'off'
+          ? 'OCR is turned off (OCR_ENABLED=false)'
+          : 'OCR is not available (the tesseract binary is not installed)';
+    throw new DocumentError('pdf_no_text_layer', `The PDF has no text layer (${count} without extractable text, likely a scan); ${reason}`, {
       details: { pages: pages.length },
     });
   }
@@ -73,10 +92,11 @@ function toDocumentError(error: unknown, password: string | undefined): Document
   if (error instanceof DocumentError) return error;
   if (error instanceof Error && error.name === 'PasswordException') {
     const response = passwordResponse(error);
-    const wrong = response === undefined ? password !== undefined && password !== '' : response === incorrectPasswordResponse;
-    return new DocumentError('pdf_encrypted', wrong ? 'The password given for the PDF is wrong' : 'The PDF is encrypted and needs a password', {
-      cause: error,
-    });
+    const given = password !== undefined && password !== '';
+    const wrong = response === incorrectPasswordResponse || (response !== needPasswordResponse && given);
+    return wrong
+      ? new DocumentError('pdf_password_wrong', 'The password given for the PDF is wrong', { cause: error })
+      : new DocumentError('pdf_password_required', 'The PDF is encrypted: send its password in the "password" field of the upload', { cause: error });
   }
   // InvalidPDFException, FormatError, UnknownErrorException and whatever else pdf.js raises
   // while reading the file all mean the same to the user: these bytes cannot be read.

@@ -1,5 +1,5 @@
 import { AnswerService } from '@passage/answering';
-import { BoundedParser, IngestionService } from '@passage/ingestion';
+import { BoundedParser, DocumentPasswords, IngestionService } from '@passage/ingestion';
 import { Retriever, createAnalyzer } from '@passage/retrieval';
 import type { ApiKeyStore, Catalog, ChatModel, ChunkIndex, Config, Embedder, FileStore, IngestionQueue, Logger, TextAnalyzer } from '@passage/spec';
 import { createChatModel } from './create-chat-model.js';
@@ -22,6 +22,8 @@ export interface Runtime {
   answers: AnswerService;
   ingestion: IngestionService;
   queue: IngestionQueue;
+  /** Passwords of uploads being ingested in this process (memory only; see DocumentPasswords). */
+  passwords: DocumentPasswords;
   chatModel: ChatModel | null;
   /** Folder for uploads in flight, on the same file system as the file store. */
   uploadDirectory: string;
@@ -31,6 +33,8 @@ export interface Runtime {
 export interface RuntimeOptions {
   /** Poll the catalog for queued documents, ms (a separate worker process). Default: off. */
   pollIntervalMs?: number;
+  /** Build the chat model the configuration names; false in processes that never answer (a worker), so a local model is not loaded. Default: true. */
+  chatModel?: boolean;
 }
 
 /**
@@ -42,7 +46,7 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
   const storage = await createStorage(config, logger);
   const { catalog, files, index } = storage;
   const analyzer = createAnalyzer();
-  const chatModel = createChatModel(config);
+  const chatModel = options.chatModel === false ? null : await createChatModel(config, logger);
   const reranker = await createReranker(config, logger);
   const retriever = new Retriever({
     catalog,
@@ -62,6 +66,7 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
     prompt: { budgetTokens: config.CONTEXT_TOKEN_BUDGET },
     logger,
   });
+  const passwords = new DocumentPasswords();
   const ingestion = new IngestionService({
     catalog,
     files,
@@ -73,6 +78,12 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
     embeddingConcurrency: config.EMBEDDING_MAX_IN_FLIGHT,
     chunking: { targetTokens: config.CHUNK_TOKENS, overlapTokens: config.CHUNK_OVERLAP_TOKENS },
     logger,
+    passwords,
+    ocr: {
+      mode: config.OCR_ENABLED === 'true' ? 'on' : config.OCR_ENABLED === 'false' ? 'off' : 'auto',
+      languages: config.OCR_LANGUAGES,
+      pageTimeoutMs: config.OCR_PAGE_TIMEOUT_MS,
+    },
   });
   const queue = createQueue(config, {
     catalog,
@@ -93,11 +104,13 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
     answers,
     ingestion,
     queue,
+    passwords,
     chatModel,
     uploadDirectory: storage.uploadDirectory,
     async close() {
       await queue.close();
       await storage.close();
+      await chatModel?.close?.();
     },
   };
 }

@@ -30,6 +30,16 @@ export const configSchema = z.object({
   LLM_MAX_RETRIES: integer(2, 0, 10),
   LLM_IDLE_TIMEOUT_MS: integer(30_000, 100),
   LLM_TIMEOUT_MS: integer(120_000, 100),
+  /** `openai` or `local`; unset: `openai` with OPENAI_BASE_URL or OPENAI_API_KEY, else `local` with LLM_MODEL_PATH, else extractive answers. */
+  LLM_PROVIDER: z.enum(['openai', 'local']).optional(),
+  /** The GGUF model file the local provider runs in this process. */
+  LLM_MODEL_PATH: optionalText,
+  /** Local generations at once; more requests wait in line (one at a time suits a CPU). */
+  LLM_LOCAL_CONCURRENCY: integer(1, 1, 64),
+  /** Tokens one local generation can see; unset: what the model was trained for, as far as memory allows. */
+  LLM_CONTEXT_SIZE: z.coerce.number().int().min(256).max(1_048_576).optional(),
+  /** CPU threads of a local generation; unset: node-llama-cpp's choice (the machine's cores). */
+  LLM_THREADS: z.coerce.number().int().min(1).max(1024).optional(),
 
   TOP_K: integer(5, 1, 50),
   CONTEXT_TOKEN_BUDGET: integer(3000, 200),
@@ -120,11 +130,23 @@ export const configSchema = z.object({
     .transform((value) => value === 'true'),
   /** After SIGTERM, how long open answer streams may run on before they end with `shutting_down`, ms. */
   SHUTDOWN_GRACE_MS: integer(10_000, 0),
+  /** `auto`: OCR when the tesseract binary and at least one of OCR_LANGUAGES are installed; `true`: required (a scan fails `ocr_unavailable` without it). */
+  OCR_ENABLED: z.enum(['auto', 'true', 'false']).default('auto'),
+  /** Tesseract languages joined by `+` (tesseract's own syntax), e.g. `eng+chi_sim`. */
+  OCR_LANGUAGES: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$/, 'tesseract language names joined by +, e.g. eng+chi_sim')
+    .default('eng+chi_sim'),
+  /** Longest OCR of one page or image, milliseconds (the tesseract process is killed after it). */
+  OCR_PAGE_TIMEOUT_MS: integer(120_000, 1000),
 });
 
 export type Config = z.infer<typeof configSchema> & {
-  /** True when OPENAI_API_KEY or OPENAI_BASE_URL is set: answers come from the LLM. */
+  /** True when a model answers (llmProvider is not null). */
   llmEnabled: boolean;
+  /** Which model answers: LLM_PROVIDER, or what the other variables imply; null: extractive answers. */
+  llmProvider: 'openai' | 'local' | null;
 };
 
 /** Reads and validates configuration once; throws ConfigError naming the variable at fault. */
@@ -143,5 +165,22 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
   if (config.CHUNK_OVERLAP_TOKENS >= config.CHUNK_TOKENS) {
     throw new ConfigError('CHUNK_OVERLAP_TOKENS', `must be smaller than CHUNK_TOKENS (${config.CHUNK_TOKENS})`);
   }
-  return { ...config, llmEnabled: config.OPENAI_API_KEY !== undefined || config.OPENAI_BASE_URL !== undefined };
+  const llmProvider = chooseLlmProvider(config);
+  return { ...config, llmEnabled: llmProvider !== null, llmProvider };
+}
+
+function chooseLlmProvider(config: z.infer<typeof configSchema>): 'openai' | 'local' | null {
+  const modelPath = config.LLM_MODEL_PATH;
+  if (modelPath !== undefined && !/\.gguf$/i.test(modelPath)) {
+    throw new ConfigError('LLM_MODEL_PATH', `must name a GGUF model file (*.gguf) (got ${JSON.stringify(modelPath)})`);
+  }
+  if (config.LLM_PROVIDER === 'local' && modelPath === undefined) {
+    throw new ConfigError(
+      'LLM_MODEL_PATH',
+      'is required with LLM_PROVIDER=local: the GGUF model file to run (npm run prepare:local-model prepares a tiny one)',
+    );
+  }
+  if (config.LLM_PROVIDER !== undefined) return config.LLM_PROVIDER;
+  if (config.OPENAI_API_KEY !== undefined || config.OPENAI_BASE_URL !== undefined) return 'openai';
+  return modelPath === undefined ? null : 'local';
 }

@@ -59,7 +59,7 @@ export interface IngestionProgress {
   total: number;
 }
 
-export type DocumentType = 'pdf' | 'text' | 'markdown' | 'html';
+export type DocumentType = 'pdf' | 'text' | 'markdown' | 'html' | 'docx' | 'pptx' | 'xlsx' | 'csv' | 'email' | 'image';
 
 export interface DocumentRecord {
   id: string;

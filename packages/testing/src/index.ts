@@ -21,3 +21,5 @@ export * from './stub-embedding-process.js';
 export * from './model-backed-api.js';
 export * from './ingestion-checks.js';
 export * from './request-handler.js';
+export * from './character-error-rate.js';
+export * from './document-error-of.js';
