@@ -18,7 +18,8 @@ const pdf = async (relative: string) => new Uint8Array(await readFile(sharedPath
 
 describe('distributed ingestion (Redis catalog, BullMQ workers)', () => {
   it('two worker processes drain a queue; every document ends ready or failed with the right code', async () => {
-    const deployment = await distributedDeployment({ workers: 2, workerConcurrency: 1 })();
+    // OCR off: the scan shows the failure of a PDF without text (document-formats.test.ts reads scans).
+    const deployment = await distributedDeployment({ workers: 2, workerConcurrency: 1, env: { OCR_ENABLED: 'false' } })();
     try {
       const { api, workers } = deployment;
       const knowledgeBaseId = await createKnowledgeBase(api, 'Drained');
@@ -31,13 +32,14 @@ describe('distributed ingestion (Redis catalog, BullMQ workers)', () => {
         { name: 'invalid.pdf', bytes: await pdf('corrupt/bad_pdfparse_03_invalid.pdf'), status: 'failed', code: 'pdf_corrupt' },
         { name: 'severe.pdf', bytes: await pdf('corrupt/bad_pdfjs_bug1020226_severe.pdf'), status: 'failed', code: 'pdf_corrupt' },
         { name: 'scan.pdf', bytes: await pdf('scanned/scan_zh_mineru_small_ocr_8p.pdf'), status: 'failed', code: 'pdf_no_text_layer' },
-        { name: 'locked.pdf', bytes: await pdf('encrypted/enc_pdfminer_aes256.pdf'), status: 'failed', code: 'pdf_encrypted' },
+        { name: 'locked.pdf', bytes: await pdf('encrypted/enc_pdfminer_aes256.pdf'), status: 'failed', code: 'pdf_password_required' },
         { name: 'notes.txt', bytes: new TextEncoder().encode('Workers share one queue and one catalog.'), status: 'ready', pages: 1 },
         {
           name: 'image.pdf',
           bytes: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52]),
           status: 'failed',
-          code: 'unsupported_type',
+          // An image, whatever its name says: read with OCR, which is off here.
+          code: 'ocr_unavailable',
         },
         { name: 'empty.txt', bytes: new TextEncoder().encode('   \n\n  '), status: 'failed', code: 'empty_document' },
       ];

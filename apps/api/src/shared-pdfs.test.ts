@@ -14,7 +14,8 @@ const knownDocumentErrors = new Set<string>(documentErrorCodes);
 
 describe('every shared PDF through the API', () => {
   it('ends each one ready or failed with a clear code while /healthz keeps answering', async () => {
-    const api = await startApiProcess({ env: { INGEST_CONCURRENCY: '2' } });
+    // OCR off: this checks the text layers and the failures (document-formats.test.ts reads the scans).
+    const api = await startApiProcess({ env: { INGEST_CONCURRENCY: '2', OCR_ENABLED: 'false' } });
     let probing = true;
     const healthFailures: string[] = [];
     let healthChecks = 0;
@@ -58,7 +59,7 @@ describe('every shared PDF through the API', () => {
         }
         if (entry.expect.must_fail) assert.equal(document.error?.code, 'pdf_corrupt', label);
         if (entry.expect.text_layer === false) assert.equal(document.error?.code, 'pdf_no_text_layer', label);
-        if (entry.category === 'encrypted' && entry.expect.user_password) assert.equal(document.error?.code, 'pdf_encrypted', label);
+        if (entry.category === 'encrypted' && entry.expect.user_password) assert.equal(document.error?.code, 'pdf_password_required', label);
         if (entry.category === 'normal_text' || entry.category === 'huge_pages') assert.equal(document.status, 'ready', label);
       }
     } finally {

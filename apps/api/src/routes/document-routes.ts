@@ -34,6 +34,30 @@ function replaceParameter(...values: unknown[]): string | true | null {
   return null;
 }
 
+/**
+ * The `password` form field(s) of an upload, one per file: a single value is every file's (a
+ * PDF that needs none ignores it), several are matched to the files by order. An empty value is
+ * no password. Passwords are kept in memory until ingestion ends, so an upload ingested by
+ * another process (a queue in Redis) cannot carry one.
+ */
+function uploadPasswords(runtime: Runtime, value: unknown, files: number): (string | undefined)[] {
+  if (value === undefined) return [];
+  const values = Array.isArray(value) ? (value as unknown[]) : [value];
+  if (values.some((item) => typeof item !== 'string')) throw new InvalidRequestError('"password" is a text field');
+  if (values.length !== 1 && values.length !== files) {
+    throw new InvalidRequestError(
+      `"password" is given ${values.length} times for ${files} files: give it once (for every file) or once per file, in the files' order`,
+    );
+  }
+  if (runtime.config.REDIS_URL !== undefined && values.some((item) => item !== '')) {
+    throw new InvalidRequestError('"password" is not accepted when ingestion runs through a shared queue (REDIS_URL): it would have to be stored');
+  }
+  return Array.from({ length: files }, (_, index) => {
+    const password = (values.length === 1 ? values[0] : values[index]) as string;
+    return password === '' ? undefined : password;
+  });
+}
+
 /** The id of the document an upload replaces; `true` picks the newest of the same name, and none is fine. */
 async function replacedDocument(runtime: Runtime, knowledgeBaseId: string, replace: string | true, name: string): Promise<string | null> {
   if (replace === true) return (await runtime.catalog.findDocumentByName(knowledgeBaseId, name))?.id ?? null;
@@ -69,6 +93,7 @@ export function documentRoutes(runtime: Runtime): Router {
       if (uploaded.length === 0) throw new InvalidRequestError('No file received: send one or more files in the multipart field "files"');
       const replace = replaceParameter(request.query.replace, (request.body as Record<string, unknown> | undefined)?.replace);
       if (replace !== null && uploaded.length !== 1) throw new InvalidRequestError('"replace" takes exactly one file');
+      const passwords = uploadPasswords(runtime, (request.body as Record<string, unknown> | undefined)?.password, uploaded.length);
       const documents: NewDocument[] = [];
       for (const file of uploaded) {
         const id = newDocumentId();
@@ -93,6 +118,10 @@ export function documentRoutes(runtime: Runtime): Router {
       const kept = new Set(results.filter((result) => !result.duplicate).map((result) => result.document.id));
       await Promise.all(stored.filter((id) => !kept.has(id)).map((id) => runtime.files.delete(id)));
       stored.length = 0;
+      documents.forEach((document, index) => {
+        const password = passwords[index];
+        if (password !== undefined && kept.has(document.id)) runtime.passwords.set(document.id, password);
+      });
       await runtime.queue.enqueue([...kept]);
       response.status(kept.size > 0 ? 202 : 200).json({
         data: results.map(({ document, duplicate }) => ({
@@ -135,6 +164,7 @@ export function documentRoutes(runtime: Runtime): Router {
     // this one, and a worker in the middle of it finds it gone and removes what it wrote.
     await runtime.catalog.deleteDocument(knowledgeBaseId, documentId);
     runtime.queue.cancel(documentId);
+    runtime.passwords.delete(documentId);
     await runtime.index.deleteDocument(knowledgeBaseId, documentId);
     await runtime.files.delete(documentId);
     response.status(204).end();
