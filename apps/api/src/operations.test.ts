@@ -117,7 +117,7 @@ describe('Graceful shutdown', () => {
 
   before(async () => {
     stub = await startStubOpenAiServer();
-    api = await startApiProcess({ env: { ...stubModelEnvironment(stub), SHUTDOWN_GRACE_MS: '1500' } });
+    api = await startApiProcess({ env: { ...stubModelEnvironment(stub), SHUTDOWN_GRACE_MS: '1500', MAX_STREAMS_PER_KEY: '2' } });
     const created = await expectJson<{ id: string }>(
       await fetch(`${api.url}/v1/knowledge-bases`, {
         method: 'POST',
@@ -150,7 +150,7 @@ describe('Graceful shutdown', () => {
       body: JSON.stringify({ question: 'When does the ferry leave?', stream: true }),
     });
 
-  it('on SIGTERM lets an answer that finishes within SHUTDOWN_GRACE_MS end, ends one that does not with an error event shutting_down, then exits 0', async () => {
+  it('caps the answers in progress per caller, and on SIGTERM lets an answer that finishes within SHUTDOWN_GRACE_MS end, ends one that does not with an error event shutting_down, then exits 0', async () => {
     // First answer: its second token waits for the test; second answer: stalls after one token.
     const secondTokenAllowed = new Promise<void>((resolve) => (releaseToken = resolve));
     stub.setBehaviours([
@@ -170,6 +170,11 @@ describe('Graceful shutdown', () => {
     };
     assert.deepEqual(await firstEvents(finishing), ['sources', 'text-delta']);
     assert.deepEqual(await firstEvents(cut), ['sources', 'text-delta']);
+    // Two answers in progress for this caller: a third is refused (MAX_STREAMS_PER_KEY=2).
+    const third = await ask();
+    assert.equal(third.status, 429);
+    assert.equal(((await third.json()) as { error: { code: string } }).error.code, 'rate_limited');
+    assert.equal(third.headers.get('retry-after'), '1');
 
     const exited = new Promise<number | null>((resolve) => api.child.once('exit', (code) => resolve(code)));
     api.child.kill('SIGTERM');
