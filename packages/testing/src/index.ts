@@ -23,3 +23,4 @@ export * from './ingestion-checks.js';
 export * from './request-handler.js';
 export * from './character-error-rate.js';
 export * from './document-error-of.js';
+export * from './zip-archive-writer.js';
