@@ -7,7 +7,7 @@ const logger = pino({ level: config.LOG_LEVEL, base: { service: 'passage-worker'
 // With REDIS_URL the worker consumes the BullMQ queue that API replicas fill (any number of workers
 // may run). Without it, it shares DATA_DIR with an API started with INGEST_IN_API=false and polls
 // the embedded catalog for the documents it queues.
-const runtime = await createRuntime(config, logger, { pollIntervalMs: 1000 }).catch(exitOnConfigError);
+const runtime = await createRuntime(config, logger, { pollIntervalMs: 1000, chatModel: false }).catch(exitOnConfigError);
 await runtime.queue.start();
 const distributed = config.REDIS_URL !== undefined;
 logger.info(
