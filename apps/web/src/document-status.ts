@@ -2,7 +2,7 @@ import type { DocumentView } from './api-types.js';
 
 /** What each document error code means, in words; the server's message follows with the details. */
 const reasonByCode: Record<string, string> = {
-  unsupported_type: 'This kind of file is not supported (PDF, text, Markdown and HTML are).',
+  unsupported_type: 'This kind of file is not supported.',
   empty_document: 'The file holds no text.',
   pdf_encrypted: 'The PDF is encrypted: remove its password and upload it again.',
   pdf_corrupt: 'The PDF is damaged and cannot be read.',

@@ -115,6 +115,11 @@ async function search(api: ApiProcess, knowledgeBaseId: string, query: string): 
   return hits[0];
 }
 
+async function knowledgeBaseNames(api: ApiProcess): Promise<string[]> {
+  const response = await fetch(`${api.url}/v1/knowledge-bases`);
+  return ((await response.json()) as { data: Array<{ name: string }> }).data.map((knowledgeBase) => knowledgeBase.name);
+}
+
 async function knowledgeBaseIdNamed(api: ApiProcess, name: string): Promise<string> {
   const response = await fetch(`${api.url}/v1/knowledge-bases`);
   const found = ((await response.json()) as { data: Array<{ id: string; name: string }> }).data.find((knowledgeBase) => knowledgeBase.name === name);
@@ -202,6 +207,8 @@ async function runScenario(browser: Browser, api: ApiProcess, stub: StubOpenAiSe
   }
   assert.equal(new Set(seen).size, scenario.answerTokens.length, 'each token showed as its own step');
   await waitForText(firstTurn.locator('.turn-status'), (text) => text === 'Answered by the language model', 'the end of the first answer');
+  await firstTurn.locator('.sources summary').click();
+  await page.screenshot({ path: path.join(outputDirectory, `${scenario.label}-answer.png`) });
   assert.equal(await answer.getAttribute('lang'), scenario.answerLanguage ?? null);
 
   // Its citation opens the passage: the document, the page and the passage the search finds first.
@@ -310,6 +317,31 @@ describe('the web page at / in headless Chromium', () => {
       followUpTokens: ['Side', ' exits', ' return', ' to', ' the', ' interpreter', ' [1].'],
       answerLanguage: undefined,
     });
+
+    // A file dropped on the drop zone; deleting it and the knowledge base asks first.
+    const dataTransfer = await page.evaluateHandle(
+      '(() => { const data = new DataTransfer(); data.items.add(new File(["Dropped notes about trace trees."], "dropped-notes.txt", { type: "text/plain" })); return data; })()',
+    );
+    await page.locator('#drop-zone').dispatchEvent('drop', { dataTransfer });
+    const droppedRow = page.locator('.document-list > li').filter({ hasText: 'dropped-notes.txt' });
+    await waitForText(droppedRow.locator('.document-status'), (text) => text === 'Ready: 1 page, 1 passage', 'the dropped file ready');
+    await page.getByRole('button', { name: 'Delete document dropped-notes.txt' }).click();
+    const confirmation = page.getByRole('dialog');
+    assert.match((await confirmation.textContent()) ?? '', /Delete the document “dropped-notes.txt”/);
+    await confirmation.getByRole('button', { name: 'Delete document' }).click();
+    await waitFor(async () => ((await droppedRow.count()) === 0 ? true : undefined), { what: 'the dropped file gone' });
+    assert.equal(await page.locator('.document-list > li').filter({ hasText: 'tracemonkey_14p.pdf' }).count(), 1);
+
+    const removeKnowledgeBase = page.getByRole('button', { name: 'Delete knowledge base TraceMonkey paper' });
+    await removeKnowledgeBase.click();
+    await page.keyboard.press('Escape');
+    await waitFor(async () => ((await confirmation.isVisible()) ? undefined : true), { what: 'the confirmation closed' });
+    assert.ok((await knowledgeBaseNames(api)).includes('TraceMonkey paper'), 'Escape deleted nothing');
+    await removeKnowledgeBase.click();
+    await confirmation.getByRole('button', { name: 'Delete knowledge base' }).click();
+    await waitFor(async () => ((await removeKnowledgeBase.count()) === 0 ? true : undefined), { what: 'the knowledge base gone' });
+    assert.ok(!(await knowledgeBaseNames(api)).includes('TraceMonkey paper'));
+    assert.equal(await page.getByLabel('Question', { exact: true }).isDisabled(), true, 'no knowledge base chosen, no question');
 
     // The API key: kept in the browser, sent as a Bearer header, never in a URL.
     await page.getByText('API key', { exact: true }).click();
