@@ -81,6 +81,34 @@ describe('parseEmail through parseDocument', () => {
     assert.ok(!attached!.text.includes('Deep text'));
   });
 
+  test('leaves out the images its HTML body embeds', async () => {
+    const document = await parseDocument(
+      mail([
+        'From: a@example.com',
+        'To: b@example.com',
+        'Subject: Signed',
+        'Content-Type: multipart/related; boundary="rel"',
+        '',
+        '--rel',
+        'Content-Type: text/html',
+        '',
+        '<p>See you soon</p><img src="cid:logo@x">',
+        '--rel',
+        'Content-Type: image/png; name="logo.png"',
+        'Content-ID: <logo@x>',
+        'Content-Disposition: inline; filename="logo.png"',
+        'Content-Transfer-Encoding: base64',
+        '',
+        Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]).toString('base64'),
+        '--rel--',
+      ]),
+      { fileName: 'signed.eml' },
+    );
+    assert.equal(document.pages.length, 1);
+    assert.match(document.pages[0]!.text, /See you soon$/);
+    assert.ok(!document.pages[0]!.text.includes('logo.png'));
+  });
+
   test('an e-mail with neither body nor readable attachment still names its subject', async () => {
     const document = await parseDocument(mail(['From: a@example.com', 'To: b@example.com', 'Subject: Empty', '', '']), { fileName: 'x.eml' });
     assert.equal(document.pages[0]!.text, 'Subject: Empty\nFrom: a@example.com\nTo: b@example.com');

@@ -19,7 +19,7 @@ const htmlToText = compile({
  * multipart structure). Page 1 holds the headers that matter (Subject, From, To, Cc, Date), the
  * body (the text part, or the HTML part as text) and the list of attachments; each attachment
  * that `readAttachment` can read follows as further pages, each starting with
- * `Attachment: <name>`. An attachment that cannot be read is listed with the reason.
+ * `Attachment: <name>`; images the HTML body embeds are skipped. An attachment that cannot be read is listed with the reason.
  */
 export async function parseEmail(bytes: Uint8Array, readAttachment?: AttachmentReader): Promise<ParsedDocument> {
   let mail: Awaited<ReturnType<typeof simpleParser>>;
@@ -40,6 +40,8 @@ export async function parseEmail(bytes: Uint8Array, readAttachment?: AttachmentR
   const attachmentPages: ParsedPage[] = [];
   const attachmentLines: string[] = [];
   for (const [index, attachment] of mail.attachments.entries()) {
+    // Images the HTML body shows (logos, signatures: `cid:` parts) are part of the body, not attachments.
+    if (attachment.related === true) continue;
     const name = attachment.filename ?? `attachment-${index + 1}`;
     const description = `${name} (${attachment.contentType}, ${attachment.size} bytes)`;
     const pages = readAttachment === undefined ? undefined : await readAttachmentPages(attachment, name, readAttachment);
