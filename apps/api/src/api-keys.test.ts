@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
-import { expectJson, startApiProcess, waitUntilEnded, type ApiProcess } from '@passage/testing';
+import { expectJson, startApiProcess, testRedisUrl, uniqueRedisPrefix, waitUntilEnded, type ApiProcess } from '@passage/testing';
 import { apiRoutes } from './api-routes.js';
 
 const adminKey = 'test-admin-key-0123456789';
@@ -304,5 +304,29 @@ describe('Rate limits', () => {
     assert.equal((await fetch(`${api.url}/healthz`)).status, 200);
     await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
     assert.equal((await admin('GET', '/v1/knowledge-bases')).status, 200);
+  });
+});
+
+describe('API keys in the scaled mode (catalog and keys in Redis)', () => {
+  const replicas: ApiProcess[] = [];
+  const { prefix, cleanup } = uniqueRedisPrefix('api-keys-scaled');
+  before(async () => {
+    const env = { ADMIN_API_KEY: adminKey, REDIS_URL: testRedisUrl, QUEUE_PREFIX: prefix, INGEST_IN_API: 'false', RATE_LIMIT_PER_MINUTE: '0' };
+    for (let replica = 0; replica < 2; replica += 1) replicas.push(await startApiProcess({ env }));
+  });
+  after(async () => {
+    for (const replica of replicas) await replica.stop();
+    await cleanup();
+  });
+
+  it('serves a key made on one replica on the other, and refuses it there from the moment it is revoked on the first', async () => {
+    const [first, second] = replicas as [ApiProcess, ApiProcess];
+    const created = await expectJson<{ id: string; key: string }>(
+      await client(first, adminKey)('POST', '/v1/api-keys', { json: { name: 'shared', scopes: ['read'] } }),
+      201,
+    );
+    await expectJson(await client(second, created.key)('GET', '/v1/knowledge-bases'), 200);
+    assert.equal((await client(first, adminKey)('DELETE', `/v1/api-keys/${created.id}`)).status, 204);
+    await expectJson(await client(second, created.key)('GET', '/v1/knowledge-bases'), 401);
   });
 });
