@@ -216,11 +216,13 @@ describe('API keys: scopes, knowledge-base limits and revocation', () => {
     assert.ok(!documents.data.some((document) => document.name === 'evil.txt'));
   });
 
-  it('keeps the operations routes open: /healthz, /readyz and /openapi.json need no key', async () => {
+  it('keeps the operations routes and the web page open: /healthz, /readyz, /openapi.json and / need no key', async () => {
     await expectJson(await fetch(`${api.url}/healthz`), 200);
     const ready = await expectJson<{ status: string; checks: Record<string, { status: string }> }>(await fetch(`${api.url}/readyz`), 200);
     assert.equal(ready.checks['catalog']?.status, 'up');
     await expectJson(await fetch(`${api.url}/openapi.json`), 200);
+    // The web page outside /v1 loads without a key (200 once apps/web is built, else Express's 404).
+    assert.notEqual((await fetch(`${api.url}/`)).status, 401);
   });
 });
 

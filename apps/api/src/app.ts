@@ -10,6 +10,7 @@ import type { EventLoopMonitor } from './event-loop-monitor.js';
 import { httpGate } from './http-gate.js';
 import { MemoryRateLimiter } from './memory-rate-limiter.js';
 import { operationsRoutes } from './operations-routes.js';
+import { rateLimitSettings } from './rate-limit-settings.js';
 import { errorHandler } from './http-errors.js';
 import { jsonBody } from './read-json-body.js';
 import { apiKeyRoutes } from './routes/api-key-routes.js';
@@ -28,7 +29,7 @@ import { webPage } from './web-page.js';
  * to services and back.
  */
 export interface AppOptions {
-  /** Rate limits per caller (Redis-backed in the scaled mode). Default: in memory, from RATE_LIMIT_PER_MINUTE and RATE_LIMIT_BURST; none when the rate is 0. */
+  /** Rate limits per caller (Redis-backed in the scaled mode). Default: in memory, as rateLimitSettings says. */
   rateLimiter?: RateLimiter | null;
   /** Serves `/v1/stats/event-loop` and the event-loop metric. Default: none. */
   eventLoop?: EventLoopMonitor;
@@ -41,12 +42,7 @@ export function createApp(runtime: Runtime, logger: Logger, options: AppOptions 
     logger,
     authenticator: new Authenticator({ adminKey: config.ADMIN_API_KEY, keys: runtime.apiKeys }),
     corsOrigins: config.CORS_ORIGINS,
-    rateLimiter:
-      options.rateLimiter !== undefined
-        ? options.rateLimiter
-        : config.RATE_LIMIT_PER_MINUTE === 0
-          ? null
-          : new MemoryRateLimiter({ perMinute: config.RATE_LIMIT_PER_MINUTE, burst: config.RATE_LIMIT_BURST }),
+    rateLimiter: options.rateLimiter !== undefined ? options.rateLimiter : memoryRateLimiter(config),
     maxStreamsPerCaller: config.MAX_STREAMS_PER_KEY,
     metricsToken: config.METRICS_TOKEN,
     loopbackOnly: config.ADMIN_API_KEY === undefined && !config.AUTH_DISABLED,
@@ -64,6 +60,11 @@ export function createApp(runtime: Runtime, logger: Logger, options: AppOptions 
       if (!eventLoopStats(request, response) && !answers(request, response)) app(request, response);
     });
   };
+}
+
+function memoryRateLimiter(config: Runtime['config']): MemoryRateLimiter | null {
+  const settings = rateLimitSettings(config);
+  return settings === null ? null : new MemoryRateLimiter(settings);
 }
 
 function createExpressApp(runtime: Runtime, logger: Logger): Express {

@@ -19,7 +19,7 @@ export interface HttpGateOptions {
   corsOrigins: readonly string[];
   /** Per caller; null: no rate limit (RATE_LIMIT_PER_MINUTE=0). */
   rateLimiter: RateLimiter | null;
-  /** MAX_STREAMS_PER_KEY: answers one caller may have in progress at once. */
+  /** MAX_STREAMS_PER_KEY: answers one key may have in progress at once (no cap without keys). */
   maxStreamsPerCaller: number;
   /** METRICS_TOKEN; undefined: `/metrics` takes an admin key (or nothing, without keys). */
   metricsToken: string | undefined;
@@ -95,10 +95,10 @@ export function httpGate(options: HttpGateOptions): (request: IncomingMessage, r
         });
       }
     }
-    if (route.answerStream === true) {
+    if (route.answerStream === true && principal.keyId !== null) {
       const open = openStreams.get(caller) ?? 0;
       if (open >= options.maxStreamsPerCaller) {
-        throw new AppError('rate_limited', `Too many answers in progress for this caller (at most ${options.maxStreamsPerCaller} at once)`, {
+        throw new AppError('rate_limited', `Too many answers in progress for this key (at most ${options.maxStreamsPerCaller} at once)`, {
           retryable: true,
           retryAfterSeconds: 1,
         });

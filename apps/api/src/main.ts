@@ -7,6 +7,7 @@ import { createApp } from './app.js';
 import { startEventLoopMonitor } from './event-loop-monitor.js';
 import { MemoryRateLimiter } from './memory-rate-limiter.js';
 import { observeRuntime } from './metrics.js';
+import { rateLimitSettings } from './rate-limit-settings.js';
 import { shutDownGracefully } from './shutdown.js';
 
 const config = loadConfigOrExit(process.env);
@@ -26,9 +27,9 @@ if (config.ADMIN_API_KEY === undefined && !loopbackHost && !config.AUTH_DISABLED
 const runtime = await createRuntime(config, logger).catch(exitOnConfigError);
 const eventLoop = startEventLoopMonitor();
 observeRuntime(runtime.catalog, eventLoop);
-const settings = { perMinute: config.RATE_LIMIT_PER_MINUTE, burst: config.RATE_LIMIT_BURST };
+const settings = rateLimitSettings(config);
 const rateLimiter =
-  config.RATE_LIMIT_PER_MINUTE === 0
+  settings === null
     ? null
     : config.REDIS_URL === undefined
       ? new MemoryRateLimiter(settings)

@@ -114,14 +114,15 @@ describe('Graceful shutdown', () => {
   let api: ApiProcess;
   let knowledgeBaseId: string;
   let releaseToken: () => void = () => {};
+  const headers = { authorization: `Bearer ${adminKey}` };
 
   before(async () => {
     stub = await startStubOpenAiServer();
-    api = await startApiProcess({ env: { ...stubModelEnvironment(stub), SHUTDOWN_GRACE_MS: '1500', MAX_STREAMS_PER_KEY: '2' } });
+    api = await startApiProcess({ env: { ...stubModelEnvironment(stub), ADMIN_API_KEY: adminKey, SHUTDOWN_GRACE_MS: '1500', MAX_STREAMS_PER_KEY: '2' } });
     const created = await expectJson<{ id: string }>(
       await fetch(`${api.url}/v1/knowledge-bases`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { ...headers, 'content-type': 'application/json' },
         body: JSON.stringify({ name: 'shutdown' }),
       }),
       201,
@@ -131,11 +132,11 @@ describe('Graceful shutdown', () => {
     form.append('files', new Blob([new TextEncoder().encode('The ferry leaves at dawn from the north pier.')], { type: 'text/plain' }), 'ferry.txt');
     const documentId = (
       await expectJson<{ data: Array<{ id: string }> }>(
-        await fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/documents`, { method: 'POST', body: form }),
+        await fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/documents`, { method: 'POST', headers, body: form }),
         202,
       )
     ).data[0]!.id;
-    assert.equal((await waitUntilEnded(api, knowledgeBaseId, documentId)).status, 'ready');
+    assert.equal((await waitUntilEnded(api, knowledgeBaseId, documentId, 60_000, headers)).status, 'ready');
   });
   after(async () => {
     releaseToken();
@@ -146,7 +147,7 @@ describe('Graceful shutdown', () => {
   const ask = () =>
     fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/ask`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...headers, 'content-type': 'application/json' },
       body: JSON.stringify({ question: 'When does the ferry leave?', stream: true }),
     });
 
@@ -170,7 +171,7 @@ describe('Graceful shutdown', () => {
     };
     assert.deepEqual(await firstEvents(finishing), ['sources', 'text-delta']);
     assert.deepEqual(await firstEvents(cut), ['sources', 'text-delta']);
-    // Two answers in progress for this caller: a third is refused (MAX_STREAMS_PER_KEY=2).
+    // Two answers in progress for this key: a third is refused (MAX_STREAMS_PER_KEY=2).
     const third = await ask();
     assert.equal(third.status, 429);
     assert.equal(((await third.json()) as { error: { code: string } }).error.code, 'rate_limited');

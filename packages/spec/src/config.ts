@@ -115,11 +115,11 @@ export const configSchema = z.object({
       .map((origin) => origin.trim())
       .filter((origin) => origin !== ''),
   ),
-  /** Requests per minute per key (or per client address without keys), refilled continuously; 0: no limit. */
-  RATE_LIMIT_PER_MINUTE: integer(600, 0),
+  /** Requests per minute per key (per client address without keys), refilled continuously; 0: no limit. Unset: 600 with keys, none without. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).optional(),
   /** Requests a key may make at once above the rate (the bucket's size). */
   RATE_LIMIT_BURST: integer(60, 1),
-  /** Answer streams one key (or address) may hold open at once. */
+  /** Answers one API key may have in progress at once (without keys: no cap). */
   MAX_STREAMS_PER_KEY: integer(20, 1),
   /** Bearer token for `GET /metrics`; unset: an `admin` key (or nothing, without keys). */
   METRICS_TOKEN: optionalText,
