@@ -47,6 +47,8 @@ export class DocumentsPanel {
   private pollTimer: ReturnType<typeof setTimeout> | undefined;
   private uploadController = new AbortController();
   private uploadCounter = 0;
+  /** Uploads running for the current knowledge base, at most `parallelUploads`. */
+  private uploaders = 0;
   /** Bumped when the knowledge base changes, so answers for the previous one are dropped. */
   private epoch = 0;
 
@@ -71,6 +73,7 @@ export class DocumentsPanel {
     this.epoch += 1;
     this.uploadController.abort();
     this.uploadController = new AbortController();
+    this.uploaders = 0;
     clearTimeout(this.pollTimer);
     this.knowledgeBase = knowledgeBase;
     this.documents = [];
@@ -90,7 +93,13 @@ export class DocumentsPanel {
       this.uploads.push({ key: `upload-${this.uploadCounter}`, file, fraction: 0, state: 'waiting' });
     }
     this.render();
-    for (let worker = 0; worker < parallelUploads; worker += 1) void this.uploadNext(this.knowledgeBase.id, this.epoch);
+    while (this.uploaders < parallelUploads) {
+      this.uploaders += 1;
+      const epoch = this.epoch;
+      void this.uploadNext(this.knowledgeBase.id, epoch).finally(() => {
+        if (epoch === this.epoch) this.uploaders -= 1;
+      });
+    }
   }
 
   private async uploadNext(knowledgeBaseId: string, epoch: number): Promise<void> {

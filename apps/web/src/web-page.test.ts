@@ -357,6 +357,38 @@ describe('the web page at / in headless Chromium', () => {
     await page.context().close();
   });
 
+  it('loads without a key from a server that requires one, asks for the key on 401, then works with it as a Bearer header', { timeout: 120_000 }, async () => {
+    const adminKey = 'web-page-test-admin-key';
+    const keyed = await startApiProcess({ env: { ADMIN_API_KEY: adminKey } });
+    const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+    try {
+      const page = await context.newPage();
+      const answered = page.waitForResponse((response) => response.url().endsWith('/v1/knowledge-bases'));
+      const loaded = await page.goto(keyed.url);
+      assert.equal(loaded?.status(), 200, 'the page itself needs no key');
+      assert.equal((await answered).status(), 401);
+      await waitForText(page.locator('#notice'), (text) => text.includes('needs an API key'), 'the notice asking for a key');
+      assert.equal(await page.locator('#api-key-panel').getAttribute('open'), '', 'the key field opened');
+      await page.getByLabel(/^API key \(/).fill(adminKey);
+      await page.getByLabel(/^API key \(/).press('Enter');
+      await waitFor(async () => ((await page.locator('#notice').isHidden()) ? true : undefined), { what: 'the notice gone once the key works' });
+      await page.getByLabel('New knowledge base').fill('Keyed');
+      await page.getByRole('button', { name: 'Create', exact: true }).click();
+      await waitFor(async () => ((await page.getByRole('button', { name: 'Keyed', exact: true }).count()) === 1 ? true : undefined), {
+        what: 'the knowledge base created with the key',
+      });
+      const listed = await fetch(`${keyed.url}/v1/knowledge-bases`, { headers: { authorization: `Bearer ${adminKey}` } });
+      assert.deepEqual(
+        ((await listed.json()) as { data: Array<{ name: string }> }).data.map((knowledgeBase) => knowledgeBase.name),
+        ['Keyed'],
+      );
+      await screenshot(page, 'api-key');
+    } finally {
+      await context.close();
+      await keyed.stop();
+    }
+  });
+
   it('does the same with a Chinese PDF and question on a 375 px wide screen', { timeout: 600_000 }, async () => {
     const page = await runScenario(browser, api, stub, {
       label: 'chinese',
