@@ -169,7 +169,7 @@ for (const result of results) {
     !result.reranked || reranker === null ? null : { provider: config.RERANK_PROVIDER, model: reranker.name, candidates: config.RERANK_CANDIDATES };
   const chunksPerSecond = result.chunks / Math.max(1e-9, result.ingestSeconds);
   console.log(
-    `${result.dataset}, ${result.mode}${embedder === null ? '' : ` (${embedder.name})`}${rerank === null ? '' : ` + rerank (${rerank.model}, ${rerank.candidates})`}: ` +
+    `${result.dataset}, ${result.mode}${embedder === null || result.mode === 'lexical' ? '' : ` (${embedder.name})`}${rerank === null ? '' : ` + rerank (${rerank.model}, ${rerank.candidates})`}: ` +
       `${result.queries} queries, ${result.documents} documents${result.failedDocuments > 0 ? ` (${result.failedDocuments} failed)` : ''}, ${result.chunks} chunks`,
   );
   for (const [label, value] of figures) if (value !== undefined) console.log(`  ${label.padEnd(17)} ${value.toFixed(4)}`);
