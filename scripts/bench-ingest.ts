@@ -256,7 +256,7 @@ async function measureResponsivenessAndPrint() {
   const row = (label: string, value: string) => console.log(`${label.padEnd(52)} ${value}`);
   row(
     'ingestion ended within the limit',
-    `${result.completed} (${result.ingestionSeconds} s; ready ${result.documents.ready}, failed ${result.documents.failed}, unfinished ${result.documents.unfinished}; generated text: ${result.bigTextChunks} chunks)`,
+    `${result.completed} (${result.ingestionSeconds} s; ready ${result.documents.ready}, failed ${result.documents.failed}, unfinished ${result.documents.unfinished}; generated text: ${result.bigTextStatus}, ${result.bigTextChunks} chunks)`,
   );
   row(
     'API event-loop delay p50 / p99 / max',

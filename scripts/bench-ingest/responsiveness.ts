@@ -29,6 +29,8 @@ export interface ResponsivenessResult {
   ingestionSeconds: number;
   documents: { ready: number; failed: number; unfinished: number };
   bigTextChunks: number | null;
+  /** How the generated text ended: `ready`, or `failed` with the error's code. */
+  bigTextStatus: string;
   eventLoopDelayP99Ms: number;
   eventLoopDelayMaxMs: number;
   eventLoopDelayP50Ms: number;
@@ -48,6 +50,7 @@ interface DocumentView {
   name: string;
   status: string;
   chunks: number | null;
+  error?: { code: string } | null;
 }
 
 interface ManifestEntry {
@@ -138,18 +141,19 @@ export async function measureResponsiveness(options: ResponsivenessOptions): Pro
     let completed = false;
     while (performance.now() - started < options.timeLimitMs) {
       await sleep(500);
-      documents = ((await (await fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/documents`)).json()) as { data: DocumentView[] }).data;
+      documents = (await getJson<{ data: DocumentView[] }>(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/documents`)).data;
       if (documents.every((document) => document.status === 'ready' || document.status === 'failed')) {
         completed = true;
         break;
       }
     }
     const ingestionSeconds = (performance.now() - started) / 1000;
-    const eventLoop = (await (await fetch(`${api.url}/v1/stats/event-loop`)).json()) as { p50Ms: number; p99Ms: number; maxMs: number };
+    const eventLoop = await getJson<{ p50Ms: number; p99Ms: number; maxMs: number }>(`${api.url}/v1/stats/event-loop`);
     clearInterval(poller);
     stopping = true;
     await Promise.all([...users, ...pending]);
 
+    const bigText = documents.find((document) => document.name === 'generated.txt');
     const healthTimes = health.filter((value): value is number => value !== null);
     const gaps = streams.flatMap((stream) => stream.gaps);
     const round = (value: number) => Math.round(value * 10) / 10;
@@ -161,7 +165,8 @@ export async function measureResponsiveness(options: ResponsivenessOptions): Pro
         failed: documents.filter((document) => document.status === 'failed').length,
         unfinished: documents.filter((document) => document.status !== 'ready' && document.status !== 'failed').length,
       },
-      bigTextChunks: documents.find((document) => document.name === 'generated.txt')?.chunks ?? null,
+      bigTextChunks: bigText?.chunks ?? null,
+      bigTextStatus: bigText === undefined ? 'missing' : bigText.error == null ? bigText.status : `${bigText.status} (${bigText.error.code})`,
       eventLoopDelayP50Ms: eventLoop.p50Ms,
       eventLoopDelayP99Ms: eventLoop.p99Ms,
       eventLoopDelayMaxMs: eventLoop.maxMs,
@@ -185,6 +190,22 @@ export async function measureResponsiveness(options: ResponsivenessOptions): Pro
 }
 
 /** The largest value, 0 for none; a spread into Math.max overflows the stack for a long run's hundreds of thousands of gaps. */
+/**
+ * A GET whose kept-alive connection the server may close as the request leaves (ECONNRESET, likelier
+ * while its event loop is busy): tried three times.
+ */
+async function getJson<Body>(url: string): Promise<Body> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`GET ${url} answered ${response.status}: ${await response.text()}`);
+      return (await response.json()) as Body;
+    } catch (error) {
+      if (attempt === 3) throw error;
+    }
+  }
+}
+
 function maximum(values: number[]): number {
   let largest = 0;
   for (const value of values) if (value > largest) largest = value;

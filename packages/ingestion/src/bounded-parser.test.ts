@@ -178,7 +178,10 @@ describe('BoundedParser', () => {
       assert.deepEqual(summaries, [{ type: 'markdown', pages: 1, title: 'Flood report' }]);
       assert.notEqual(prepared.threadId, threadId, 'the work ran in a thread of its own');
       const page = { number: 1, text: `# Flood report\n\n${text}\n` };
-      const expected = chunkPages([page], chunking).map((draft) => ({ ...draft, terms: analyzer.termFrequencies(`Flood report\n${draft.text}`) }));
+      const expected = chunkPages([page], chunking).map((draft) => ({
+        ...draft,
+        termsJson: JSON.stringify(analyzer.termFrequencies(`Flood report\n${draft.text}`)),
+      }));
       assert.ok(expected.length > 10, 'several chunks, so that several batches crossed');
       assert.deepEqual(prepared.chunks, expected);
       assertNothingLeftRunning();

@@ -25,7 +25,8 @@ export interface BoundedParserOptions {
    * eighth of it, at most 64 MiB. Memory outside the heap, which V8 does not limit (pdf.js keeps
    * decoded streams in ArrayBuffers), is bounded too: the parse is stopped when the process's
    * resident memory has grown, since the parse started, by more than 256 MiB plus twice this
-   * limit for each parse in flight. Default: 512.
+   * limit for each parse in flight, plus what the calling thread's own heap grew by meanwhile.
+   * Default: 512.
    */
   memoryMb?: number;
   /** The module the thread runs. Default: parse-worker. Tests give one whose parse never ends. */
@@ -208,10 +209,14 @@ export class BoundedParser implements DocumentParser {
       },
     });
     parsesInFlight += 1;
-    const residentAtStart = process.memoryUsage.rss();
+    const atStart = process.memoryUsage();
     const memoryWatch = setInterval(() => {
-      const allowedGrowth = parsesInFlight * (threadOverheadMb + 2 * this.#memoryMb) * mebibyte;
-      if (process.memoryUsage.rss() - residentAtStart > allowedGrowth) reject(memoryLimitError());
+      // Resident memory is the whole process's: what this thread's own heap took in meanwhile (the
+      // chunks it collects, say) is not the parse's, so it is allowed on top.
+      const now = process.memoryUsage();
+      const callerGrowth = Math.max(0, now.heapTotal + now.external - atStart.heapTotal - atStart.external);
+      const allowedGrowth = parsesInFlight * (threadOverheadMb + 2 * this.#memoryMb) * mebibyte + callerGrowth;
+      if (now.rss - atStart.rss > allowedGrowth) reject(memoryLimitError());
     }, memoryCheckIntervalMs);
     timer = setTimeout(() => {
       reject(new DocumentError('parse_timeout', `Parsing took longer than ${this.#timeoutMs / 1000} s and was stopped`));
@@ -274,6 +279,7 @@ function threadMetadata(metadata: DocumentMetadata): DocumentMetadata {
     fileName: metadata.fileName,
     mediaType: metadata.mediaType ?? null,
     ...(metadata.password === undefined ? {} : { password: metadata.password }),
+    ...(metadata.ocr === undefined ? {} : { ocr: metadata.ocr }),
   };
 }
 

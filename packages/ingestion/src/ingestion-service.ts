@@ -9,6 +9,7 @@ import {
   throwIfAborted,
   toAppError,
   type Catalog,
+  type Chunk,
   type ChunkIndex,
   type DocumentParser,
   type DocumentRecord,
@@ -24,6 +25,7 @@ import type { ChunkingOptions } from './chunk.js';
 import type { DocumentPasswords } from './document-passwords.js';
 import type { OcrSettings } from './ocr.js';
 import { prepareChunks } from './prepare-chunks.js';
+import { withTermsOnDemand } from './terms-on-demand.js';
 
 export interface IngestionServiceOptions {
   catalog: Catalog;
@@ -50,18 +52,35 @@ export interface IngestionServiceOptions {
   ocr?: OcrSettings;
 }
 
-/** A chunk with its terms (and vector), before it is placed in a generation. */
-type PreparedChunk = Omit<IndexedChunk, 'id' | 'generation'>;
+/** A chunk with its terms (as JSON) and vector, before it is placed in a generation. */
+type PreparedChunk = Omit<Chunk, 'id' | 'generation'> & { termsJson: string; vector?: number[] };
 
-/** The chunks as written into one generation: ids derive from it, and vectors go only where the schema has room for them. */
+/**
+ * The chunks as written into one generation: ids derive from it, and vectors go only where the
+ * schema has room for them. Terms are decoded as the index reads them, one chunk at a time.
+ */
 async function forGeneration(prepared: PreparedChunk[], generation: number, schema: GenerationSchema): Promise<IndexedChunk[]> {
   // A chunk id is a hash: for a large document, thousands of them, computed in slices.
   const slice = new TimeSlice();
   const placed: IndexedChunk[] = [];
   for (const chunk of prepared) {
-    const { vector, ...rest } = chunk;
-    const entry: IndexedChunk = { ...rest, id: chunkId(chunk.documentId, generation, chunk.ordinal), generation };
-    if (vector !== undefined && vector.length === schema.denseDimensions) entry.vector = vector;
+    const entry: IndexedChunk = withTermsOnDemand(
+      {
+        id: chunkId(chunk.documentId, generation, chunk.ordinal),
+        knowledgeBaseId: chunk.knowledgeBaseId,
+        documentId: chunk.documentId,
+        documentName: chunk.documentName,
+        generation,
+        ordinal: chunk.ordinal,
+        page: chunk.page,
+        start: chunk.start,
+        end: chunk.end,
+        text: chunk.text,
+        tokens: chunk.tokens,
+      },
+      chunk.termsJson,
+    );
+    if (chunk.vector !== undefined && chunk.vector.length === schema.denseDimensions) entry.vector = chunk.vector;
     placed.push(entry);
     await slice.yieldIfSpent();
   }

@@ -41,7 +41,7 @@ describe('prepareChunks', () => {
     });
     assert.ok(prepared.chunks.length > 5);
     assert.ok(
-      prepared.chunks.every((chunk) => (chunk.terms['gaug'] ?? 0) >= 1),
+      prepared.chunks.every((chunk) => ((JSON.parse(chunk.termsJson) as Record<string, number>)['gaug'] ?? 0) >= 1),
       'every chunk has its terms',
     );
     assert.equal(analyzer.calls, 0);

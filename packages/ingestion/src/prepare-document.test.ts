@@ -39,8 +39,8 @@ describe('prepareParsedDocument', () => {
     const batches: PreparedChunk[][] = [];
     prepareParsedDocument({ type: 'markdown', title: ' Harbour log ', pages }, analyzer, (batch) => batches.push(batch), { chunking });
     const chunks = batches.flat();
-    assert.ok(chunks.every((chunk) => (chunk.terms['harbour'] ?? 0) >= 1));
-    assert.deepEqual(chunks[0]!.terms, analyzer.termFrequencies(`Harbour log\n${chunks[0]!.text}`));
+    assert.ok(chunks.every((chunk) => ((JSON.parse(chunk.termsJson) as Record<string, number>)['harbour'] ?? 0) >= 1));
+    assert.deepEqual(JSON.parse(chunks[0]!.termsJson), analyzer.termFrequencies(`Harbour log\n${chunks[0]!.text}`));
   });
 
   test('analyzes a batch only when it is asked for, so the thread never holds every chunk’s terms at once', () => {
