@@ -3,6 +3,7 @@ import { match } from 'path-to-regexp';
 import { InvalidRequestError, type Logger } from '@passage/spec';
 import { respondWithError, type ErrorShape } from './http-errors.js';
 import { readJsonBody } from './read-json-body.js';
+import { decodeParameters } from './route-match.js';
 
 /** A route served before Express, declared in app.ts's table of routes. */
 export interface AnswerRoute {
@@ -44,7 +45,9 @@ export function answerEndpoints(routes: AnswerRoute[], options: AnswerEndpointsO
     url: string,
   ) => {
     try {
-      const parameters = decodeParameters(rawParameters);
+      const parameters = decodeParameters(rawParameters, (value) => {
+        throw new InvalidRequestError(`Malformed path parameter: ${value}`);
+      });
       await route.handle(parameters, await readJsonBody(request, bodyLimitBytes, response), request, response);
     } catch (error) {
       // A stream that had started cannot carry an error status any more: cut it.
@@ -67,17 +70,4 @@ export function answerEndpoints(routes: AnswerRoute[], options: AnswerEndpointsO
     }
     return false;
   };
-}
-
-function decodeParameters(raw: Partial<Record<string, string | string[]>>): Record<string, string> {
-  const parameters: Record<string, string> = {};
-  for (const [name, value] of Object.entries(raw)) {
-    if (typeof value !== 'string') continue;
-    try {
-      parameters[name] = decodeURIComponent(value);
-    } catch {
-      throw new InvalidRequestError(`Malformed path parameter: ${value}`);
-    }
-  }
-  return parameters;
 }

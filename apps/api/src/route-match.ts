@@ -29,14 +29,21 @@ export function routeMatcher(routes: ApiRoute[]): (method: string, path: string)
   };
 }
 
-function decodeParameters(raw: Partial<Record<string, string | string[]>>): Record<string, string> {
+/**
+ * Decodes matched path parameters; a malformed one (`%E0%A4%A`) goes to `malformed`, which
+ * returns what to use instead or throws. Default: the parameter as it came.
+ */
+export function decodeParameters(
+  raw: Partial<Record<string, string | string[]>>,
+  malformed: (value: string) => string = (value) => value,
+): Record<string, string> {
   const parameters: Record<string, string> = {};
   for (const [name, value] of Object.entries(raw)) {
     if (typeof value !== 'string') continue;
     try {
       parameters[name] = decodeURIComponent(value);
     } catch {
-      parameters[name] = value;
+      parameters[name] = malformed(value);
     }
   }
   return parameters;
