@@ -46,7 +46,7 @@ const authentication =
       ? 'none (AUTH_DISABLED=true: whatever is in front of the service must authenticate)'
       : 'none: no ADMIN_API_KEY, so only requests to a loopback name (localhost, 127.0.0.1) are answered';
 logger.info(
-  { host: config.HOST, port, dataDir: config.DATA_DIR, answers: runtime.chatModel ? `llm (${config.LLM_MODEL})` : 'extractive', authentication },
+  { host: config.HOST, port, dataDir: config.DATA_DIR, answers: runtime.chatModel ? `llm (${runtime.chatModel.name})` : 'extractive', authentication },
   `listening on http://${config.HOST}:${port}`,
 );
 if (config.ADMIN_API_KEY === undefined) logger.warn({ authentication }, 'authentication is off');

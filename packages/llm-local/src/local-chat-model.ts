@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { ChatHistoryItem, ChatWrapper, Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import { AbortedError, AppError, ConfigError, silentLogger, type ChatMessage, type ChatModel, type ChatStreamRequest, type Logger } from '@passage/spec';
@@ -26,7 +27,11 @@ export interface LocalChatModelOptions {
    * for, lowered by node-llama-cpp to what the memory holds.
    */
   contextSize?: number;
-  /** CPU threads of a generation. Default: node-llama-cpp's (the machine's cores). */
+  /**
+   * CPU threads of a generation. Default: the machine's cores less one, at least one: the event
+   * loop, parsing and other answers keep a core, and llama.cpp's threads wait by spinning, so
+   * more threads than free cores make every token far slower (measured: bench:local-llm).
+   */
   threads?: number;
   /** Where the start, the end and the reason of every generation are reported. Default: nothing. */
   logger?: Logger;
@@ -140,13 +145,14 @@ export class LocalChatModel implements ChatModel {
       throw new ConfigError('LLM_MODEL_PATH', `no model file at ${path.resolve(options.modelPath)}`);
     }
     const logger = options.logger ?? silentLogger;
+    const threads = options.threads ?? defaultThreads();
     // build "never": a missing or broken prebuilt binary fails here instead of downloading and compiling llama.cpp.
     const llama = await binding.getLlama({
       build: 'never',
       progressLogs: false,
       logLevel: binding.LlamaLogLevel.error,
       logger: (level, message) => logger.warn({ level, message: message.trim() }, 'llama.cpp'),
-      ...(options.threads === undefined ? {} : { maxThreads: options.threads }),
+      maxThreads: threads,
     });
     try {
       const model = await llama.loadModel({ modelPath: options.modelPath }).catch((error: unknown) => {
@@ -156,7 +162,7 @@ export class LocalChatModel implements ChatModel {
         .createContext({
           sequences: concurrency,
           ...(options.contextSize === undefined ? {} : { contextSize: options.contextSize }),
-          ...(options.threads === undefined ? {} : { threads: options.threads }),
+          threads,
         })
         .catch(async (error: unknown) => {
           await model.dispose();
@@ -371,6 +377,11 @@ export class LocalChatModel implements ChatModel {
     this.#logger[log]({ model: this.name, ...rounded }, 'local generation ended');
     this.onGenerationEnd?.(rounded);
   }
+}
+
+/** The machine's cores less one, at least one. */
+export function defaultThreads(): number {
+  return Math.max(1, availableParallelism() - 1);
 }
 
 /** The service's messages as node-llama-cpp's chat history (the template decides how a system message is rendered). */

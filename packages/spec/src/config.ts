@@ -38,7 +38,7 @@ export const configSchema = z.object({
   LLM_LOCAL_CONCURRENCY: integer(1, 1, 64),
   /** Tokens one local generation can see; unset: what the model was trained for, as far as memory allows. */
   LLM_CONTEXT_SIZE: z.coerce.number().int().min(256).max(1_048_576).optional(),
-  /** CPU threads of a local generation; unset: node-llama-cpp's choice (the machine's cores). */
+  /** CPU threads of a local generation; unset: the machine's cores less one (at least one). */
   LLM_THREADS: z.coerce.number().int().min(1).max(1024).optional(),
 
   TOP_K: integer(5, 1, 50),
