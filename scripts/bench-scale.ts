@@ -315,6 +315,8 @@ async function measure(
         p99Ms: Math.round(run.p99Ms * 100) / 100,
         maxEventLoopBlockMs: Math.round(result.maxEventLoopBlockMs),
       });
+      // Each row as soon as it is measured: a long run stopped early keeps what it measured.
+      process.stderr.write(`  ${JSON.stringify(rows.at(-1))}\n`);
     }
   }
 }

@@ -49,7 +49,7 @@ function queries(count: number, seed: number): Array<Record<string, number>> {
 }
 
 /** The ranking as the embedded index made it before segments: two Bm25Index, chunks boosted by their document's score. */
-function referenceSearch(chunks: GeneratedChunk[], query: Record<string, number>, topK: number, documentWeight: number): RankedHit[] {
+function referenceIndex(chunks: GeneratedChunk[]): (query: Record<string, number>, topK: number, documentWeight: number) => RankedHit[] {
   const lexical = new Bm25Index();
   const documents = new Bm25Index();
   const documentTerms = new Map<string, Map<string, number>>();
@@ -62,9 +62,15 @@ function referenceSearch(chunks: GeneratedChunk[], query: Record<string, number>
     for (const term in chunk.terms) terms.set(term, (terms.get(term) ?? 0) + (chunk.terms[term] as number));
   }
   for (const [id, terms] of documentTerms) documents.add([{ id, terms: Object.fromEntries(terms) }]);
-  if (documentWeight === 0) return lexical.search(query, topK);
-  const documentScores = documents.scoreAll(query);
-  return lexical.search(query, topK, { boost: (id) => documentWeight * (documentScores.get(documentOf.get(id) ?? '') ?? 0) });
+  return (query, topK, documentWeight) => {
+    if (documentWeight === 0) return lexical.search(query, topK);
+    const documentScores = documents.scoreAll(query);
+    return lexical.search(query, topK, { boost: (id) => documentWeight * (documentScores.get(documentOf.get(id) ?? '') ?? 0) });
+  };
+}
+
+function referenceSearch(chunks: GeneratedChunk[], query: Record<string, number>, topK: number, documentWeight: number): RankedHit[] {
+  return referenceIndex(chunks)(query, topK, documentWeight);
 }
 
 function segmentOf(chunks: GeneratedChunk[], sequence = 7): LexicalSegment {
@@ -93,8 +99,9 @@ describe('SegmentedBm25Index', () => {
 
   it('ranks exactly as the two Bm25Index did (same ids, same scores), with and without document evidence', () => {
     const index = new SegmentedBm25Index({}, segmentOf(corpus));
+    const reference = referenceIndex(corpus);
     for (const documentWeight of [0, 0.3]) {
-      for (const query of testQueries) assert.deepEqual(index.search(query, 20, documentWeight), referenceSearch(corpus, query, 20, documentWeight));
+      for (const query of testQueries) assert.deepEqual(index.search(query, 20, documentWeight), reference(query, 20, documentWeight));
     }
   });
 
@@ -105,7 +112,8 @@ describe('SegmentedBm25Index', () => {
     for (const [documentId, chunks] of byDocument(rest)) drain(index.addDocument(documentId, chunks));
     assert.equal(index.size, corpus.length);
     assert.equal(index.tailChunks, rest.length);
-    for (const query of testQueries) assert.deepEqual(index.search(query, 15, 0.3), referenceSearch(corpus, query, 15, 0.3));
+    const reference = referenceIndex(corpus);
+    for (const query of testQueries) assert.deepEqual(index.search(query, 15, 0.3), reference(query, 15, 0.3));
   });
 
   it('keeps statistics exact after deletes from the segment and the tail: the ranking of an index built without those documents', () => {
@@ -119,14 +127,16 @@ describe('SegmentedBm25Index', () => {
     assert.equal(index.size, remaining.length);
     assert.equal(index.documentCount, 400 - removed.size);
     for (const documentId of removed) assert.equal(index.hasDocument(documentId), false);
-    for (const query of testQueries) assert.deepEqual(index.search(query, 25, 0.3), referenceSearch(remaining, query, 25, 0.3));
+    const referenceRemaining = referenceIndex(remaining);
+    for (const query of testQueries) assert.deepEqual(index.search(query, 25, 0.3), referenceRemaining(query, 25, 0.3));
     // Replacing a document of the segment moves it to the tail with its new terms.
     const replacement = [{ id: 'c-5-new', documentId: 'd-0005', terms: { w1: 3, 词7: 2 } }];
     drain(index.removeDocument('d-0005'));
     drain(index.addDocument('d-0005', replacement));
     assert.deepEqual(index.chunkIdsOf('d-0005'), ['c-5-new']);
     const replaced = [...remaining.filter((chunk) => chunk.documentId !== 'd-0005'), ...replacement];
-    for (const query of testQueries) assert.deepEqual(index.search(query, 25, 0.3), referenceSearch(replaced, query, 25, 0.3));
+    const referenceReplaced = referenceIndex(replaced);
+    for (const query of testQueries) assert.deepEqual(index.search(query, 25, 0.3), referenceReplaced(query, 25, 0.3));
   });
 
   it('refuses to add a document twice and ignores the removal of an unknown one', () => {
@@ -161,7 +171,7 @@ describe('LexicalSegment', () => {
   });
 
   it('keeps fractional frequencies exactly (Float64 postings) and finds terms by binary search', () => {
-    const chunks = [
+    const chunks: GeneratedChunk[] = [
       { id: 'a', documentId: 'x', terms: { alpha: 1.5, beta: 2 } },
       { id: 'b', documentId: 'y', terms: { beta: 70_000, gamma: 1 } },
     ];
@@ -169,7 +179,7 @@ describe('LexicalSegment', () => {
     assert.ok(segment.postingFrequencies instanceof Float64Array);
     assert.equal(segment.postingFrequencies[segment.postingOffsets[segment.termNumber('alpha')] as number], 1.5);
     assert.equal(segment.termNumber('delta'), -1);
-    for (const query of [{ alpha: 1 }, { beta: 1, gamma: 2 }])
+    for (const query of [{ alpha: 1 }, { beta: 1, gamma: 2 }] as Array<Record<string, number>>)
       assert.deepEqual(new SegmentedBm25Index({}, segment).search(query, 5, 0.3), referenceSearch(chunks, query, 5, 0.3));
   });
 
