@@ -1,0 +1,73 @@
+/**
+ * npm run bench:formats [-- --runs N] [-- --no-ocr]: parse speed of every document of the shared
+ * office corpus (SHARED_DIR/docs), pages per second by format, and OCR of the shared scans (time
+ * per page, and the English scan's character error rate against its expected text), with the
+ * languages OCR_LANGUAGES names (default eng+chi_sim). Parses run in this thread, one at a time,
+ * with parseDocument (no worker thread start in the figures). Prints figures; asserts nothing.
+ */
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseDocument } from '../packages/ingestion/src/parse-document.js';
+import { characterErrorRate, sharedPath } from '../packages/testing/src/index.js';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, 'no-ocr': { type: 'boolean', default: false } } });
+const runs = Number(values.runs);
+const languages = process.env.OCR_LANGUAGES ?? 'eng+chi_sim';
+
+interface DocsManifestEntry {
+  file: string;
+  format: string;
+}
+
+const collapse = (text: string) => text.replace(/\s+/gu, ' ').trim();
+
+console.log(
+  `node ${process.version}, ${os.cpus().length} cores, load average ${os
+    .loadavg()
+    .map((load) => load.toFixed(1))
+    .join(' ')}; ${runs} runs per file`,
+);
+const manifest = JSON.parse(await readFile(sharedPath('docs', 'manifest.json'), 'utf8')) as DocsManifestEntry[];
+const byFormat = new Map<string, { files: number; pages: number; bytes: number; milliseconds: number }>();
+for (const entry of manifest) {
+  const bytes = await readFile(sharedPath('docs', entry.file));
+  await parseDocument(bytes, { fileName: path.basename(entry.file) }); // warm-up: module loading is not parsing
+  const started = performance.now();
+  let pages = 0;
+  for (let run = 0; run < runs; run += 1) pages += (await parseDocument(bytes, { fileName: path.basename(entry.file) })).pages.length;
+  const totals = byFormat.get(entry.format) ?? { files: 0, pages: 0, bytes: 0, milliseconds: 0 };
+  totals.files += 1;
+  totals.pages += pages;
+  totals.bytes += bytes.length * runs;
+  totals.milliseconds += performance.now() - started;
+  byFormat.set(entry.format, totals);
+}
+console.log('\nformat | files | pages per parse | ms per file | pages/s | MB/s');
+for (const [format, totals] of byFormat) {
+  const perFile = totals.milliseconds / (totals.files * runs);
+  console.log(
+    `${format} | ${totals.files} | ${(totals.pages / (totals.files * runs)).toFixed(1)} | ${perFile.toFixed(1)} | ${((totals.pages / totals.milliseconds) * 1000).toFixed(1)} | ${(totals.bytes / 1048576 / (totals.milliseconds / 1000)).toFixed(2)}`,
+  );
+}
+
+if (!values['no-ocr']) {
+  console.log(`\nOCR (tesseract, ${languages}; one run each) | pages | s per page | characters`);
+  for (const file of ['scanned/scan_en_docling_ocr_test.pdf', 'scanned/scan_en_rapidocr_image.pdf', 'scanned/scan_zh_mineru_small_ocr_8p.pdf']) {
+    const started = performance.now();
+    const document = await parseDocument(await readFile(sharedPath('pdfs', file)), { fileName: path.basename(file), ocr: { mode: 'on', languages } });
+    const seconds = (performance.now() - started) / 1000;
+    const text = document.pages.map((page) => page.text).join('\n');
+    console.log(`${file} | ${document.pages.length} | ${(seconds / document.pages.length).toFixed(1)} | ${Array.from(text).length}`);
+    if (file.endsWith('scan_en_docling_ocr_test.pdf')) {
+      const expected = collapse(await readFile(sharedPath('pdfs', 'expected/scan_en_docling_ocr_test.md'), 'utf8'));
+      console.log(`  character error rate against expected/scan_en_docling_ocr_test.md: ${(characterErrorRate(expected, collapse(text)) * 100).toFixed(1)}%`);
+    }
+    if (file.includes('_zh_')) {
+      const hanPairs = text.match(/\p{Script=Han}(?=\s*\p{Script=Han})/gu)?.length ?? 0;
+      const spaced = text.match(/\p{Script=Han}(?=[ \t]+\p{Script=Han})/gu)?.length ?? 0;
+      console.log(`  Han characters followed by a space before another: ${spaced} of ${hanPairs}`);
+    }
+  }
+}
