@@ -62,6 +62,11 @@ const uploadBody = {
     properties: {
       files: { type: 'array', items: { type: 'string', contentMediaType: 'application/octet-stream' }, minItems: 1 },
       replace: { type: 'string' },
+      password: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'Password of an encrypted PDF: once for every file, or once per file in their order; kept in memory only',
+      },
     },
     required: ['files'],
   },
