@@ -4,5 +4,8 @@ export * from './vector-index.js';
 export * from './top-heap.js';
 export * from './reciprocal-rank-fusion.js';
 export * from './local-chunk-index.js';
+export * from './lexical-segment.js';
+export * from './lexical-segment-builder.js';
+export * from './segmented-bm25-index.js';
 export * from './retriever.js';
 export * from './sentence-split.js';
