@@ -9,7 +9,16 @@ import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createKnowledgeBase, expectJson, sharedPath, startApiProcess, waitUntilEnded, type ApiProcess, type DocumentView } from '@passage/testing';
+import {
+  createKnowledgeBase,
+  docxZipBomb,
+  expectJson,
+  sharedPath,
+  startApiProcess,
+  waitUntilEnded,
+  type ApiProcess,
+  type DocumentView,
+} from '@passage/testing';
 
 interface DocsManifestEntry {
   file: string;
@@ -131,6 +140,35 @@ describe('Word, PowerPoint, Excel, CSV, e-mail, encrypted and scanned PDFs throu
       for (const secret of secrets.filter((candidate) => candidate.length > 3))
         assert.equal(content.indexOf(secret), -1, `${secret.toString()} found in ${file}`);
     }
+  });
+
+  it('fails zip bombs disguised as .docx fast with a clear code while /healthz keeps answering', async () => {
+    const knowledgeBaseId = await createKnowledgeBase(api, 'Bombs');
+    let probing = true;
+    let answered = 0;
+    const failures: string[] = [];
+    const prober = (async () => {
+      while (probing) {
+        const response = await fetch(`${api.url}/healthz`, { signal: AbortSignal.timeout(5000) }).catch((error: unknown) => String(error));
+        if (typeof response === 'string' || response.status !== 200) failures.push(typeof response === 'string' ? response : `HTTP ${response.status}`);
+        else answered += 1;
+        if (typeof response !== 'string') await response.arrayBuffer();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    try {
+      // 300 MiB of zeros from about 300 KB: once declared (refused before inflating), once under a 4 KiB claim.
+      const declared = await ingest(api, knowledgeBaseId, 'declared.docx', docxZipBomb(300, 300 * 1024 * 1024));
+      assert.equal(declared.error?.code, 'parse_resource_limit', JSON.stringify(declared.error));
+      assert.match(declared.error.message, /over the limit/);
+      const lying = await ingest(api, knowledgeBaseId, 'lying.docx', docxZipBomb(300, 4096));
+      assert.equal(lying.error?.code, 'document_corrupt', JSON.stringify(lying.error));
+    } finally {
+      probing = false;
+      await prober;
+    }
+    assert.deepEqual(failures, []);
+    assert.ok(answered > 0, 'health was checked while the bombs were parsed');
   });
 
   it('refuses more passwords than files', async () => {

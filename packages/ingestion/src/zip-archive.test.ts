@@ -1,24 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { constants, deflateRawSync } from 'node:zlib';
-import { documentErrorOf, zipArchive } from '@passage/testing';
+import { deflateRawSync } from 'node:zlib';
+import { docxZipBomb, documentErrorOf, zeroBomb, zipArchive } from '@passage/testing';
 import { BoundedParser } from './bounded-parser.js';
 import { readZipEntries } from './zip-archive.js';
-
-/**
- * Raw deflate data that inflates to `mebibytes` MiB of zeros from about a thousandth of that: one
- * flushed block of 1 MiB of zeros repeated (no block is final), then an empty final block.
- */
-function zeroBomb(mebibytes: number): Buffer {
-  const block = deflateRawSync(Buffer.alloc(1024 * 1024), { finishFlush: constants.Z_FULL_FLUSH });
-  return Buffer.concat([...Array.from({ length: mebibytes }, () => block), Buffer.from([0x03, 0x00])]);
-}
-
-const contentTypes = Buffer.from(
-  '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">' +
-    '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
-);
-const contentTypesEntry = { name: '[Content_Types].xml', data: deflateRawSync(contentTypes), declaredSize: contentTypes.length };
 
 describe('readZipEntries', () => {
   test('unpacks the entries of an archive', async () => {
@@ -60,13 +45,13 @@ describe('a zip bomb disguised as a .docx, through BoundedParser', () => {
   const parser = new BoundedParser({ timeoutMs: 60_000, memoryMb: 256 });
 
   test('fails with parse_resource_limit when it declares its size', async () => {
-    const bomb = zipArchive([contentTypesEntry, { name: 'word/document.xml', data: zeroBomb(300), declaredSize: 300 * 1024 * 1024 }]);
+    const bomb = docxZipBomb(300, 300 * 1024 * 1024);
     const error = await documentErrorOf(parser.parse(bomb, { fileName: 'report.docx' }));
     assert.equal(error.code, 'parse_resource_limit', error.message);
   });
 
   test('fails with document_corrupt when it lies about its size', async () => {
-    const bomb = zipArchive([contentTypesEntry, { name: 'word/document.xml', data: zeroBomb(300), declaredSize: 4096 }]);
+    const bomb = docxZipBomb(300, 4096);
     const error = await documentErrorOf(parser.parse(bomb, { fileName: 'report.docx' }));
     assert.equal(error.code, 'document_corrupt', error.message);
   });

@@ -1,4 +1,4 @@
-import { deflateRawSync } from 'node:zlib';
+import { constants, deflateRawSync } from 'node:zlib';
 
 export interface ZipEntryInput {
   name: string;
@@ -55,4 +55,27 @@ export function zipArchive(entries: ZipEntryInput[]): Buffer {
 export function deflatedEntry(name: string, text: string): ZipEntryInput {
   const bytes = Buffer.from(text, 'utf8');
   return { name, data: deflateRawSync(bytes), declaredSize: bytes.length };
+}
+
+/**
+ * Raw deflate data that inflates to `mebibytes` MiB of zeros from about a thousandth of that: one
+ * flushed block of 1 MiB of zeros repeated (no block is final), then an empty final block.
+ */
+export function zeroBomb(mebibytes: number): Buffer {
+  const block = deflateRawSync(Buffer.alloc(1024 * 1024), { finishFlush: constants.Z_FULL_FLUSH });
+  return Buffer.concat([...Array.from({ length: mebibytes }, () => block), Buffer.from([0x03, 0x00])]);
+}
+
+const contentTypes = Buffer.from(
+  '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">' +
+    '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+);
+
+/**
+ * A zip bomb dressed as a Word file (file-type finds Word's content types): its word/document.xml
+ * inflates to `mebibytes` MiB of zeros and its headers declare `declaredSize` bytes.
+ */
+export function docxZipBomb(mebibytes: number, declaredSize: number): Buffer {
+  const contentTypesEntry = { name: '[Content_Types].xml', data: deflateRawSync(contentTypes), declaredSize: contentTypes.length };
+  return zipArchive([contentTypesEntry, { name: 'word/document.xml', data: zeroBomb(mebibytes), declaredSize }]);
 }
