@@ -1,4 +1,4 @@
-import { encodeLexicalSegment } from './lexical-segment.js';
+import { encodeLexicalSegment, frequencyArray } from './lexical-segment.js';
 
 /** One chunk as a segment is built from it: terms as the store keeps them (JSON text) or parsed. */
 export interface LexicalSegmentRow {
@@ -152,17 +152,19 @@ export class LexicalSegmentBuilder {
     // Chunk postings: count per term, then place in slot order (each list comes out ascending).
     const postingOffsets = new Uint32Array(termCount + 1);
     let integral = true;
+    let maximum = 0;
     for (const number of liveChunks) {
       for (let entry = chunkStarts[number] as number; entry < (chunkEnds[number] as number); entry += 1) {
         (postingOffsets[(termRank[forwardTerms[entry] as number] as number) + 1] as number) += 1;
         const frequency = forwardFrequencies[entry] as number;
-        if (integral && !(Number.isInteger(frequency) && frequency <= 0xffff)) integral = false;
+        if (frequency > maximum) maximum = frequency;
+        if (integral && !Number.isInteger(frequency)) integral = false;
       }
     }
     for (let term = 0; term < termCount; term += 1) postingOffsets[term + 1] = (postingOffsets[term + 1] as number) + (postingOffsets[term] as number);
     const postingCount = postingOffsets[termCount] as number;
     const postingSlots = new Int32Array(postingCount);
-    const postingFrequencies = integral ? new Uint16Array(postingCount) : new Float64Array(postingCount);
+    const postingFrequencies = frequencyArray(postingCount, maximum, integral);
     const chunkLengths = new Float64Array(chunkCount);
     const termCursor = postingOffsets.slice(0, termCount);
     for (let slot = 0; slot < chunkCount; slot += 1) {
@@ -188,6 +190,7 @@ export class LexicalSegmentBuilder {
     const documentPostingOffsets = new Uint32Array(termCount + 1);
     const documentLengths = new Float64Array(documentCount);
     let documentIntegral = true;
+    let documentMaximum = 0;
     for (let document = 0; document < documentCount; document += 1) {
       let touched = 0;
       for (let slot = documentChunkStarts[document] as number; slot < (documentChunkStarts[document + 1] as number); slot += 1) {
@@ -205,7 +208,8 @@ export class LexicalSegmentBuilder {
         documentForwardTerms.push(term);
         documentForwardSums.push(sum);
         (documentPostingOffsets[term + 1] as number) += 1;
-        if (documentIntegral && !(Number.isInteger(sum) && sum <= 0xffffffff)) documentIntegral = false;
+        if (sum > documentMaximum) documentMaximum = sum;
+        if (documentIntegral && !Number.isInteger(sum)) documentIntegral = false;
         length += sum;
         sums[term] = 0;
       }
@@ -217,7 +221,7 @@ export class LexicalSegmentBuilder {
     }
     const documentPostingCount = documentPostingOffsets[termCount] as number;
     const documentPostingDocuments = new Int32Array(documentPostingCount);
-    const documentPostingFrequencies = documentIntegral ? new Uint32Array(documentPostingCount) : new Float64Array(documentPostingCount);
+    const documentPostingFrequencies = frequencyArray(documentPostingCount, documentMaximum, documentIntegral);
     const documentCursor = documentPostingOffsets.slice(0, termCount);
     for (let document = 0; document < documentCount; document += 1) {
       for (let entry = documentForwardStarts[document] as number; entry < (documentForwardStarts[document + 1] as number); entry += 1) {

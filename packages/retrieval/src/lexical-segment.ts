@@ -7,9 +7,9 @@
  * Layout (all sections 8-byte aligned, little-endian as the platform's typed arrays):
  * - terms: UTF-8 bytes and offsets, sorted by JavaScript string order, so a term is found by binary
  *   search without a Map of a million strings on the heap;
- * - chunk postings per term: slots (Int32) and frequencies (Uint16, or Float64 when some frequency
- *   is not an integer below 65,536), ascending by slot;
- * - document postings per term: document slots and summed frequencies (Uint32, or Float64);
+ * - chunk postings per term: slots (Int32) and frequencies (the smallest of Uint8, Uint16, Uint32
+ *   that holds them all, or Float64 when some frequency is not an integer), ascending by slot;
+ * - document postings per term: document slots and summed frequencies (the same way);
  * - chunks by slot: id (UTF-8 bytes and offsets), length (sum of frequencies), document slot;
  * - documents by slot, sorted by id: id, first chunk slot (a document's chunks are consecutive) and
  *   length.
@@ -39,6 +39,28 @@ type Section =
 
 type SectionArray = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array;
 
+/** Frequencies are kept in the smallest of these that holds them all exactly. */
+export type FrequencyArray = Uint8Array | Uint16Array | Uint32Array | Float64Array;
+type FrequencyType = 'u8' | 'u16' | 'u32' | 'f64';
+
+const frequencyTypes = { u8: Uint8Array, u16: Uint16Array, u32: Uint32Array, f64: Float64Array } as const;
+
+function frequencyTypeOf(array: FrequencyArray): FrequencyType {
+  if (array instanceof Uint8Array) return 'u8';
+  if (array instanceof Uint16Array) return 'u16';
+  if (array instanceof Uint32Array) return 'u32';
+  return 'f64';
+}
+
+/** An array of `length` frequencies of the smallest type that holds every one (the largest is `maximum`) exactly. */
+export function frequencyArray(length: number, maximum: number, integral: boolean): FrequencyArray {
+  if (!integral) return new Float64Array(length);
+  if (maximum <= 0xff) return new Uint8Array(length);
+  if (maximum <= 0xffff) return new Uint16Array(length);
+  if (maximum <= 0xffffffff) return new Uint32Array(length);
+  return new Float64Array(length);
+}
+
 interface SegmentHeader {
   format: string;
   version: number;
@@ -49,8 +71,8 @@ interface SegmentHeader {
   chunkCount: number;
   documentCount: number;
   termCount: number;
-  frequencyType: 'u16' | 'f64';
-  documentFrequencyType: 'u32' | 'f64';
+  frequencyType: FrequencyType;
+  documentFrequencyType: FrequencyType;
   sections: Record<Section, [byteOffset: number, length: number]>;
 }
 
@@ -62,10 +84,10 @@ export interface LexicalSegmentParts {
   termOffsets: Uint32Array;
   postingOffsets: Uint32Array;
   postingSlots: Int32Array;
-  postingFrequencies: Uint16Array | Float64Array;
+  postingFrequencies: FrequencyArray;
   documentPostingOffsets: Uint32Array;
   documentPostingDocuments: Int32Array;
-  documentPostingFrequencies: Uint32Array | Float64Array;
+  documentPostingFrequencies: FrequencyArray;
   chunkIdBytes: Uint8Array;
   chunkIdOffsets: Uint32Array;
   chunkLengths: Float64Array;
@@ -118,8 +140,8 @@ export function encodeLexicalSegment(parts: LexicalSegmentParts): Uint8Array {
     chunkCount: parts.chunkLengths.length,
     documentCount: parts.documentLengths.length,
     termCount: parts.termOffsets.length - 1,
-    frequencyType: parts.postingFrequencies instanceof Uint16Array ? 'u16' : 'f64',
-    documentFrequencyType: parts.documentPostingFrequencies instanceof Uint32Array ? 'u32' : 'f64',
+    frequencyType: frequencyTypeOf(parts.postingFrequencies),
+    documentFrequencyType: frequencyTypeOf(parts.documentPostingFrequencies),
     sections,
   });
   let headerBytes = 0;
@@ -155,10 +177,10 @@ export class LexicalSegment {
   readonly termCount: number;
   readonly postingOffsets: Uint32Array;
   readonly postingSlots: Int32Array;
-  readonly postingFrequencies: Uint16Array | Float64Array;
+  readonly postingFrequencies: FrequencyArray;
   readonly documentPostingOffsets: Uint32Array;
   readonly documentPostingDocuments: Int32Array;
-  readonly documentPostingFrequencies: Uint32Array | Float64Array;
+  readonly documentPostingFrequencies: FrequencyArray;
   readonly chunkLengths: Float64Array;
   readonly chunkDocuments: Int32Array;
   readonly documentChunkStarts: Uint32Array;
@@ -202,11 +224,15 @@ export class LexicalSegment {
     this.#termOffsets = view('termOffsets', Uint32Array);
     this.postingOffsets = view('postingOffsets', Uint32Array);
     this.postingSlots = view('postingSlots', Int32Array);
-    this.postingFrequencies = header.frequencyType === 'u16' ? view('postingFrequencies', Uint16Array) : view('postingFrequencies', Float64Array);
+    const frequencyType = (name: FrequencyType) => {
+      const type = frequencyTypes[name] as (typeof frequencyTypes)[FrequencyType] | undefined;
+      if (type === undefined) throw new LexicalSegmentFormatError(`unknown frequency type ${name}`);
+      return type as new (buffer: ArrayBufferLike, byteOffset: number, length: number) => FrequencyArray;
+    };
+    this.postingFrequencies = view('postingFrequencies', frequencyType(header.frequencyType));
     this.documentPostingOffsets = view('documentPostingOffsets', Uint32Array);
     this.documentPostingDocuments = view('documentPostingDocuments', Int32Array);
-    this.documentPostingFrequencies =
-      header.documentFrequencyType === 'u32' ? view('documentPostingFrequencies', Uint32Array) : view('documentPostingFrequencies', Float64Array);
+    this.documentPostingFrequencies = view('documentPostingFrequencies', frequencyType(header.documentFrequencyType));
     this.#chunkIdText = text('chunkIdBytes');
     this.#chunkIdOffsets = view('chunkIdOffsets', Uint32Array);
     this.chunkLengths = view('chunkLengths', Float64Array);

@@ -458,9 +458,9 @@ export class LocalChunkIndex implements ChunkIndex {
     const snapshot = await source.snapshotRows(knowledgeBaseId, state.generation, { vectors: false });
     const bytes = await buildSegment(snapshot, () => {});
     const segment = new LexicalSegment(bytes);
-    const key = stateKey(knowledgeBaseId, state.generation);
-    if (!this.#states.has(key)) return;
+    // Written even when the generation was closed meanwhile: it serves the next start.
     await source.writeLexicalSegment(knowledgeBaseId, state.generation, bytes);
+    if (!this.#states.has(stateKey(knowledgeBaseId, state.generation))) return;
     await this.#exclusive(state, async () => {
       // The state first comes up to the feed's end; the new segment then catches up to the same point and takes over.
       await this.#catchUp(knowledgeBaseId, state);

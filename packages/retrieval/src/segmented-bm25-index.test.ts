@@ -164,6 +164,8 @@ describe('LexicalSegment', () => {
     copy.set(segment.bytes, 3);
     const reread = new LexicalSegment(copy.subarray(3));
     assert.equal(reread.sequence, 42);
+    // Small integer frequencies take one byte a posting.
+    assert.ok(reread.postingFrequencies instanceof Uint8Array);
     assert.equal(reread.chunkCount, corpus.length);
     for (const query of queries(20, 9)) {
       assert.deepEqual(new SegmentedBm25Index({}, reread).search(query, 10, 0.3), new SegmentedBm25Index({}, segment).search(query, 10, 0.3));
