@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DocumentError, type ParsedDocument, type ParsedPage } from '@passage/spec';
 import { PDFParse } from 'pdf-parse';
+import { cleanPdfPages, joinCjkLineWraps } from './clean-pdf-text.js';
 import { renderPdfPage, recognizeImage, resolveOcrEngine, type OcrSettings } from './ocr.js';
 import { normalizeOcrText } from './parse-image.js';
 
@@ -11,6 +12,12 @@ export interface ParsePdfOptions {
   password?: string;
   /** OCR of pages without a text layer. Default: `auto` (see OcrSettings). */
   ocr?: OcrSettings;
+  /**
+   * Clean the text (see clean-pdf-text.ts): running headers and footers, spaced CJK, hyphenated
+   * line ends on text-layer pages; wrapped CJK lines on OCR pages too. Default: true (false
+   * serves the before/after figures of `npm run bench:formats`).
+   */
+  cleanText?: boolean;
 }
 
 /**
@@ -43,18 +50,22 @@ export async function parsePdf(bytes: Uint8Array, options: ParsePdfOptions): Pro
   if (pages.length === 0) throw new DocumentError('pdf_corrupt', 'The PDF is damaged and cannot be read: it has no pages');
 
   const fieldValues = await readFormFieldValues(bytes, options.password, pages.length);
+  for (const page of pages) page.text = normalizePageText(page.text);
+  // Before the form values are appended: they are neither running headers nor wrapped text.
+  if (options.cleanText !== false) cleanPdfPages(pages.filter((page) => page.text.trim() !== ''));
   for (const page of pages) {
     const values = fieldValues.get(page.number);
-    if (values !== undefined) page.text = `${page.text}\n\n${values.join('\n')}`;
-    page.text = normalizePageText(page.text);
+    if (values !== undefined) page.text = normalizePageText(`${page.text}\n\n${values.join('\n')}`);
   }
 
   const withoutText = pages.filter((page) => page.text.trim() === '');
   // A page with a text layer keeps it, even when it also holds a scanned image.
   const engine = withoutText.length === 0 ? undefined : await resolveOcrEngine(options.ocr);
   if (engine !== undefined) {
-    for (const page of withoutText)
-      page.text = normalizeOcrText(await recognizeImage(engine, await renderPdfPage(engine, bytes, page.number, options.password)));
+    for (const page of withoutText) {
+      const text = normalizeOcrText(await recognizeImage(engine, await renderPdfPage(engine, bytes, page.number, options.password)));
+      page.text = options.cleanText === false ? text : joinCjkLineWraps(text);
+    }
   }
 
   if (pages.every((page) => page.text.trim() === '')) {
