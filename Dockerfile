@@ -40,8 +40,11 @@ RUN npm run build \
  && find packages apps -name '*.tsbuildinfo' -delete
 
 FROM ${NODE_IMAGE} AS runtime
+# OCR of scans and images (README, Formats): Debian's tesseract with English and Simplified
+# Chinese data, and poppler's pdftoppm to render PDF pages for it. Without them OCR is off
+# (OCR_ENABLED=auto) and a scan fails pdf_no_text_layer.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini \
+ && apt-get install -y --no-install-recommends tini tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim poppler-utils \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
