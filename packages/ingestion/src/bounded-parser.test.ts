@@ -115,6 +115,18 @@ describe('BoundedParser', () => {
     }
   });
 
+  test('an OCR page moves the time limit to twice the page’s own limit, and a preparation hears of the page', async () => {
+    const ocrPage = new URL('../test-fixtures/ocr-page-parse-thread.mjs', import.meta.url);
+    const parser = new BoundedParser({ timeoutMs: 4_000, threadEntry: ocrPage });
+    const parsed = await parser.parse(bookBytes, bookMetadata);
+    assert.deepEqual(parsed.pages, [{ number: 1, text: 'Read by OCR' }], 'finished after 5 s: past the 4 s limit, within 2 × 10 s of the page');
+    const pages: unknown[] = [];
+    const prepared = await parser.prepare(bookBytes, bookMetadata, { analyzer: {} }, undefined, undefined, (page) => pages.push(page));
+    assert.equal(prepared.pages, 1);
+    assert.deepEqual(pages, [{ kind: 'ocr-page', index: 1, total: 1, pageTimeoutMs: 10_000 }]);
+    assertNothingLeftRunning();
+  });
+
   test('stops a parse that needs more memory than allowed, and the next parse still works', async () => {
     // 24 MiB is enough to start the thread and load pdf.js but not to parse the whole book.
     const error = await rejection(new BoundedParser({ memoryMb: 24 }).parse(bookBytes, bookMetadata));

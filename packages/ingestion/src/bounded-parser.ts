@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { AbortedError, DocumentError, errorCodes, throwIfAborted, type DocumentParser, type ErrorCode, type ParsedDocument } from '@passage/spec';
 import type { DocumentMetadata } from './parse-document.js';
+import type { OcrPageStart } from './ocr.js';
 import type { BatchAcknowledgement, ParseFailure, PreparationSettings, ThreadReply, ThreadRequest } from './parse-worker.js';
 import type { ParsedSummary, PreparedChunk } from './prepare-document.js';
 
@@ -18,7 +19,11 @@ export type { PreparationSettings } from './parse-worker.js';
 export type { ParsedSummary, PreparedChunk } from './prepare-document.js';
 
 export interface BoundedParserOptions {
-  /** Wall-clock limit per parse, in milliseconds, thread start included. Default: 120000. */
+  /**
+   * Wall-clock limit per parse, in milliseconds, thread start included. A page read by OCR moves
+   * it to at least twice that page's own limit (OCR_PAGE_TIMEOUT_MS) after the page starts.
+   * Default: 120000.
+   */
   timeoutMs?: number;
   /**
    * Heap limit of the parsing thread (V8 old generation), in MiB; the young generation adds an
@@ -113,7 +118,8 @@ export class BoundedParser implements DocumentParser {
    * limit covers the parse; chunking and analysis take time in proportion to the text, which the
    * upload limit bounds). The chunks arrive in batches, each a message of bounded size, so the
    * calling thread never handles the whole document in one step. `onParsed` runs once the
-   * document is parsed; its promise is awaited before this resolves.
+   * document is parsed; its promise is awaited before this resolves. `onOcrPage` hears of each
+   * page whose OCR starts (its promise is not awaited: progress only).
    */
   async prepare(
     bytes: Uint8Array,
@@ -121,6 +127,7 @@ export class BoundedParser implements DocumentParser {
     preparation: PreparationSettings,
     signal?: AbortSignal,
     onParsed?: (summary: ParsedSummary) => unknown,
+    onOcrPage?: (page: OcrPageStart) => unknown,
   ): Promise<PreparedDocument> {
     let summary: ParsedSummary | undefined;
     let parsedHandled: unknown;
@@ -128,6 +135,10 @@ export class BoundedParser implements DocumentParser {
     let threadId = -1;
     const request: ThreadRequest = { kind: 'prepare', bytes: await copyBytesInSlices(bytes, signal), metadata: threadMetadata(metadata), preparation };
     await this.#run(request, signal, (reply, parseDone, acknowledge) => {
+      if (reply.kind === 'ocr-page') {
+        void Promise.resolve(onOcrPage?.(reply)).catch(() => undefined);
+        return false;
+      }
       if (reply.kind === 'parsed') {
         summary = { type: reply.type, pages: reply.pages, ...(reply.title === undefined ? {} : { title: reply.title }) };
         parseDone();
@@ -174,11 +185,22 @@ export class BoundedParser implements DocumentParser {
       );
 
     let timer: NodeJS.Timeout | undefined = undefined;
+    const started = performance.now();
+    let deadline = started + this.#timeoutMs;
+    const timeLimitError = () =>
+      new DocumentError('parse_timeout', `Parsing took longer than ${Math.round(deadline - started) / 1000} s and was stopped`);
     const parseDone = () => clearTimeout(timer);
     const onMessage = (reply: ThreadReply) => {
       if (reply.kind === 'failed') {
         reject(toDocumentError(reply.error));
         return;
+      }
+      if (reply.kind === 'ocr-page') {
+        // Each OCR page has a limit of its own for rendering and for reading (the tools are
+        // killed past it): the parse's limit makes room for both, so a long scan is not cut short.
+        deadline = Math.max(deadline, performance.now() + 2 * reply.pageTimeoutMs);
+        clearTimeout(timer);
+        timer = setTimeout(() => reject(timeLimitError()), deadline - performance.now());
       }
       try {
         if (onReply(reply, parseDone, acknowledge)) resolve();
@@ -218,9 +240,7 @@ export class BoundedParser implements DocumentParser {
       const allowedGrowth = parsesInFlight * (threadOverheadMb + 2 * this.#memoryMb) * mebibyte + callerGrowth;
       if (now.rss - atStart.rss > allowedGrowth) reject(memoryLimitError());
     }, memoryCheckIntervalMs);
-    timer = setTimeout(() => {
-      reject(new DocumentError('parse_timeout', `Parsing took longer than ${this.#timeoutMs / 1000} s and was stopped`));
-    }, this.#timeoutMs);
+    timer = setTimeout(() => reject(timeLimitError()), this.#timeoutMs);
 
     worker.on('message', onMessage);
     worker.on('messageerror', onMessageError);

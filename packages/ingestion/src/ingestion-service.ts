@@ -229,6 +229,9 @@ export class IngestionService {
         ...optionalPassword(this.#options.passwords?.get(documentId)),
       },
       signal,
+      onOcrPage: reportProgress
+        ? (page) => catalog.updateDocument(documentId, { progress: { stage: 'ocr', done: page.index - 1, total: page.total } })
+        : undefined,
       onParsed: async (parsed) => {
         this.#logger.info({ documentId, pages: parsed.pages, parseMs: Math.round(performance.now() - started) }, 'parsed');
         if (reportProgress) {

@@ -15,6 +15,29 @@ export interface OcrSettings {
   pageTimeoutMs?: number;
 }
 
+/** A page (or image) whose OCR is about to start: `index` from 1 of `total` in its document. */
+export interface OcrPageStart {
+  index: number;
+  total: number;
+  /** The page's own limit, which its rendering and its OCR get each (OcrSettings.pageTimeoutMs). */
+  pageTimeoutMs: number;
+}
+
+let ocrPageListener: ((page: OcrPageStart) => void) | undefined;
+
+/**
+ * Tells `listener` of each page before its OCR starts (the parsing thread passes it on: progress,
+ * and a time limit that grows with the pages to read). One per thread, as a thread parses one document.
+ */
+export function listenToOcrPages(listener: ((page: OcrPageStart) => void) | undefined): void {
+  ocrPageListener = listener;
+}
+
+/** Announces a page to the listener of {@link listenToOcrPages}, if any. */
+export function announceOcrPage(engine: OcrEngine, index: number, total: number): void {
+  ocrPageListener?.({ index, total, pageTimeoutMs: engine.pageTimeoutMs });
+}
+
 /** OCR that was found usable: the languages to read with. */
 export interface OcrEngine {
   languages: string;

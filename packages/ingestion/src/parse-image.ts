@@ -1,5 +1,5 @@
 import { DocumentError, type ParsedDocument } from '@passage/spec';
-import { recognizeImage, resolveOcrEngine, type OcrSettings } from './ocr.js';
+import { announceOcrPage, recognizeImage, resolveOcrEngine, type OcrSettings } from './ocr.js';
 
 /** An image (PNG, JPEG, TIFF, WebP, BMP, GIF) becomes one page of the text OCR reads in it. */
 export async function parseImage(bytes: Uint8Array, settings: OcrSettings | undefined): Promise<ParsedDocument> {
@@ -10,6 +10,7 @@ export async function parseImage(bytes: Uint8Array, settings: OcrSettings | unde
       `Images are read with OCR, which is ${settings?.mode === 'off' ? 'turned off (OCR_ENABLED=false)' : 'not installed'}`,
     );
   }
+  announceOcrPage(engine, 1, 1);
   const text = normalizeOcrText(await recognizeImage(engine, bytes));
   if (text === '') throw new DocumentError('empty_document', `OCR found no text in the image (languages ${engine.languages})`);
   return { type: 'image', pages: [{ number: 1, text }] };

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { DocumentError, type ParsedDocument, type ParsedPage } from '@passage/spec';
 import { PDFParse } from 'pdf-parse';
 import { cleanPdfPages, joinCjkLineWraps } from './clean-pdf-text.js';
-import { renderPdfPage, recognizeImage, resolveOcrEngine, type OcrSettings } from './ocr.js';
+import { announceOcrPage, renderPdfPage, recognizeImage, resolveOcrEngine, type OcrSettings } from './ocr.js';
 import { normalizeOcrText } from './parse-image.js';
 
 export interface ParsePdfOptions {
@@ -62,7 +62,8 @@ export async function parsePdf(bytes: Uint8Array, options: ParsePdfOptions): Pro
   // A page with a text layer keeps it, even when it also holds a scanned image.
   const engine = withoutText.length === 0 ? undefined : await resolveOcrEngine(options.ocr);
   if (engine !== undefined) {
-    for (const page of withoutText) {
+    for (const [position, page] of withoutText.entries()) {
+      announceOcrPage(engine, position + 1, withoutText.length);
       const text = normalizeOcrText(await recognizeImage(engine, await renderPdfPage(engine, bytes, page.number, options.password)));
       page.text = options.cleanText === false ? text : joinCjkLineWraps(text);
     }

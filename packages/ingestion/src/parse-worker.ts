@@ -7,6 +7,7 @@ import { parentPort, threadId } from 'node:worker_threads';
 import type { AnalyzerOptions } from '@passage/retrieval';
 import { AppError, type ParsedDocument } from '@passage/spec';
 import type { ChunkingOptions } from './chunk.js';
+import { listenToOcrPages, type OcrPageStart } from './ocr.js';
 import { parseDocument, type DocumentMetadata } from './parse-document.js';
 import { preparedBatches, type PreparedChunk } from './prepare-document.js';
 
@@ -49,6 +50,8 @@ export interface ParseFailure {
 export type ThreadReply =
   | { kind: 'parsed-document'; document: ParsedDocument }
   | { kind: 'parsed'; type: ParsedDocument['type']; pages: number; title?: string }
+  /** OCR of a page is starting: the time limit makes room for it. */
+  | ({ kind: 'ocr-page' } & OcrPageStart)
   | { kind: 'chunks'; chunks: PreparedChunk[] }
   /** The last reply of a preparation; `threadId` shows where the work ran. */
   | { kind: 'prepared'; chunks: number; threadId: number }
@@ -88,6 +91,7 @@ function reply(message: ThreadReply): void {
 
 async function answer(request: ThreadRequest): Promise<void> {
   try {
+    listenToOcrPages((page) => reply({ kind: 'ocr-page', ...page }));
     const document = await parseDocument(new Uint8Array(request.bytes), request.metadata);
     if (request.kind === 'parse') {
       reply({ kind: 'parsed-document', document });

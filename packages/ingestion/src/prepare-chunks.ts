@@ -1,6 +1,7 @@
 import type { DocumentParser, TextAnalyzer } from '@passage/spec';
 import { BoundedParser } from './bounded-parser.js';
 import type { ChunkingOptions } from './chunk.js';
+import type { OcrPageStart } from './ocr.js';
 import type { DocumentMetadata } from './parse-document.js';
 import { prepareParsedDocument, type ParsedSummary, type PreparedChunk } from './prepare-document.js';
 
@@ -27,11 +28,13 @@ export async function prepareChunks(input: {
   metadata: DocumentMetadata;
   signal: AbortSignal;
   onParsed?: (summary: ParsedSummary) => unknown;
+  /** Hears of each page whose OCR starts (bounded parser only). */
+  onOcrPage?: (page: OcrPageStart) => unknown;
 }): Promise<ParsedSummary & { chunks: PreparedChunk[] }> {
-  const { parser, analyzer, bytes, metadata, signal, onParsed } = input;
+  const { parser, analyzer, bytes, metadata, signal, onParsed, onOcrPage } = input;
   const chunking = input.chunking === undefined ? {} : { chunking: input.chunking };
   if (parser instanceof BoundedParser && isPortable(analyzer)) {
-    return parser.prepare(bytes, metadata, { ...chunking, analyzer: analyzer.options }, signal, onParsed);
+    return parser.prepare(bytes, metadata, { ...chunking, analyzer: analyzer.options }, signal, onParsed, onOcrPage);
   }
   const parsed = await parser.parse(bytes, metadata, signal);
   const summary: ParsedSummary = { type: parsed.type, pages: parsed.pages.length, ...(parsed.title === undefined ? {} : { title: parsed.title }) };

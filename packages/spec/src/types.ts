@@ -50,7 +50,7 @@ export interface ReindexProgress {
 export const documentStatuses = ['queued', 'processing', 'ready', 'failed'] as const;
 export type DocumentStatus = (typeof documentStatuses)[number];
 
-export const ingestionStages = ['queued', 'parsing', 'chunking', 'embedding', 'indexing', 'done'] as const;
+export const ingestionStages = ['queued', 'parsing', 'ocr', 'chunking', 'embedding', 'indexing', 'done'] as const;
 export type IngestionStage = (typeof ingestionStages)[number];
 
 export interface IngestionProgress {
