@@ -29,7 +29,8 @@ export function describeApiEndToEnd(label: string, deploy: Deploy): void {
         { name: 'tracemonkey.pdf', bytes: await pdf('normal_text/tracemonkey_14p.pdf'), type: 'application/pdf' },
         { name: 'turkish-med.pdf', bytes: await pdf('normal_text/pdfparse_04_turkish_med_5p.pdf'), type: 'application/pdf' },
         { name: 'notes.md', bytes: new TextEncoder().encode('# Notes\n\nThe quarterly budget meeting moved to Thursday.\n'), type: 'text/markdown' },
-        { name: 'picture.pdf', bytes: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52]) },
+        // A gzip stream: a type no parser reads (a PNG would now go to OCR, an image being a document).
+        { name: 'archive.pdf', bytes: new Uint8Array([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00]) },
       ]);
       const accepted = await json<{ data: Array<{ id: string; name: string; bytes: number; status: string }> }>(response, 202);
       assert.equal(accepted.data.length, 4);
@@ -57,10 +58,10 @@ export function describeApiEndToEnd(label: string, deploy: Deploy): void {
       assert.deepEqual(trace.progress, { stage: 'done', done: trace.chunks, total: trace.chunks });
       assert.equal((await waitUntilEnded(api, knowledgeBaseId, documentIds['turkish-med.pdf']!)).status, 'ready');
       assert.equal((await waitUntilEnded(api, knowledgeBaseId, documentIds['notes.md']!)).status, 'ready');
-      const picture = await waitUntilEnded(api, knowledgeBaseId, documentIds['picture.pdf']!);
-      assert.equal(picture.status, 'failed');
-      assert.equal(picture.error?.code, 'unsupported_type');
-      assert.ok((picture.error?.message ?? '').length > 10);
+      const archive = await waitUntilEnded(api, knowledgeBaseId, documentIds['archive.pdf']!);
+      assert.equal(archive.status, 'failed');
+      assert.equal(archive.error?.code, 'unsupported_type');
+      assert.match(archive.error?.message ?? '', /archive\.pdf is not a PDF: its content is application\/gzip/);
       const listed = await json<{ data: DocumentView[] }>(await fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/documents`), 200);
       assert.equal(listed.data.length, 4);
     });
