@@ -54,6 +54,15 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// Which Qdrant the Qdrant suites talk to, said once before and once after the run: without a
+// server they run against the OpenAPI-checked stand-in only, and that must not go unnoticed.
+const qdrantUrl = process.env.QDRANT_URL;
+const qdrantLine =
+  qdrantUrl === undefined || qdrantUrl === ''
+    ? 'Qdrant suites: against the fake (packages/testing/src/fake-qdrant-server.ts) only; QDRANT_URL is not set'
+    : `Qdrant suites: against the fake and the real server at ${qdrantUrl}`;
+console.log(qdrantLine);
+
 // A process group of its own, so that the overall time-out can kill the test files' processes
 // and whatever servers they started, not only the runner.
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${testTimeoutMs}`, ...files], {
@@ -94,6 +103,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 
 child.on('exit', (code, signal) => {
   clearTimeout(runTimer);
+  console.log(qdrantLine);
   // Servers a test file left behind would otherwise outlive the run.
   killGroup('SIGKILL');
   process.exit(timedOut ? 1 : (code ?? (signal ? 1 : 0)));
