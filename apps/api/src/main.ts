@@ -6,7 +6,7 @@ import { RedisRateLimiter } from '@passage/store-redis';
 import { createApp } from './app.js';
 import { startEventLoopMonitor } from './event-loop-monitor.js';
 import { MemoryRateLimiter } from './memory-rate-limiter.js';
-import { observeRuntime } from './metrics.js';
+import { ingestionMetrics, observeRuntime } from './metrics.js';
 import { rateLimitSettings } from './rate-limit-settings.js';
 import { shutDownGracefully } from './shutdown.js';
 
@@ -24,7 +24,7 @@ if (config.ADMIN_API_KEY === undefined && !loopbackHost && !config.AUTH_DISABLED
   process.exit(2);
 }
 
-const runtime = await createRuntime(config, logger).catch(exitOnConfigError);
+const runtime = await createRuntime(config, logger, { ingestionObserver: ingestionMetrics }).catch(exitOnConfigError);
 const eventLoop = startEventLoopMonitor();
 observeRuntime(runtime.catalog, eventLoop);
 const settings = rateLimitSettings(config);

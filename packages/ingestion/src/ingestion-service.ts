@@ -27,6 +27,24 @@ import type { OcrSettings } from './ocr.js';
 import { prepareChunks } from './prepare-chunks.js';
 import { withTermsOnDemand } from './terms-on-demand.js';
 
+/** The stages of an ingestion whose durations an observer hears. */
+export type IngestionStage = 'parsing' | 'chunking' | 'embedding' | 'indexing';
+
+/**
+ * Hears what the pipeline does, for metrics, without the pipeline knowing who listens (the API
+ * feeds prom-client with it). Callbacks run synchronously and must not throw.
+ */
+export interface IngestionObserver {
+  /**
+   * A stage of one document ended without error, after `seconds` of wall time: `parsing` (reading
+   * the text, OCR included), `chunking` (chunking and term analysis), `embedding` (only with an
+   * embedder), `indexing` (writing the chunks and recording the document). Ingestion and rebuilds alike.
+   */
+  onStageFinished?(stage: IngestionStage, seconds: number): void;
+  /** The embedder failed a batch with this error code (after its own retries); aborts are not errors. */
+  onEmbedderError?(code: string): void;
+}
+
 export interface IngestionServiceOptions {
   catalog: Catalog;
   files: FileStore;
@@ -50,6 +68,8 @@ export interface IngestionServiceOptions {
   passwords?: DocumentPasswords;
   /** OCR of scans and images (OCR_ENABLED, OCR_LANGUAGES, OCR_PAGE_TIMEOUT_MS). Default: `auto`, `eng+chi_sim`. */
   ocr?: OcrSettings;
+  /** Told each stage's duration and each embedder error (metrics). Default: none. */
+  observer?: IngestionObserver;
 }
 
 /** A chunk with its terms (as JSON) and vector, before it is placed in a generation. */
@@ -136,7 +156,9 @@ export class IngestionService {
         catalog.updateDocument(documentId, { progress: { stage: 'embedding', done, total: prepared.chunks.length } }),
       );
       await catalog.updateDocument(documentId, { progress: { stage: 'indexing', done: 0, total: prepared.chunks.length } });
+      const indexingStarted = performance.now();
       const completed = await this.#index(document, prepared.chunks, signal);
+      this.#stageFinished('indexing', indexingStarted);
       if (completed === null) {
         // Deleted while we worked: leave nothing behind (searches never saw it: it was not ready).
         await this.#options.index.deleteDocument(document.knowledgeBaseId, documentId).catch((error: unknown) => {
@@ -188,9 +210,11 @@ export class IngestionService {
     try {
       const prepared = await this.#prepare(document, signal, false);
       await this.#embed(prepared.chunks, signal, async () => {});
+      const indexingStarted = performance.now();
       const chunks = await forGeneration(prepared.chunks, target.generation, target.schema);
       await index.upsertDocumentChunks({ knowledgeBaseId: document.knowledgeBaseId, generation: target.generation, documentId }, chunks, signal);
       await catalog.recordDocumentGeneration(documentId, target.generation, chunks.length);
+      this.#stageFinished('indexing', indexingStarted);
       return { documentId, kind: 'done', chunks: chunks.length };
     } catch (error) {
       if (signal.aborted || error instanceof AbortedError) throw new AbortedError('Rebuilding was interrupted');
@@ -216,6 +240,7 @@ export class IngestionService {
       throw error;
     }
     const started = performance.now();
+    let parsedAt: number | null = null;
     // Parsing, chunking and analysis run in the parsing thread: this thread only collects batches.
     const prepared = await prepareChunks({
       parser,
@@ -233,6 +258,7 @@ export class IngestionService {
         ? (page) => catalog.updateDocument(documentId, { progress: { stage: 'ocr', done: page.index - 1, total: page.total } })
         : undefined,
       onParsed: async (parsed) => {
+        parsedAt = this.#stageFinished('parsing', started);
         this.#logger.info({ documentId, pages: parsed.pages, parseMs: Math.round(performance.now() - started) }, 'parsed');
         if (reportProgress) {
           await catalog.updateDocument(documentId, { type: parsed.type, pages: parsed.pages, progress: { stage: 'chunking', done: 0, total: parsed.pages } });
@@ -240,6 +266,7 @@ export class IngestionService {
       },
     });
     throwIfAborted(signal);
+    if (parsedAt !== null) this.#stageFinished('chunking', parsedAt);
     if (prepared.chunks.length === 0) throw new DocumentError('empty_document', 'No text could be extracted from the document');
     // Thousands of chunks for a large document: completed in place, in slices.
     const slice = new TimeSlice();
@@ -333,6 +360,7 @@ export class IngestionService {
     const batches: PreparedChunk[][] = [];
     for (let offset = 0; offset < chunks.length; offset += batchSize) batches.push(chunks.slice(offset, offset + batchSize));
     await progress(0);
+    const started = performance.now();
     // Several batches in flight keep a remote embedder busy while each answer travels back.
     let next = 0;
     let done = 0;
@@ -354,6 +382,7 @@ export class IngestionService {
           });
         } catch (error) {
           failed = true;
+          if (!signal.aborted && !(error instanceof AbortedError)) this.#options.observer?.onEmbedderError?.(toAppError(error).code);
           throw error;
         }
         done += batch.length;
@@ -364,6 +393,14 @@ export class IngestionService {
     const settled = await Promise.allSettled(Array.from({ length: lanes }, lane));
     const rejected = settled.find((outcome) => outcome.status === 'rejected');
     if (rejected !== undefined) throw rejected.reason;
+    this.#stageFinished('embedding', started);
+  }
+
+  /** Tells the observer that a stage begun at `started` (performance.now()) ended; returns the time it ended. */
+  #stageFinished(stage: IngestionStage, started: number): number {
+    const now = performance.now();
+    this.#options.observer?.onStageFinished?.(stage, (now - started) / 1000);
+    return now;
   }
 
   async #fail(document: DocumentRecord, error: AppError): Promise<IngestionOutcome> {

@@ -1,5 +1,5 @@
 import { AnswerService } from '@passage/answering';
-import { BoundedParser, DocumentPasswords, IngestionService } from '@passage/ingestion';
+import { BoundedParser, DocumentPasswords, IngestionService, type IngestionObserver } from '@passage/ingestion';
 import { Retriever, createAnalyzer } from '@passage/retrieval';
 import type { ApiKeyStore, Catalog, ChatModel, ChunkIndex, Config, Embedder, FileStore, IngestionQueue, Logger, TextAnalyzer } from '@passage/spec';
 import { createChatModel } from './create-chat-model.js';
@@ -35,6 +35,8 @@ export interface RuntimeOptions {
   pollIntervalMs?: number;
   /** Build the chat model the configuration names; false in processes that never answer (a worker), so a local model is not loaded. Default: true. */
   chatModel?: boolean;
+  /** Hears ingestion stage durations and embedder errors (the API's metrics). Default: none. */
+  ingestionObserver?: IngestionObserver;
 }
 
 /**
@@ -84,6 +86,7 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
       languages: config.OCR_LANGUAGES,
       pageTimeoutMs: config.OCR_PAGE_TIMEOUT_MS,
     },
+    ...(options.ingestionObserver === undefined ? {} : { observer: options.ingestionObserver }),
   });
   const queue = createQueue(config, {
     catalog,
