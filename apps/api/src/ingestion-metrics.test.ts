@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   createKnowledgeBase,
+  distributedDeployment,
   expectJson,
   startApiProcess,
   startStubEmbeddingServer,
@@ -71,5 +72,44 @@ describe('Ingestion metrics of the API that ingests (stage durations, embedder e
       ['parsing', 'chunking', 'embedding', 'indexing'].map((stage) => stageCount(afterFailure, stage)),
       [2, 2, 1, 1],
     );
+  });
+});
+
+describe('Ingestion metrics of a worker process (WORKER_METRICS_PORT)', () => {
+  it('serves the stage durations of the documents the worker ingested on its own port, behind METRICS_TOKEN', async () => {
+    const token = 'worker-metrics-token-0123456789';
+    const deployment = await distributedDeployment({ workers: 1, env: { WORKER_METRICS_PORT: '0', METRICS_TOKEN: token } })();
+    try {
+      const { api, workers } = deployment;
+      const port = /"metricsPort":(\d+)/.exec(workers[0]!.output())?.[1];
+      assert.ok(port !== undefined, workers[0]!.output());
+      const url = `http://127.0.0.1:${port}/metrics`;
+      const scrape = async () => {
+        const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+        assert.equal(response.status, 200);
+        assert.match(response.headers.get('content-type') ?? '', /text\/plain/);
+        return response.text();
+      };
+      assert.equal((await fetch(url)).status, 401);
+      assert.equal((await fetch(url, { headers: { authorization: 'Bearer wrong' } })).status, 401);
+      assert.equal(stageCount(await scrape(), 'parsing'), 0);
+
+      const knowledgeBaseId = await createKnowledgeBase(api, 'Worker stages');
+      const accepted = await expectJson<{ data: Array<{ id: string }> }>(
+        await upload(api, knowledgeBaseId, [{ name: 'nets.txt', bytes: new TextEncoder().encode('The fishing nets dry on the north wall every afternoon.') }]),
+        202,
+      );
+      assert.equal((await waitUntilEnded(api, knowledgeBaseId, accepted.data[0]!.id, 60_000)).status, 'ready');
+      const metrics = await scrape();
+      // No embedder configured: no embedding stage.
+      assert.deepEqual(
+        ['parsing', 'chunking', 'embedding', 'indexing'].map((stage) => stageCount(metrics, stage)),
+        [1, 1, 0, 1],
+        metrics,
+      );
+      assert.match(metrics, /^passage_process_resident_memory_bytes \d+/m);
+    } finally {
+      await deployment.stop();
+    }
   });
 });

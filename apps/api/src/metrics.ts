@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { documentStatuses, estimateTokens, type Catalog } from '@passage/spec';
 import type { AnswerServiceEvent } from '@passage/answering';
-import type { RuntimeOptions } from '@passage/runtime';
+import { registerIngestionMetrics } from '@passage/runtime';
 import type { EventLoopMonitor } from './event-loop-monitor.js';
 
 /**
@@ -45,34 +45,12 @@ export const openAnswerStreams = new Gauge({
   registers: [metricsRegistry],
 });
 
-const ingestionStageDuration = new Histogram({
-  name: 'passage_ingestion_stage_duration_seconds',
-  help: 'How long each ingestion stage of a document took when it ended without error: parsing (OCR included), chunking (with term analysis), embedding, indexing',
-  labelNames: ['stage'],
-  buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 180, 600],
-  registers: [metricsRegistry],
-});
-
-const embedderErrors = new Counter({
-  name: 'passage_embedder_errors_total',
-  help: 'Embedding requests of ingestion that failed (after the client retried), by error code',
-  labelNames: ['code'],
-  registers: [metricsRegistry],
-});
-
 /**
- * Feeds the ingestion metrics from the pipeline of this process (INGEST_IN_API=true). Worker
- * processes do not export theirs (README, Metrics). Errors of embedding a question show in
+ * Feeds the ingestion metrics from the pipeline of this process (INGEST_IN_API=true); worker
+ * processes export theirs on WORKER_METRICS_PORT. Errors of embedding a question show in
  * `passage_answers_total` under their code.
  */
-export const ingestionMetrics: NonNullable<RuntimeOptions['ingestionObserver']> = {
-  onStageFinished(stage, seconds) {
-    ingestionStageDuration.observe({ stage }, seconds);
-  },
-  onEmbedderError(code) {
-    embedderErrors.inc({ code });
-  },
-};
+export const ingestionMetrics = registerIngestionMetrics(metricsRegistry);
 
 let documentsCatalog: Catalog | null = null;
 new Gauge({

@@ -5,3 +5,4 @@ export * from './create-embedder.js';
 export * from './create-reranker.js';
 export * from './create-storage.js';
 export * from './create-queue.js';
+export * from './ingestion-metrics.js';

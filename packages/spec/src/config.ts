@@ -80,6 +80,8 @@ export const configSchema = z.object({
     .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only')
     .default('passage'),
   WORKER_CONCURRENCY: integer(2, 1, 64),
+  /** A worker process serves its Prometheus metrics (`GET /metrics`, METRICS_TOKEN when set) on this port of HOST; 0: any free port. Unset: none. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   STORAGE_DIR: optionalText,
   QDRANT_URL: optionalUrl,
   QDRANT_API_KEY: optionalText,
