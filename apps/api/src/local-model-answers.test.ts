@@ -57,6 +57,18 @@ function generationEnded(api: LocalApi, count: number): Promise<GenerationLine> 
   return waitFor(async () => Promise.resolve(ended(api)[count - 1]), { what: `local generation ${count} to end`, timeoutMs: 120_000 });
 }
 
+/**
+ * Waits until every generation that started has reported its end: a stream can end for its reader
+ * a moment before the provider logs the end, and counting from there would take that line for the
+ * next test's.
+ */
+function allGenerationsEnded(api: LocalApi): Promise<boolean> {
+  return waitFor(async () => Promise.resolve(started(api).length === ended(api).length || undefined), {
+    what: 'every local generation to report its end',
+    timeoutMs: 120_000,
+  });
+}
+
 async function startLocalApi(maxTokens: number): Promise<{ api: LocalApi; knowledgeBaseId: string }> {
   const modelPath = await requireTinyModel();
   const api = collectGenerationLines(
@@ -112,6 +124,7 @@ describe('Answers from the tiny local model in the API process (LLM_MODEL_PATH)'
   });
 
   it('streams /ask: the sources first, then real tokens from the model, then end in llm mode', async () => {
+    await allGenerationsEnded(api);
     const before = ended(api).length;
     const events = await readSse(await ask(api, knowledgeBaseId, { question: 'When was the Lighthouse of Alexandria completed?' }));
     assert.equal(events[0]?.event, 'sources');
@@ -147,6 +160,7 @@ describe('Answers from the tiny local model in the API process (LLM_MODEL_PATH)'
   });
 
   it('condenses a follow-up question with the local model, then answers it: two generations, both complete', async () => {
+    await allGenerationsEnded(api);
     const before = ended(api).length;
     const response = await ask(api, knowledgeBaseId, {
       question: 'When did she write them?',
@@ -170,6 +184,7 @@ describe('Answers from the tiny local model in the API process (LLM_MODEL_PATH)'
   });
 
   it('serves two concurrent asks one after the other, both to the end and without error', async () => {
+    await allGenerationsEnded(api);
     const before = generationLines(api).length;
     const [first, second] = await Promise.all([
       readSse(await ask(api, knowledgeBaseId, { question: 'When was the Lighthouse of Alexandria completed?' })),
@@ -204,6 +219,7 @@ describe('Answers from the tiny local model cut short: disconnects, and a reques
   after(() => api?.stop());
 
   it('stops the generation within a token when the client disconnects, and the provider reports that it stopped', async () => {
+    await allGenerationsEnded(api);
     const before = ended(api).length;
     const controller = new AbortController();
     const response = await ask(api, knowledgeBaseId, { question: 'Tell me everything about the Lighthouse of Alexandria.' }, controller.signal);
