@@ -109,7 +109,9 @@ export function joinCjkLineWraps(text: string): string {
   const lines = text.split('\n');
   const widths = lines.map(lineWidth);
   const tolerance = (width: number) => Math.max(2, 0.06 * width);
-  const isColumnWidth = (width: number) => widths.filter((other) => Math.abs(other - width) <= tolerance(width)).length >= 3;
+  const sortedWidths = [...widths].sort((left, right) => left - right);
+  // Binary searches: a hostile page may hold a great many lines.
+  const isColumnWidth = (width: number) => firstAbove(sortedWidths, width + tolerance(width)) - firstAbove(sortedWidths, width - tolerance(width) - 1e-9) >= 3;
   const output: string[] = [];
   let current = lines[0] as string;
   for (let index = 1; index < lines.length; index += 1) {
@@ -133,6 +135,18 @@ export function joinCjkLineWraps(text: string): string {
   }
   output.push(current);
   return output.join('\n');
+}
+
+/** Index of the first value above `limit` in ascending `values` (their length when there is none). */
+function firstAbove(values: number[], limit: number): number {
+  let low = 0;
+  let high = values.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((values[middle] as number) <= limit) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 /** Lowercased words of the document, with the hyphenated line ends left out (their halves are no evidence). */
