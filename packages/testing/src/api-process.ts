@@ -49,16 +49,20 @@ export async function startApiProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let listening = false;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`API did not start in time:\n${output}`));
     }, options.timeoutMs ?? 30_000);
+    // Stays for the process's life: everything it prints goes into `output` once.
     const onData = (data: Buffer) => {
       output += data.toString('utf8');
+      if (listening) return;
       const match = /"port":(\d+)/.exec(output);
       if (match?.[1] !== undefined) {
+        listening = true;
         clearTimeout(timer);
         resolve(Number(match[1]));
       }
@@ -70,7 +74,6 @@ export async function startApiProcess(
       reject(new Error(`API exited with ${code} before listening:\n${output}`));
     });
   });
-  child.stdout?.on('data', (data: Buffer) => (output += data.toString('utf8')));
   return {
     url: `http://127.0.0.1:${port}`,
     port,
