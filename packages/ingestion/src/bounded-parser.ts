@@ -187,8 +187,7 @@ export class BoundedParser implements DocumentParser {
     let timer: NodeJS.Timeout | undefined = undefined;
     const started = performance.now();
     let deadline = started + this.#timeoutMs;
-    const timeLimitError = () =>
-      new DocumentError('parse_timeout', `Parsing took longer than ${Math.round(deadline - started) / 1000} s and was stopped`);
+    const timeLimitError = () => new DocumentError('parse_timeout', `Parsing took longer than ${Math.round(deadline - started) / 1000} s and was stopped`);
     const parseDone = () => clearTimeout(timer);
     const onMessage = (reply: ThreadReply) => {
       if (reply.kind === 'failed') {
