@@ -6,6 +6,7 @@ import {
   startApiProcess,
   startStubOpenAiServer,
   stubModelEnvironment,
+  waitFor,
   waitUntilEnded,
   type ApiProcess,
   type StubOpenAiServer,
@@ -78,13 +79,22 @@ describe('Request log and metrics over an upload and a question', () => {
     for await (const event of iterateSse(asked)) events.push(event.event);
     assert.equal(events.at(-1), 'end');
 
-    const after = await scrape();
+    // The server records a request's duration once the response has finished, which may be a
+    // moment after the client read its last event: the scrape waits for that sample.
+    const askSeries = 'passage_http_request_duration_seconds_count{method="POST",route="/v1/knowledge-bases/:knowledgeBaseId/ask",status="200"}';
+    const after = await waitFor(
+      async () => {
+        const metrics = await scrape();
+        return sample(metrics, askSeries) >= 1 ? metrics : undefined;
+      },
+      { what: 'the answer request in the request-duration metric', timeoutMs: 10_000 },
+    );
     assert.equal(sample(after, 'passage_documents{status="ready"}'), 1);
     assert.equal(sample(after, 'passage_answers_total{outcome="end"}'), 1);
     assert.ok(sample(after, 'passage_answer_tokens_total') > 0);
     assert.equal(sample(after, 'passage_answer_first_token_seconds_count'), 1);
     assert.equal(sample(after, 'passage_open_answer_streams'), 0);
-    assert.equal(sample(after, 'passage_http_request_duration_seconds_count{method="POST",route="/v1/knowledge-bases/:knowledgeBaseId/ask",status="200"}'), 1);
+    assert.equal(sample(after, askSeries), 1);
 
     const lines = api
       .output()
