@@ -18,6 +18,7 @@
  * updates N, df and the total length at once (they stay exact) and leaves tombstones in the
  * postings, which searches skip; once tombstones outnumber live documents the postings are rebuilt.
  */
+import { addPostings, type Scoring } from './bm25-scoring.js';
 import { TopHeap, type RankedHit } from './top-heap.js';
 
 export interface Bm25Options {
@@ -250,18 +251,9 @@ export class Bm25Index {
       const df = list.documentFrequency;
       const idf = Math.log(1 + (documentCount - df + 0.5) / (df + 0.5));
       const termWeight = weight * idf;
-      const slots = list.slots;
-      const frequencies = list.frequencies;
-      for (let index = 0; index < slots.length; index += 1) {
-        const slot = slots[index] as number;
-        const normalization = normalizations[slot] as number;
-        if (normalization < 0) continue;
-        const frequency = frequencies[index] as number;
-        const contribution = (termWeight * frequency * (k1 + 1)) / (frequency + normalization);
-        // Every contribution is positive, so a zero score means the slot was not touched yet.
-        if (scores[slot] === 0) touched[touchedCount++] = slot;
-        scores[slot] = (scores[slot] as number) + contribution;
-      }
+      const scoring: Scoring = { termWeight, k1, normalizations, scores, touched, touchedCount };
+      addPostings(list.slots, list.frequencies, 0, list.slots.length, scoring);
+      touchedCount = scoring.touchedCount;
     }
     return touchedCount;
   }
