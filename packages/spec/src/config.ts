@@ -74,6 +74,11 @@ export const configSchema = z.object({
   RERANK_PRECISION: z.enum(['fp32', 'q8']).default('fp32'),
 
   REDIS_URL: optionalUrl,
+  /** `true`: REDIS_URL names one node of a Redis Cluster (the others are discovered from it); catalog, queue and locks keep each knowledge base's keys in one hash slot. */
+  REDIS_CLUSTER: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
   QUEUE_PREFIX: z
     .string()
     .min(1)
@@ -90,6 +95,17 @@ export const configSchema = z.object({
     .min(1)
     .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
     .default('passage'),
+  /** Shards of each new Qdrant collection (`shard_number`); more than one spreads a knowledge base over the peers of a cluster. */
+  QDRANT_SHARDS: integer(1, 1, 1024),
+  /** Copies of each shard on different peers (`replication_factor`); 2 or more keeps searching and writing when a peer dies. */
+  QDRANT_REPLICAS: integer(1, 1, 16),
+  /** Replicas that must confirm a write before it counts (`write_consistency_factor`); at most QDRANT_REPLICAS. */
+  QDRANT_WRITE_CONSISTENCY: integer(1, 1, 16),
+
+  /** The embedded store's dense search: `exact` compares every vector, `approximate` an HNSW graph, `auto` the graph once a knowledge base holds DENSE_APPROXIMATE_FROM vectors. */
+  DENSE_INDEX: z.enum(['auto', 'exact', 'approximate']).default('auto'),
+  /** Vectors in one knowledge base from which `DENSE_INDEX=auto` searches the HNSW graph instead of every vector. */
+  DENSE_APPROXIMATE_FROM: integer(20_000, 1),
 
   SSE_HEARTBEAT_MS: integer(15_000, 100),
 
@@ -163,6 +179,9 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
   const config = result.data;
   if (config.RERANK_PROVIDER === 'http' && config.RERANK_BASE_URL === undefined) {
     throw new ConfigError('RERANK_BASE_URL', 'is required with RERANK_PROVIDER=http (the server root, e.g. http://localhost:8080)');
+  }
+  if (config.QDRANT_WRITE_CONSISTENCY > config.QDRANT_REPLICAS) {
+    throw new ConfigError('QDRANT_WRITE_CONSISTENCY', `must not exceed QDRANT_REPLICAS (${config.QDRANT_REPLICAS})`);
   }
   if (config.CHUNK_OVERLAP_TOKENS >= config.CHUNK_TOKENS) {
     throw new ConfigError('CHUNK_OVERLAP_TOKENS', `must be smaller than CHUNK_TOKENS (${config.CHUNK_TOKENS})`);
