@@ -34,6 +34,12 @@ export interface QdrantChunkIndexOptions {
   timeoutMs?: number;
   /** Points per upsert request. Default: 256. */
   upsertBatchSize?: number;
+  /** `shard_number` of each new collection (QDRANT_SHARDS). Default: 1. */
+  shards?: number;
+  /** `replication_factor` of each new collection: copies of every shard on different peers (QDRANT_REPLICAS). Default: 1. */
+  replicas?: number;
+  /** `write_consistency_factor`: replicas that confirm a write before it counts (QDRANT_WRITE_CONSISTENCY). Default: 1. */
+  writeConsistency?: number;
   logger?: Logger;
 }
 
@@ -80,12 +86,15 @@ export class QdrantChunkIndex implements ChunkIndex {
   readonly #names: CollectionNames;
   readonly #options: QdrantChunkIndexOptions;
   readonly #logger: Logger;
+  readonly #sharding: { shards: number; replicas: number; writeConsistency: number };
   /** Dense vector size (null: lexical only) of each collection this process created or looked up. */
   readonly #denseSizes = new Map<string, Promise<number | null>>();
 
   constructor(options: QdrantChunkIndexOptions) {
     this.#options = options;
     this.#logger = options.logger ?? silentLogger;
+    const replicas = options.replicas ?? 1;
+    this.#sharding = { shards: options.shards ?? 1, replicas, writeConsistency: Math.min(options.writeConsistency ?? 1, replicas) };
     this.#names = new CollectionNames(options.collectionPrefix ?? 'passage');
     const url = new URL(options.url);
     const prefix = url.pathname.replace(/\/+$/, '');
@@ -168,6 +177,9 @@ export class QdrantChunkIndex implements ChunkIndex {
     } else {
       const body: Schemas['CreateCollection'] = {
         sparse_vectors: { [sparseName]: { modifier: 'idf' } },
+        shard_number: this.#sharding.shards,
+        replication_factor: this.#sharding.replicas,
+        write_consistency_factor: this.#sharding.writeConsistency,
         ...(dense === null ? {} : { vectors: { [denseName]: { size: dense, distance: 'Cosine' } } }),
       };
       try {

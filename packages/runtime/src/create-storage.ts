@@ -45,6 +45,9 @@ export async function createStorage(config: Config, logger: Logger): Promise<Sto
           ...(config.QDRANT_API_KEY === undefined ? {} : { apiKey: config.QDRANT_API_KEY }),
           collectionPrefix: config.QDRANT_COLLECTION_PREFIX,
           rrfK: config.RRF_K,
+          shards: config.QDRANT_SHARDS,
+          replicas: config.QDRANT_REPLICAS,
+          writeConsistency: config.QDRANT_WRITE_CONSISTENCY,
           logger,
         });
   logger.info(
