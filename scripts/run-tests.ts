@@ -11,6 +11,7 @@
 import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { qdrantBinary } from '@passage/testing';
 
 const root = path.resolve(import.meta.dirname, '..');
 const filters = process.argv.slice(2);
@@ -40,6 +41,11 @@ async function findTests(directory: string): Promise<string[]> {
   return found;
 }
 
+// The cluster test starts Qdrant processes itself and needs the server binary; without one it is
+// left out, and the lines below say so.
+const clusterTest = path.join('apps', 'api', 'src', 'qdrant-cluster.test.ts');
+const binary = qdrantBinary();
+
 const files = [
   ...(await findTests(path.join(root, 'packages'))),
   ...(await findTests(path.join(root, 'apps'))),
@@ -47,6 +53,7 @@ const files = [
 ]
   .map((file) => path.relative(root, file))
   .filter((file) => filters.length === 0 || filters.some((filter) => file.includes(filter)))
+  .filter((file) => binary !== null || file !== clusterTest)
   .sort();
 
 if (files.length === 0) {
@@ -57,11 +64,28 @@ if (files.length === 0) {
 // Which Qdrant the Qdrant suites talk to, said once before and once after the run: without a
 // server they run against the OpenAPI-checked stand-in only, and that must not go unnoticed.
 const qdrantUrl = process.env.QDRANT_URL;
-const qdrantLine =
+const qdrantLines = [
   qdrantUrl === undefined || qdrantUrl === ''
     ? 'Qdrant suites: against the fake (packages/testing/src/fake-qdrant-server.ts) only; QDRANT_URL is not set'
-    : `Qdrant suites: against the fake and the real server at ${qdrantUrl}`;
-console.log(qdrantLine);
+    : `Qdrant suites: against the fake and the real server at ${qdrantUrl}: ${await qdrantVersion(qdrantUrl)}`,
+  binary === null
+    ? 'Qdrant cluster test (3 peers, one killed): not run; no qdrant binary (QDRANT_BIN is not set and none is on PATH)'
+    : `Qdrant cluster test (3 peers, one killed): runs ${binary}`,
+].join('\n');
+console.log(qdrantLines);
+
+/** What the server at `url` says it is; a URL where no Qdrant answers stops the run. */
+async function qdrantVersion(url: string): Promise<string> {
+  try {
+    const response = await fetch(url.replace(/\/+$/, '') + '/', { signal: AbortSignal.timeout(5_000) });
+    const body = (await response.json()) as { title?: string; version?: string; commit?: string };
+    if (body.version === undefined) throw new Error(`no version in ${JSON.stringify(body)}`);
+    return `${body.title ?? 'qdrant'} ${body.version}${body.commit === undefined ? '' : ` (commit ${body.commit.slice(0, 10)})`}`;
+  } catch (error) {
+    console.error(`QDRANT_URL is ${url}, but no Qdrant answers there: ${String(error)}`);
+    process.exit(2);
+  }
+}
 
 // A process group of its own, so that the overall time-out can kill the test files' processes
 // and whatever servers they started, not only the runner.
@@ -103,7 +127,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 
 child.on('exit', (code, signal) => {
   clearTimeout(runTimer);
-  console.log(qdrantLine);
+  console.log(qdrantLines);
   // Servers a test file left behind would otherwise outlive the run.
   killGroup('SIGKILL');
   process.exit(timedOut ? 1 : (code ?? (signal ? 1 : 0)));

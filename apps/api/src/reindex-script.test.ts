@@ -8,6 +8,7 @@ import {
   distributedQdrantDeployment,
   embeddedDeployment,
   expectJson,
+  realQdrantDeployment,
   generateText,
   upload,
   waitFor,
@@ -174,3 +175,9 @@ describeReindex('embedded (SQLite, in-process rebuilds)', () => embeddedDeployme
 // Scaled: Redis catalog, BullMQ workers that do the rebuilding, the chunk index in a Qdrant
 // stand-in that validates every exchange; the switch must have moved the alias.
 describeReindex('scaled (Redis, BullMQ workers, Qdrant)', () => distributedQdrantDeployment({ workers: 2, expectedOperation: 'update_aliases' })());
+
+// And against the real Qdrant server when there is one (QDRANT_URL).
+const qdrantUrl = process.env.QDRANT_URL;
+if (qdrantUrl !== undefined && qdrantUrl !== '') {
+  describeReindex(`scaled (Redis, BullMQ workers, the real Qdrant at ${qdrantUrl})`, () => realQdrantDeployment(qdrantUrl, { workers: 2 })());
+}

@@ -24,3 +24,5 @@ export * from './request-handler.js';
 export * from './character-error-rate.js';
 export * from './document-error-of.js';
 export * from './zip-archive-writer.js';
+export * from './qdrant-process.js';
+export * from './real-qdrant-deployment.js';
