@@ -12,7 +12,7 @@ const logger = pino({ level: config.LOG_LEVEL, base: { service: 'passage-worker'
 const metrics = config.WORKER_METRICS_PORT === undefined ? null : workerMetrics();
 const runtime = await createRuntime(config, logger, {
   pollIntervalMs: 1000,
-  chatModel: false,
+  answering: false,
   ...(metrics === null ? {} : { ingestionObserver: metrics.observer }),
 }).catch(exitOnConfigError);
 const metricsServer =

@@ -33,8 +33,8 @@ export interface Runtime {
 export interface RuntimeOptions {
   /** Poll the catalog for queued documents, ms (a separate worker process). Default: off. */
   pollIntervalMs?: number;
-  /** Build the chat model the configuration names; false in processes that never answer (a worker), so a local model is not loaded. Default: true. */
-  chatModel?: boolean;
+  /** Build the chat model and the reranker the configuration names; false in processes that never answer or search (a worker), so no model is loaded for nothing. Default: true. */
+  answering?: boolean;
   /** Hears ingestion stage durations and embedder errors (the API's metrics). Default: none. */
   ingestionObserver?: IngestionObserver;
 }
@@ -48,8 +48,9 @@ export async function createRuntime(config: Config, logger: Logger, options: Run
   const storage = await createStorage(config, logger);
   const { catalog, files, index } = storage;
   const analyzer = createAnalyzer();
-  const chatModel = options.chatModel === false ? null : await createChatModel(config, logger);
-  const reranker = await createReranker(config, logger);
+  const answering = options.answering !== false;
+  const chatModel = answering ? await createChatModel(config, logger) : null;
+  const reranker = answering ? await createReranker(config, logger) : null;
   const retriever = new Retriever({
     catalog,
     index,
