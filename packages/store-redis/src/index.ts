@@ -3,3 +3,4 @@ export * from './redis-keys.js';
 export * from './redis-error.js';
 export * from './redis-api-key-store.js';
 export * from './redis-rate-limiter.js';
+export * from './redis-client.js';

@@ -1,14 +1,20 @@
-import { describeApiKeyStoreContract, steppingClock, testRedisUrl, uniqueRedisPrefix } from '@passage/testing';
+import { after } from 'node:test';
+import { describeApiKeyStoreContract, standaloneTestRedis, startRedisCluster, steppingClock, uniqueRedisPrefix } from '@passage/testing';
 import { RedisApiKeyStore } from './redis-api-key-store.js';
 
-describeApiKeyStoreContract('Redis', async () => {
-  const { prefix, cleanup } = uniqueRedisPrefix('api-keys');
-  const store = new RedisApiKeyStore({ url: testRedisUrl, keyPrefix: prefix, now: steppingClock() });
-  return {
-    store,
-    cleanup: async () => {
-      await store.close();
-      await cleanup();
-    },
-  };
-});
+const cluster = await startRedisCluster();
+after(() => cluster.stop());
+
+for (const redis of [standaloneTestRedis, cluster]) {
+  describeApiKeyStoreContract(`Redis, ${redis.description}`, async () => {
+    const { prefix, cleanup } = uniqueRedisPrefix('api-keys', redis);
+    const store = new RedisApiKeyStore({ url: redis.url, cluster: redis.cluster, keyPrefix: prefix, now: steppingClock() });
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        await cleanup();
+      },
+    };
+  });
+}

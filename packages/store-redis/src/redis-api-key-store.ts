@@ -1,12 +1,17 @@
-import { Redis } from 'ioredis';
 import { silentLogger, type ApiKeyRecord, type ApiKeyStore, type Logger, type NewApiKey } from '@passage/spec';
+import { createRedisClient, type RedisClient } from './redis-client.js';
 import { toRedisError } from './redis-error.js';
 
 export interface RedisApiKeyStoreOptions {
-  /** `redis://[user:password@]host:port[/db]`. */
+  /** `redis://[user:password@]host:port[/db]`; with `cluster`, one node of the cluster. */
   url: string;
-  /** Start of every key; the store's keys are `${keyPrefix}:api-keys:...`. Default: `passage`. */
+  /**
+   * Start of every key; the store's keys are `${keyPrefix}:api-keys:...`, or on a cluster
+   * `{${keyPrefix}:api-keys}:...` (one hash tag, so that a MULTI touches one slot). Default: `passage`.
+   */
   keyPrefix?: string;
+  /** `true`: `url` is a node of a Redis Cluster. Default: false. */
+  cluster?: boolean;
   /** Clock for `createdAt` (tests). Default: the system clock. */
   now?: () => Date;
   /** Where connection problems are reported. Default: none. */
@@ -31,18 +36,20 @@ function publicRecord(stored: StoredApiKey): ApiKeyRecord {
 /**
  * API keys in Redis, shared by every API replica (the scaled mode). Per key a string holds the
  * record as JSON, a second string maps the SHA-256 of the key to its id, and a sorted set scored
- * by creation time lists them. Creation and revocation change the three in one MULTI.
+ * by creation time lists them. Creation and revocation change the three in one MULTI; on a Redis
+ * Cluster all of them share one hash tag for it (API keys are few and small: one slot holds them).
  */
 export class RedisApiKeyStore implements ApiKeyStore {
-  readonly #client: Redis;
+  readonly #client: RedisClient;
   readonly #prefix: string;
   readonly #now: () => Date;
 
   constructor(options: RedisApiKeyStoreOptions) {
-    this.#prefix = `${options.keyPrefix ?? 'passage'}:api-keys:`;
+    const base = `${options.keyPrefix ?? 'passage'}:api-keys`;
+    this.#prefix = options.cluster === true ? `{${base}}:` : `${base}:`;
     this.#now = options.now ?? (() => new Date());
     // As the catalog: fail a command after two reconnection attempts, so that a request answers 503 instead of hanging.
-    this.#client = new Redis(options.url, { connectionName: 'passage-api-keys', maxRetriesPerRequest: 2 });
+    this.#client = createRedisClient({ url: options.url, cluster: options.cluster ?? false, connectionName: 'passage-api-keys', maxRetriesPerRequest: 2 });
     const logger = options.logger ?? silentLogger;
     this.#client.on('error', (error: Error) => logger.warn({ err: error }, 'Redis connection problem (API keys)'));
   }

@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import {
   AppError,
   ConflictError,
@@ -18,6 +17,7 @@ import {
   type ReindexProgress,
   type ReindexState,
 } from '@passage/spec';
+import { catalogKeys, type CatalogKeys } from './catalog-keys.js';
 import {
   abandonReindexScript,
   beginReindexScript,
@@ -29,41 +29,53 @@ import {
   deleteKnowledgeBaseScript,
   recordDocumentGenerationScript,
   renewReindexScript,
+  retryOutcome,
   switchGenerationScript,
   updateDocumentScript,
 } from './catalog-scripts.js';
+import { createRedisClient, type RedisClient } from './redis-client.js';
 import { toRedisError } from './redis-error.js';
 
 export interface RedisCatalogOptions {
-  /** `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS). */
+  /** `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS); with `cluster`, one node of the cluster. */
   url: string;
   /**
    * Start of every key the catalog writes, so that several deployments (and tests) share one Redis.
-   * The catalog's keys are `${keyPrefix}:catalog:...`. Default: `passage`.
+   * The catalog's keys are `${keyPrefix}:catalog:...` (catalog-keys.ts). Default: `passage`.
    */
   keyPrefix?: string;
+  /**
+   * `true`: `url` is a node of a Redis Cluster, and the catalog keeps each knowledge base's keys
+   * under one hash tag (catalog-keys.ts). Default: false (the standalone layout).
+   */
+  cluster?: boolean;
   /** Clock for timestamps (tests). Default: the system clock. */
   now?: () => Date;
   /** Where connection problems are reported (commands fail with service_unavailable meanwhile). Default: none. */
   logger?: Logger;
 }
 
-interface CatalogCommands {
-  passageCreateKnowledgeBase(...args: string[]): Promise<number>;
-  passageBeginReindex(...args: string[]): Promise<string[]>;
-  passageRenewReindex(...args: string[]): Promise<number>;
-  passageAbandonReindex(...args: string[]): Promise<number>;
-  passageSwitchGeneration(...args: string[]): Promise<string[]>;
-  passageRecordDocumentGeneration(...args: string[]): Promise<number>;
-  passageCreateDocuments(...args: string[]): Promise<number | string[][]>;
-  passageCompleteDocument(...args: string[]): Promise<string[] | null>;
-  passageUpdateDocument(...args: string[]): Promise<string[] | null>;
-  passageClaimDocument(...args: string[]): Promise<string[] | null>;
-  passageDeleteDocument(...args: string[]): Promise<number>;
-  passageDeleteKnowledgeBase(...args: string[]): Promise<number>;
-}
+const scripts = {
+  passageCreateKnowledgeBase: createKnowledgeBaseScript,
+  passageBeginReindex: beginReindexScript,
+  passageRenewReindex: renewReindexScript,
+  passageAbandonReindex: abandonReindexScript,
+  passageSwitchGeneration: switchGenerationScript,
+  passageRecordDocumentGeneration: recordDocumentGenerationScript,
+  passageCreateDocuments: createDocumentsScript,
+  passageCompleteDocument: completeDocumentScript,
+  passageUpdateDocument: updateDocumentScript,
+  passageClaimDocument: claimDocumentScript,
+  passageDeleteDocument: deleteDocumentScript,
+  passageDeleteKnowledgeBase: deleteKnowledgeBaseScript,
+} as const;
 
-type CatalogClient = Redis & CatalogCommands;
+type ScriptName = keyof typeof scripts;
+/** Each script is called with its number of keys, the keys, then its arguments. */
+type CatalogClient = RedisClient & Record<ScriptName, (...args: Array<string | number>) => Promise<unknown>>;
+
+/** Reads repeated when the keys a script needs changed between the read and the script (catalog-scripts.ts). */
+const maxScriptRetries = 20;
 
 /**
  * The catalog in Redis, shared by every API replica and worker. Each knowledge base and document
@@ -72,22 +84,29 @@ type CatalogClient = Redis & CatalogCommands;
  * its live generation, that generation's schema and the reindex state (JSON); per knowledge base a
  * hash maps content hashes to documents (duplicate uploads), and per document a hash maps the
  * generations it is complete in to its chunk counts. Every change that touches more than one key,
- * or reads before it writes, runs as one Lua script (catalog-scripts.ts), so it is atomic: a claim
- * never races a delete, an update never brings a deleted document back, and a switch never misses
- * a document completed meanwhile.
+ * or reads before it writes, runs as one Lua script (catalog-scripts.ts) on the keys of one
+ * knowledge base, so it is atomic: a claim never races a delete, an update never brings a deleted
+ * document back, and a switch never misses a document completed meanwhile.
+ *
+ * The list of knowledge bases (and, on a Redis Cluster, which knowledge base a document belongs
+ * to) lives apart from a knowledge base's keys and is written in a step of its own: an id is listed
+ * before its knowledge base is created and unlisted after it is deleted, so a reader may find a
+ * listed id without a knowledge base (skipped), never a knowledge base that is not listed.
  *
  * Reindex leases are compared with this process's clock (`now`), so processes sharing a catalog
  * need clocks that agree to well within a lease.
  */
 export class RedisCatalog implements Catalog {
   readonly #client: CatalogClient;
-  readonly #prefix: string;
+  readonly #keys: CatalogKeys;
   readonly #now: () => Date;
 
   constructor(options: RedisCatalogOptions) {
-    this.#prefix = `${options.keyPrefix ?? 'passage'}:catalog:`;
+    this.#keys = catalogKeys(options.keyPrefix ?? 'passage', options.cluster ?? false);
     this.#now = options.now ?? (() => new Date());
-    const client = new Redis(options.url, {
+    const client = createRedisClient({
+      url: options.url,
+      cluster: options.cluster ?? false,
       connectionName: 'passage-catalog',
       // Fail a command after two reconnection attempts (about a second) instead of ioredis's 20: the
       // API answers 503 and a worker's job is retried, rather than both hanging while Redis is down.
@@ -97,18 +116,7 @@ export class RedisCatalog implements Catalog {
     // listener keeps ioredis from printing them as unhandled.
     const logger = options.logger ?? silentLogger;
     client.on('error', (error: Error) => logger.warn({ err: error }, 'Redis connection problem (catalog)'));
-    client.defineCommand('passageCreateKnowledgeBase', { lua: createKnowledgeBaseScript, numberOfKeys: 0 });
-    client.defineCommand('passageBeginReindex', { lua: beginReindexScript, numberOfKeys: 0 });
-    client.defineCommand('passageRenewReindex', { lua: renewReindexScript, numberOfKeys: 0 });
-    client.defineCommand('passageAbandonReindex', { lua: abandonReindexScript, numberOfKeys: 0 });
-    client.defineCommand('passageSwitchGeneration', { lua: switchGenerationScript, numberOfKeys: 0 });
-    client.defineCommand('passageRecordDocumentGeneration', { lua: recordDocumentGenerationScript, numberOfKeys: 0 });
-    client.defineCommand('passageCompleteDocument', { lua: completeDocumentScript, numberOfKeys: 0 });
-    client.defineCommand('passageCreateDocuments', { lua: createDocumentsScript, numberOfKeys: 0 });
-    client.defineCommand('passageUpdateDocument', { lua: updateDocumentScript, numberOfKeys: 0 });
-    client.defineCommand('passageClaimDocument', { lua: claimDocumentScript, numberOfKeys: 0 });
-    client.defineCommand('passageDeleteDocument', { lua: deleteDocumentScript, numberOfKeys: 0 });
-    client.defineCommand('passageDeleteKnowledgeBase', { lua: deleteKnowledgeBaseScript, numberOfKeys: 0 });
+    for (const [name, lua] of Object.entries(scripts)) client.defineCommand(name, { lua });
     this.#client = client as CatalogClient;
   }
 
@@ -116,13 +124,12 @@ export class RedisCatalog implements Catalog {
     return this.#run(async () => {
       const createdAt = this.#now();
       const schema: GenerationSchema = { embeddingModel: input.schema.embeddingModel, denseDimensions: input.schema.denseDimensions };
-      const created = await this.#client.passageCreateKnowledgeBase(
-        this.#prefix,
-        input.id,
-        input.name,
-        createdAt.toISOString(),
-        String(createdAt.getTime()),
-        JSON.stringify(schema),
+      // Listed first: an id listed without its knowledge base is skipped by readers (see the class).
+      await this.#client.zadd(this.#keys.knowledgeBases, 'NX', createdAt.getTime(), input.id);
+      const created = await this.#script<number>(
+        'passageCreateKnowledgeBase',
+        [this.#keys.knowledgeBase(input.id)],
+        [input.id, input.name, createdAt.toISOString(), JSON.stringify(schema)],
       );
       if (created !== 1) throw new AppError('internal_error', `Knowledge base ${input.id} already exists`);
       return { id: input.id, name: input.name, createdAt: createdAt.toISOString(), generation: 1, schema, reindex: null };
@@ -130,15 +137,16 @@ export class RedisCatalog implements Catalog {
   }
 
   async getKnowledgeBase(id: string): Promise<KnowledgeBase | null> {
-    return this.#run(async () => toKnowledgeBase(await this.#client.hgetall(this.#knowledgeBaseKey(id))));
+    return this.#run(async () => toKnowledgeBase(await this.#client.hgetall(this.#keys.knowledgeBase(id))));
   }
 
   async listKnowledgeBases(): Promise<KnowledgeBase[]> {
     return this.#run(async () => {
-      const ids = await this.#client.zrange(`${this.#prefix}kbs`, '0', '-1');
-      const pipeline = this.#client.pipeline();
-      for (const id of ids) pipeline.hgetall(this.#knowledgeBaseKey(id));
-      return pipelineResults<Record<string, string>>(await pipeline.exec()).flatMap((hash) => {
+      const ids = await this.#client.zrange(this.#keys.knowledgeBases, '0', '-1');
+      // One key per knowledge base, each in a slot of its own on a cluster: separate commands, which
+      // ioredis sends without waiting for each other.
+      const hashes = await Promise.all(ids.map((id) => this.#client.hgetall(this.#keys.knowledgeBase(id))));
+      return hashes.flatMap((hash) => {
         const knowledgeBase = toKnowledgeBase(hash);
         return knowledgeBase === null ? [] : [knowledgeBase];
       });
@@ -146,20 +154,37 @@ export class RedisCatalog implements Catalog {
   }
 
   async deleteKnowledgeBase(id: string): Promise<boolean> {
-    return this.#run(async () => (await this.#client.passageDeleteKnowledgeBase(this.#prefix, id)) === 1);
+    return this.#run(async () => {
+      const keys = this.#keys;
+      let deletedIds: string[] = [];
+      const deleted = await this.#retrying(async () => {
+        deletedIds = await this.#client.zrange(keys.documents(id), '0', '-1');
+        return this.#script<number>(
+          'passageDeleteKnowledgeBase',
+          [
+            ...keys.statuses(id),
+            keys.knowledgeBase(id),
+            keys.documents(id),
+            keys.hashes(id),
+            ...deletedIds.flatMap((documentId) => [keys.document(id, documentId), keys.generations(id, documentId)]),
+          ],
+          deletedIds,
+        );
+      });
+      await this.#forgetDocuments(deleted === 1 ? deletedIds : []);
+      await this.#client.zrem(keys.knowledgeBases, id);
+      return deleted === 1;
+    });
   }
 
   async beginReindex(knowledgeBaseId: string, input: { owner: string; leaseMs: number; schema: GenerationSchema }): Promise<ReindexLease> {
     return this.#run(async () => {
       const now = this.#now();
       const schema: GenerationSchema = { embeddingModel: input.schema.embeddingModel, denseDimensions: input.schema.denseDimensions };
-      const [outcome, stored] = await this.#client.passageBeginReindex(
-        this.#prefix,
-        knowledgeBaseId,
-        input.owner,
-        now.toISOString(),
-        new Date(now.getTime() + input.leaseMs).toISOString(),
-        JSON.stringify(schema),
+      const [outcome, stored] = await this.#script<string[]>(
+        'passageBeginReindex',
+        [this.#keys.knowledgeBase(knowledgeBaseId)],
+        [input.owner, now.toISOString(), new Date(now.getTime() + input.leaseMs).toISOString(), JSON.stringify(schema)],
       );
       if (outcome === 'not_found') throw knowledgeBaseNotFound(knowledgeBaseId);
       const state = JSON.parse(stored!) as ReindexState;
@@ -172,17 +197,30 @@ export class RedisCatalog implements Catalog {
     return this.#run(async () => {
       const leaseEnd = new Date(this.#now().getTime() + input.leaseMs).toISOString();
       const progress = input.progress === undefined ? '' : JSON.stringify(input.progress);
-      return (await this.#client.passageRenewReindex(this.#prefix, knowledgeBaseId, input.owner, leaseEnd, progress)) === 1;
+      return (await this.#script<number>('passageRenewReindex', [this.#keys.knowledgeBase(knowledgeBaseId)], [input.owner, leaseEnd, progress])) === 1;
     });
   }
 
   async abandonReindex(knowledgeBaseId: string, owner: string): Promise<void> {
-    await this.#run(() => this.#client.passageAbandonReindex(this.#prefix, knowledgeBaseId, owner));
+    await this.#run(() => this.#script<number>('passageAbandonReindex', [this.#keys.knowledgeBase(knowledgeBaseId)], [owner]));
   }
 
   async switchGeneration(knowledgeBaseId: string, input: { owner: string; targetGeneration: number }): Promise<GenerationSwitch> {
     return this.#run(async () => {
-      const [outcome, ...rest] = await this.#client.passageSwitchGeneration(this.#prefix, knowledgeBaseId, input.owner, String(input.targetGeneration));
+      const keys = this.#keys;
+      const [outcome, ...rest] = await this.#retrying(async () => {
+        const ids = await this.#client.zrange(keys.documents(knowledgeBaseId), '0', '-1');
+        const answer = await this.#script<string[]>(
+          'passageSwitchGeneration',
+          [
+            keys.knowledgeBase(knowledgeBaseId),
+            keys.documents(knowledgeBaseId),
+            ...ids.flatMap((id) => [keys.document(knowledgeBaseId, id), keys.generations(knowledgeBaseId, id)]),
+          ],
+          [input.owner, String(input.targetGeneration), ...ids],
+        );
+        return answer[0] === 'retry' ? retryOutcome : answer;
+      });
       if (outcome === 'not_found') throw knowledgeBaseNotFound(knowledgeBaseId);
       if (outcome === 'conflict') {
         throw new ConflictError('reindex_in_progress', `The reindex of knowledge base ${knowledgeBaseId} is no longer held by this process`);
@@ -193,15 +231,23 @@ export class RedisCatalog implements Catalog {
   }
 
   async recordDocumentGeneration(documentId: string, generation: number, chunks: number): Promise<void> {
-    await this.#run(() => this.#client.passageRecordDocumentGeneration(this.#prefix, documentId, String(generation), String(chunks)));
+    await this.#run(async () => {
+      const knowledgeBaseId = await this.#knowledgeBaseOf(documentId);
+      if (knowledgeBaseId === null) return;
+      await this.#script<number>(
+        'passageRecordDocumentGeneration',
+        [this.#keys.document(knowledgeBaseId, documentId), this.#keys.generations(knowledgeBaseId, documentId)],
+        [String(generation), String(chunks)],
+      );
+    });
   }
 
   async documentsInGeneration(knowledgeBaseId: string, generation: number): Promise<Map<string, number>> {
     return this.#run(async () => {
-      const ids = await this.#client.zrange(`${this.#knowledgeBaseKey(knowledgeBaseId)}:documents`, '0', '-1');
+      const ids = await this.#client.zrange(this.#keys.documents(knowledgeBaseId), '0', '-1');
       if (ids.length === 0) return new Map<string, number>();
       const pipeline = this.#client.pipeline();
-      for (const id of ids) pipeline.hget(`${this.#documentKey(id)}:generations`, String(generation));
+      for (const id of ids) pipeline.hget(this.#keys.generations(knowledgeBaseId, id), String(generation));
       const counts = pipelineResults<string | null>(await pipeline.exec());
       return new Map(ids.flatMap((id, position) => (counts[position] == null ? [] : [[id, Number(counts[position])] as const])));
     });
@@ -212,13 +258,17 @@ export class RedisCatalog implements Catalog {
     if (unique.length === 0) return new Set();
     return this.#run(async () => {
       const pipeline = this.#client.pipeline();
-      for (const id of unique) pipeline.hmget(this.#documentKey(id), 'knowledgeBaseId', 'status');
+      for (const id of unique) pipeline.hmget(this.#keys.document(knowledgeBaseId, id), 'knowledgeBaseId', 'status');
       const fields = pipelineResults<Array<string | null>>(await pipeline.exec());
       const knowledgeBase = JSON.stringify(knowledgeBaseId);
       return new Set(unique.filter((_, position) => fields[position]?.[0] === knowledgeBase && fields[position]?.[1] === '"ready"'));
     });
   }
 
+  /**
+   * Records the uploads of each knowledge base in one step (one script per knowledge base: an upload
+   * request names one).
+   */
   async createDocuments(documents: NewDocument[]): Promise<CreatedDocument[]> {
     if (documents.length === 0) return [];
     return this.#run(async () => {
@@ -245,28 +295,21 @@ export class RedisCatalog implements Catalog {
           updatedAt: createdAt,
         };
       });
-      const argumentsList = records.flatMap((record) => [
-        record.knowledgeBaseId,
-        record.id,
-        String(Date.parse(record.createdAt)),
-        record.contentHash,
-        JSON.stringify(encodeFields(record)),
-      ]);
-      const result = await this.#client.passageCreateDocuments(this.#prefix, ...argumentsList);
-      if (result === -1) throw new NotFoundError('knowledge_base_not_found', 'The knowledge base does not exist');
-      if (result === -2) throw new AppError('internal_error', 'A document id is already taken');
-      if (typeof result === 'number') throw new AppError('internal_error', `Unexpected answer ${result} from the document creation script`);
-      return result.map(([outcome, ...flat]) => ({ document: toDocument(flatToRecord(flat))!, duplicate: outcome === 'duplicate' }));
+      const created = new Map<string, CreatedDocument>();
+      for (const [knowledgeBaseId, group] of groupBy(records, (record) => record.knowledgeBaseId)) {
+        for (const entry of await this.#createDocumentsOf(knowledgeBaseId, group)) created.set(entry.id, entry.created);
+      }
+      return records.map((record) => created.get(record.id)!);
     });
   }
 
   async findDocumentByName(knowledgeBaseId: string, name: string): Promise<DocumentRecord | null> {
     return this.#run(async () => {
       // Newest first; the first of that name wins.
-      const ids = await this.#client.zrevrange(`${this.#knowledgeBaseKey(knowledgeBaseId)}:documents`, '0', '-1');
+      const ids = await this.#client.zrevrange(this.#keys.documents(knowledgeBaseId), '0', '-1');
       if (ids.length === 0) return null;
       const pipeline = this.#client.pipeline();
-      for (const id of ids) pipeline.hget(this.#documentKey(id), 'name');
+      for (const id of ids) pipeline.hget(this.#keys.document(knowledgeBaseId, id), 'name');
       const names = pipelineResults<string | null>(await pipeline.exec());
       const wanted = JSON.stringify(name);
       const position = names.findIndex((stored) => stored === wanted);
@@ -276,34 +319,59 @@ export class RedisCatalog implements Catalog {
 
   async getDocument(knowledgeBaseId: string, documentId: string): Promise<DocumentRecord | null> {
     return this.#run(async () => {
-      const document = toDocument(await this.#client.hgetall(this.#documentKey(documentId)));
+      const document = toDocument(await this.#client.hgetall(this.#keys.document(knowledgeBaseId, documentId)));
       return document !== null && document.knowledgeBaseId === knowledgeBaseId ? document : null;
     });
   }
 
   async listDocuments(knowledgeBaseId: string): Promise<DocumentRecord[]> {
-    return this.#run(async () => this.#documentsByIds(await this.#client.zrange(`${this.#knowledgeBaseKey(knowledgeBaseId)}:documents`, '0', '-1')));
+    return this.#run(async () => this.#documentsByIds(knowledgeBaseId, await this.#client.zrange(this.#keys.documents(knowledgeBaseId), '0', '-1')));
   }
 
   async listDocumentsByStatus(statuses: DocumentStatus[]): Promise<DocumentRecord[]> {
     if (statuses.length === 0) return [];
     return this.#run(async () => {
-      const pipeline = this.#client.pipeline();
-      for (const status of new Set(statuses)) pipeline.zrange(`${this.#prefix}status:${status}`, '0', '-1', 'WITHSCORES');
-      const entries: Array<{ id: string; score: number }> = [];
-      for (const flat of pipelineResults<string[]>(await pipeline.exec())) {
-        for (let position = 0; position + 1 < flat.length; position += 2) {
-          entries.push({ id: flat[position]!, score: Number(flat[position + 1]) });
-        }
-      }
+      const keys = this.#keys;
+      // Standalone: one set per status for every knowledge base (the documents' keys do not depend
+      // on the knowledge base, so '' stands for it); cluster: the sets of each knowledge base.
+      const knowledgeBaseIds = keys.statusesPerKnowledgeBase ? await this.#client.zrange(keys.knowledgeBases, '0', '-1') : [''];
+      const perKnowledgeBase = await Promise.all(
+        knowledgeBaseIds.map(async (knowledgeBaseId) => {
+          const pipeline = this.#client.pipeline();
+          for (const status of new Set(statuses)) pipeline.zrange(keys.status(knowledgeBaseId, status), '0', '-1', 'WITHSCORES');
+          const entries: Array<{ knowledgeBaseId: string; id: string; score: number }> = [];
+          for (const flat of pipelineResults<string[]>(await pipeline.exec())) {
+            for (let position = 0; position + 1 < flat.length; position += 2) {
+              entries.push({ knowledgeBaseId, id: flat[position]!, score: Number(flat[position + 1]) });
+            }
+          }
+          return entries;
+        }),
+      );
+      const entries = perKnowledgeBase.flat();
       // Oldest first, ties by id: the order a single sorted set would give.
       entries.sort((left, right) => left.score - right.score || (left.id < right.id ? -1 : left.id > right.id ? 1 : 0));
-      return this.#documentsByIds(entries.map((entry) => entry.id));
+      const found = new Map<string, DocumentRecord>();
+      await Promise.all(
+        [...groupBy(entries, (entry) => entry.knowledgeBaseId)].map(async ([knowledgeBaseId, group]) => {
+          for (const document of await this.#documentsByIds(
+            knowledgeBaseId,
+            group.map((entry) => entry.id),
+          ))
+            found.set(document.id, document);
+        }),
+      );
+      return entries.flatMap((entry) => {
+        const document = found.get(entry.id);
+        return document === undefined ? [] : [document];
+      });
     });
   }
 
   async updateDocument(documentId: string, update: DocumentUpdate): Promise<DocumentRecord | null> {
     return this.#run(async () => {
+      const knowledgeBaseId = await this.#knowledgeBaseOf(documentId);
+      if (knowledgeBaseId === null) return null;
       const fields: Partial<Record<keyof DocumentRecord, unknown>> = { updatedAt: this.#now().toISOString() };
       if (update.status !== undefined) fields.status = update.status;
       if (update.progress !== undefined) fields.progress = update.progress;
@@ -312,13 +380,20 @@ export class RedisCatalog implements Catalog {
       if (update.type !== undefined) fields.type = update.type;
       if (update.error !== undefined) fields.error = update.error;
       const pairs = Object.entries(fields).flatMap(([name, value]) => [name, JSON.stringify(value)]);
-      const hash = await this.#client.passageUpdateDocument(this.#prefix, documentId, ...pairs);
+      const hash = await this.#script<string[] | null>(
+        'passageUpdateDocument',
+        [...this.#keys.statuses(knowledgeBaseId), this.#keys.document(knowledgeBaseId, documentId)],
+        [documentId, ...pairs],
+      );
       return hash === null ? null : toDocument(flatToRecord(hash));
     });
   }
 
   async completeDocument(documentId: string, chunks: number): Promise<{ document: DocumentRecord; replaced: string | null } | null> {
     return this.#run(async () => {
+      const knowledgeBaseId = await this.#knowledgeBaseOf(documentId);
+      if (knowledgeBaseId === null) return null;
+      const keys = this.#keys;
       const fields: Partial<Record<keyof DocumentRecord, unknown>> = {
         status: 'ready',
         chunks,
@@ -327,22 +402,61 @@ export class RedisCatalog implements Catalog {
         updatedAt: this.#now().toISOString(),
       };
       const pairs = Object.entries(fields).flatMap(([name, value]) => [name, JSON.stringify(value)]);
-      const result = await this.#client.passageCompleteDocument(this.#prefix, documentId, ...pairs);
+      const result = await this.#retrying(async () => {
+        const stored = JSON.parse((await this.#client.hget(keys.document(knowledgeBaseId, documentId), 'replaces')) ?? 'null') as unknown;
+        const replaces = typeof stored === 'string' && stored !== documentId ? stored : '';
+        const replacedId = replaces === '' ? documentId : replaces;
+        return this.#script<string[] | null>(
+          'passageCompleteDocument',
+          [
+            ...keys.statuses(knowledgeBaseId),
+            keys.document(knowledgeBaseId, documentId),
+            keys.documents(knowledgeBaseId),
+            keys.hashes(knowledgeBaseId),
+            keys.document(knowledgeBaseId, replacedId),
+            keys.generations(knowledgeBaseId, replacedId),
+          ],
+          [documentId, replaces, ...pairs],
+        );
+      });
       if (result === null) return null;
       const [replaced, ...flat] = result;
-      return { document: toDocument(flatToRecord(flat))!, replaced: replaced === '' || replaced === undefined ? null : replaced };
+      const replacedId = replaced === '' || replaced === undefined ? null : replaced;
+      if (replacedId !== null) await this.#forgetDocuments([replacedId]);
+      return { document: toDocument(flatToRecord(flat))!, replaced: replacedId };
     });
   }
 
   async claimDocument(documentId: string): Promise<DocumentRecord | null> {
     return this.#run(async () => {
-      const hash = await this.#client.passageClaimDocument(this.#prefix, documentId, JSON.stringify(this.#now().toISOString()));
+      const knowledgeBaseId = await this.#knowledgeBaseOf(documentId);
+      if (knowledgeBaseId === null) return null;
+      const hash = await this.#script<string[] | null>(
+        'passageClaimDocument',
+        [...this.#keys.statuses(knowledgeBaseId), this.#keys.document(knowledgeBaseId, documentId)],
+        [documentId, JSON.stringify(this.#now().toISOString())],
+      );
       return hash === null ? null : toDocument(flatToRecord(hash));
     });
   }
 
   async deleteDocument(knowledgeBaseId: string, documentId: string): Promise<boolean> {
-    return this.#run(async () => (await this.#client.passageDeleteDocument(this.#prefix, knowledgeBaseId, documentId, JSON.stringify(knowledgeBaseId))) === 1);
+    return this.#run(async () => {
+      const keys = this.#keys;
+      const deleted = await this.#script<number>(
+        'passageDeleteDocument',
+        [
+          ...keys.statuses(knowledgeBaseId),
+          keys.document(knowledgeBaseId, documentId),
+          keys.generations(knowledgeBaseId, documentId),
+          keys.documents(knowledgeBaseId),
+          keys.hashes(knowledgeBaseId),
+        ],
+        [documentId, JSON.stringify(knowledgeBaseId)],
+      );
+      if (deleted === 1) await this.#forgetDocuments([documentId]);
+      return deleted === 1;
+    });
   }
 
   async close(): Promise<void> {
@@ -355,10 +469,70 @@ export class RedisCatalog implements Catalog {
     }
   }
 
-  async #documentsByIds(ids: string[]): Promise<DocumentRecord[]> {
+  /** Creates the documents of one knowledge base; returns each with its outcome, by id. */
+  async #createDocumentsOf(knowledgeBaseId: string, records: DocumentRecord[]): Promise<Array<{ id: string; created: CreatedDocument }>> {
+    const keys = this.#keys;
+    const tracked = records.map((record) => keys.documentKnowledgeBase(record.id));
+    // Which knowledge base a document belongs to is written before the document: a leftover of an
+    // upload that failed points at a document that does not exist, which reads as "gone".
+    await Promise.all(tracked.flatMap((key) => (key === null ? [] : [this.#client.set(key, knowledgeBaseId)])));
+    const result = await this.#retrying(async () => {
+      const earlier = await this.#client.hmget(keys.hashes(knowledgeBaseId), ...records.map((record) => record.contentHash));
+      return this.#script<number | string[][]>(
+        'passageCreateDocuments',
+        [
+          ...keys.statuses(knowledgeBaseId),
+          keys.knowledgeBase(knowledgeBaseId),
+          keys.documents(knowledgeBaseId),
+          keys.hashes(knowledgeBaseId),
+          ...records.flatMap((record, position) => [keys.document(knowledgeBaseId, record.id), keys.document(knowledgeBaseId, earlier[position] ?? record.id)]),
+        ],
+        records.flatMap((record, position) => [
+          record.id,
+          String(Date.parse(record.createdAt)),
+          record.contentHash,
+          JSON.stringify(encodeFields(record)),
+          earlier[position] ?? '',
+        ]),
+      );
+    });
+    if (typeof result === 'number') {
+      await this.#forgetDocuments(records.map((record) => record.id));
+      if (result === -1) throw new NotFoundError('knowledge_base_not_found', 'The knowledge base does not exist');
+      if (result === -2) throw new AppError('internal_error', 'A document id is already taken');
+      throw new AppError('internal_error', `Unexpected answer ${result} from the document creation script`);
+    }
+    const entries = result.map(([outcome, ...flat], position) => ({
+      id: records[position]!.id,
+      created: { document: toDocument(flatToRecord(flat))!, duplicate: outcome === 'duplicate' },
+    }));
+    await this.#forgetDocuments(entries.filter((entry) => entry.created.duplicate).map((entry) => entry.id));
+    return entries;
+  }
+
+  /** Drops what tells which knowledge base these (deleted or never created) documents belong to. */
+  async #forgetDocuments(documentIds: string[]): Promise<void> {
+    await Promise.all(
+      documentIds.flatMap((id) => {
+        const key = this.#keys.documentKnowledgeBase(id);
+        return key === null ? [] : [this.#client.unlink(key)];
+      }),
+    );
+  }
+
+  /** The knowledge base a document belongs to, or null when it does not exist. */
+  async #knowledgeBaseOf(documentId: string): Promise<string | null> {
+    const key = this.#keys.documentKnowledgeBase(documentId);
+    if (key !== null) return this.#client.get(key);
+    // Standalone: the document's key does not depend on its knowledge base; its hash names it.
+    const stored = await this.#client.hget(this.#keys.document('', documentId), 'knowledgeBaseId');
+    return stored === null ? null : (JSON.parse(stored) as string);
+  }
+
+  async #documentsByIds(knowledgeBaseId: string, ids: string[]): Promise<DocumentRecord[]> {
     if (ids.length === 0) return [];
     const pipeline = this.#client.pipeline();
-    for (const id of ids) pipeline.hgetall(this.#documentKey(id));
+    for (const id of ids) pipeline.hgetall(this.#keys.document(knowledgeBaseId, id));
     // A document deleted between the two reads is simply not listed.
     return pipelineResults<Record<string, string>>(await pipeline.exec()).flatMap((hash) => {
       const document = toDocument(hash);
@@ -366,12 +540,17 @@ export class RedisCatalog implements Catalog {
     });
   }
 
-  #knowledgeBaseKey(id: string): string {
-    return `${this.#prefix}kb:${id}`;
+  #script<T>(name: ScriptName, keys: string[], args: string[]): Promise<T> {
+    return this.#client[name](keys.length, ...keys, ...args) as Promise<T>;
   }
 
-  #documentKey(id: string): string {
-    return `${this.#prefix}document:${id}`;
+  /** Runs `work` again while it answers `retry` (what it read changed before its script ran). */
+  async #retrying<T>(work: () => Promise<T | typeof retryOutcome>): Promise<T> {
+    for (let attempt = 1; attempt <= maxScriptRetries; attempt += 1) {
+      const outcome = await work();
+      if (outcome !== retryOutcome) return outcome;
+    }
+    throw new AppError('service_unavailable', 'The catalog changed under every attempt of a change; try again', { retryable: true });
   }
 
   async #run<T>(work: () => Promise<T>): Promise<T> {
@@ -381,6 +560,16 @@ export class RedisCatalog implements Catalog {
       throw toRedisError(error, 'catalog');
     }
   }
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const group = groups.get(key(item));
+    if (group === undefined) groups.set(key(item), [item]);
+    else group.push(item);
+  }
+  return groups;
 }
 
 function encodeFields(record: DocumentRecord): Record<string, string> {

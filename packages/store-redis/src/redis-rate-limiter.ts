@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis';
 import { silentLogger, type Logger, type RateDecision, type RateLimiter, type TokenBucketSettings } from '@passage/spec';
+import { createRedisClient, type RedisClient } from './redis-client.js';
 import { toRedisError } from './redis-error.js';
 
 /**
@@ -30,13 +30,16 @@ return {allowed, waitMs}
 `;
 
 export interface RedisRateLimiterOptions extends TokenBucketSettings {
+  /** `redis://[user:password@]host:port[/db]`; with `cluster`, one node of the cluster. */
   url: string;
-  /** Start of every key; buckets are `${keyPrefix}:rate:<caller>`. Default: `passage`. */
+  /** Start of every key; buckets are `${keyPrefix}:rate:<caller>` (one key each, so any slot of a cluster). Default: `passage`. */
   keyPrefix?: string;
+  /** `true`: `url` is a node of a Redis Cluster. Default: false. */
+  cluster?: boolean;
   logger?: Logger;
 }
 
-type RateClient = Redis & { passageTakeToken(key: string, perMs: string, burst: string): Promise<[number, number]> };
+type RateClient = RedisClient & { passageTakeToken(key: string, perMs: string, burst: string): Promise<[number, number]> };
 
 /** Token buckets in Redis, shared by every API replica (the scaled mode). */
 export class RedisRateLimiter implements RateLimiter {
@@ -47,7 +50,7 @@ export class RedisRateLimiter implements RateLimiter {
   constructor(options: RedisRateLimiterOptions) {
     this.#prefix = `${options.keyPrefix ?? 'passage'}:rate:`;
     this.#settings = { perMinute: options.perMinute, burst: options.burst };
-    const client = new Redis(options.url, { connectionName: 'passage-rate-limit', maxRetriesPerRequest: 2 });
+    const client = createRedisClient({ url: options.url, cluster: options.cluster ?? false, connectionName: 'passage-rate-limit', maxRetriesPerRequest: 2 });
     const logger = options.logger ?? silentLogger;
     client.on('error', (error: Error) => logger.warn({ err: error }, 'Redis connection problem (rate limits)'));
     client.defineCommand('passageTakeToken', { lua: takeTokenScript, numberOfKeys: 1 });

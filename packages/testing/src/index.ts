@@ -26,3 +26,4 @@ export * from './document-error-of.js';
 export * from './zip-archive-writer.js';
 export * from './qdrant-process.js';
 export * from './real-qdrant-deployment.js';
+export * from './redis-cluster.js';
