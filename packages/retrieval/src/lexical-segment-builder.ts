@@ -1,3 +1,4 @@
+import type { Bm25Options } from './bm25-index.js';
 import { encodeLexicalSegment, frequencyArray } from './lexical-segment.js';
 
 /** One chunk as a segment is built from it: terms as the store keeps them (JSON text) or parsed. */
@@ -66,6 +67,8 @@ function sortedOrder(strings: readonly string[]): { order: Int32Array; rank: Int
  * (by id) keeps its last version.
  */
 export class LexicalSegmentBuilder {
+  readonly #k1: number;
+  readonly #b: number;
   readonly #termNumbers = new Map<string, number>();
   readonly #terms: string[] = [];
   readonly #documentNumbers = new Map<string, number>();
@@ -78,6 +81,16 @@ export class LexicalSegmentBuilder {
   readonly #forwardTerms = new GrowingArray((capacity) => new Int32Array(capacity));
   readonly #forwardFrequencies = new GrowingArray((capacity) => new Float64Array(capacity));
   #vectorCount = 0;
+
+  /**
+   * `bm25`: the k1 and b the segment's stored term saturations (the pruning bounds) are computed
+   * for; an index searching with other values works its bounds out itself. Default k1 1.2, b 0.75,
+   * as the index's.
+   */
+  constructor(options: { bm25?: Bm25Options } = {}) {
+    this.#k1 = options.bm25?.k1 ?? 1.2;
+    this.#b = options.bm25?.b ?? 0.75;
+  }
 
   get chunkCount(): number {
     return this.#chunkNumbers.size;
@@ -181,6 +194,23 @@ export class LexicalSegmentBuilder {
       chunkLengths[slot] = length;
     }
 
+    // Per term, the largest saturation of its postings at this segment's average chunk length.
+    let totalLength = 0;
+    for (let slot = 0; slot < chunkCount; slot += 1) totalLength += chunkLengths[slot] as number;
+    const averageChunkLength = totalLength > 0 ? totalLength / chunkCount : 1;
+    const k1 = this.#k1;
+    const b = this.#b;
+    const termSaturations = new Float64Array(termCount);
+    for (let term = 0; term < termCount; term += 1) {
+      let maximum = 0;
+      for (let position = postingOffsets[term] as number; position < (postingOffsets[term + 1] as number); position += 1) {
+        const frequency = postingFrequencies[position] as number;
+        const saturation = frequency / (frequency + k1 * (1 - b + (b * (chunkLengths[postingSlots[position] as number] as number)) / averageChunkLength));
+        if (saturation > maximum) maximum = saturation;
+      }
+      termSaturations[term] = maximum;
+    }
+
     // Document postings: each document's summed frequencies, then inverted as above.
     const sums = new Float64Array(termCount);
     const touchedTerms = new Int32Array(termCount);
@@ -257,6 +287,8 @@ export class LexicalSegmentBuilder {
       documentIdOffsets: packedDocuments.offsets,
       documentChunkStarts,
       documentLengths,
+      termSaturations,
+      saturation: { k1, b, averageChunkLength },
     });
   }
 }

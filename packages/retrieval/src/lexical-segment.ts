@@ -12,11 +12,17 @@
  * - document postings per term: document slots and summed frequencies (the same way);
  * - chunks by slot: id (UTF-8 bytes and offsets), length (sum of frequencies), document slot;
  * - documents by slot, sorted by id: id, first chunk slot (a document's chunks are consecutive) and
- *   length.
- * A 4-byte header length and a JSON header come first.
+ *   length;
+ * - per term (version 2 on): the largest saturation f / (f + k1 · (1 − b + b · |c| / avgdl)) of its
+ *   chunk postings, for the k1, b and average chunk length the header names: what dynamic pruning
+ *   bounds a term's contribution with (see pruned-search.ts).
+ * A 4-byte header length and a JSON header come first. Version 1 files (without the saturations)
+ * are still read: the index then works the bounds out itself, per term on first use.
  */
 const formatName = 'passage-lexical-segment';
-const formatVersion = 1;
+const formatVersion = 2;
+/** Versions this code reads. */
+const readableVersions: readonly number[] = [1, 2];
 const alignment = 8;
 
 type Section =
@@ -35,7 +41,8 @@ type Section =
   | 'documentIdBytes'
   | 'documentIdOffsets'
   | 'documentChunkStarts'
-  | 'documentLengths';
+  | 'documentLengths'
+  | 'termSaturations';
 
 type SectionArray = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array;
 
@@ -73,7 +80,16 @@ interface SegmentHeader {
   termCount: number;
   frequencyType: FrequencyType;
   documentFrequencyType: FrequencyType;
+  /** What `termSaturations` was computed with (version 2 on). */
+  saturation?: SaturationParameters;
   sections: Record<Section, [byteOffset: number, length: number]>;
+}
+
+/** The BM25 parameters and average chunk length the stored term saturations were computed with. */
+export interface SaturationParameters {
+  k1: number;
+  b: number;
+  averageChunkLength: number;
 }
 
 /** The parts of a segment, as the builder makes them. */
@@ -96,6 +112,8 @@ export interface LexicalSegmentParts {
   documentIdOffsets: Uint32Array;
   documentChunkStarts: Uint32Array;
   documentLengths: Float64Array;
+  termSaturations: Float64Array;
+  saturation: SaturationParameters;
 }
 
 const sectionOrder: readonly Section[] = [
@@ -115,6 +133,7 @@ const sectionOrder: readonly Section[] = [
   'documentIdOffsets',
   'documentChunkStarts',
   'documentLengths',
+  'termSaturations',
 ];
 
 const alignUp = (value: number) => Math.ceil(value / alignment) * alignment;
@@ -142,6 +161,7 @@ export function encodeLexicalSegment(parts: LexicalSegmentParts): Uint8Array {
     termCount: parts.termOffsets.length - 1,
     frequencyType: frequencyTypeOf(parts.postingFrequencies),
     documentFrequencyType: frequencyTypeOf(parts.documentPostingFrequencies),
+    saturation: parts.saturation,
     sections,
   });
   let headerBytes = 0;
@@ -185,6 +205,9 @@ export class LexicalSegment {
   readonly chunkDocuments: Int32Array;
   readonly documentChunkStarts: Uint32Array;
   readonly documentLengths: Float64Array;
+  /** Per term, the largest saturation of its chunk postings under {@link saturation}; null in a version 1 file. */
+  readonly termSaturations: Float64Array | null;
+  readonly saturation: SaturationParameters | null;
   readonly #termText: Buffer;
   readonly #termOffsets: Uint32Array;
   readonly #chunkIdText: Buffer;
@@ -202,8 +225,8 @@ export class LexicalSegment {
     } catch (error) {
       throw new LexicalSegmentFormatError(`not a lexical segment: ${(error as Error).message}`);
     }
-    if (header.format !== formatName || header.version !== formatVersion) {
-      throw new LexicalSegmentFormatError(`not a ${formatName} of version ${formatVersion}: ${header.format} ${header.version}`);
+    if (header.format !== formatName || !readableVersions.includes(header.version)) {
+      throw new LexicalSegmentFormatError(`not a ${formatName} of version ${readableVersions.join(' or ')}: ${header.format} ${header.version}`);
     }
     const view = <T extends SectionArray>(name: Section, type: new (buffer: ArrayBufferLike, byteOffset: number, length: number) => T): T => {
       const [offset, length] = header.sections[name];
@@ -241,7 +264,11 @@ export class LexicalSegment {
     this.#documentIdOffsets = view('documentIdOffsets', Uint32Array);
     this.documentChunkStarts = view('documentChunkStarts', Uint32Array);
     this.documentLengths = view('documentLengths', Float64Array);
+    const stored = header.version >= 2 && header.saturation !== undefined;
+    this.termSaturations = stored ? view('termSaturations', Float64Array) : null;
+    this.saturation = stored ? (header.saturation as SaturationParameters) : null;
     if (
+      (this.termSaturations !== null && this.termSaturations.length !== this.termCount) ||
       this.#termOffsets.length !== this.termCount + 1 ||
       this.postingOffsets.length !== this.termCount + 1 ||
       this.chunkLengths.length !== this.chunkCount ||

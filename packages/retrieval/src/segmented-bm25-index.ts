@@ -1,6 +1,7 @@
 import type { Bm25Options } from './bm25-index.js';
-import { addPostings, type Scoring } from './bm25-scoring.js';
+import { addPostings, maximumSaturation, type Scoring } from './bm25-scoring.js';
 import type { LexicalSegment } from './lexical-segment.js';
+import { searchPruned, type PrunedTerm } from './pruned-search.js';
 import { TopHeap, type RankedHit } from './top-heap.js';
 
 /** A chunk of a document as the index takes it. */
@@ -28,6 +29,19 @@ interface TailDocumentList {
 const termsPerStep = 65_536;
 /** Chunks added between two yields. */
 const chunksPerStep = 256;
+
+/** Rounding room of a term's bound (see pruned-search.ts). */
+const boundSlack = 1 + 1e-9;
+
+/** How {@link SegmentedBm25Index.search} goes through the segment's postings. */
+export interface SegmentSearchOptions {
+  /**
+   * Score every posting of the query's terms (term at a time) instead of skipping, with MaxScore,
+   * the chunks that cannot enter the top k. Both give the same hits and scores; this is for tests
+   * and measurements. Default false.
+   */
+  exhaustive?: boolean;
+}
 
 /**
  * BM25 over chunks and over whole documents (the sum of their chunks' terms), with the same scores
@@ -77,6 +91,14 @@ export class SegmentedBm25Index {
   private chunkNormalizations = new Float64Array(0);
   private documentNormalizations = new Float64Array(0);
   private normalizationsCurrent = false;
+  private averageChunkLength = 0;
+  /**
+   * Per term of the segment, its largest saturation f / (f + normalization) and the average chunk
+   * length it was taken at: the segment's own (stored at build) when it was built for this k1 and
+   * b, else worked out here on the term's first search (NaN until then).
+   */
+  private termSaturations: Float64Array | null = null;
+  private termSaturationAverages: Float64Array | null = null;
 
   constructor(options: Bm25Options = {}, base: LexicalSegment | null = null) {
     this.k1 = options.k1 ?? 1.2;
@@ -274,9 +296,11 @@ export class SegmentedBm25Index {
   /**
    * The `topK` best chunks for the query, by score descending then id ascending: BM25 of the chunk
    * plus `documentWeight` times BM25 of its whole document. Only chunks sharing a term with the
-   * query are returned.
+   * query are returned. Document scores are computed in full (they are few); the tail's chunks are
+   * scored in full, the segment's with MaxScore pruning (see pruned-search.ts) unless
+   * `options.exhaustive`: the same hits and scores either way.
    */
-  search(queryTerms: Record<string, number>, topK: number, documentWeight: number): RankedHit[] {
+  search(queryTerms: Record<string, number>, topK: number, documentWeight: number, options: SegmentSearchOptions = {}): RankedHit[] {
     if (!(topK >= 1) || this.liveChunks === 0) return [];
     const slotCount = this.baseChunks + this.tailChunkIds.length;
     const documentSlotCount = this.baseDocuments + this.tailDocumentIds.length;
@@ -299,7 +323,9 @@ export class SegmentedBm25Index {
     }
     const scores = this.scores;
     const touched = this.touched;
-    const touchedCount = this.accumulateChunks(terms);
+    const exhaustive = options.exhaustive === true || base === null;
+    const chunkWeights: number[] = [];
+    const touchedCount = this.accumulateChunks(terms, exhaustive, chunkWeights);
     let touchedDocumentCount = 0;
     try {
       if (documentWeight > 0) touchedDocumentCount = this.accumulateDocuments(terms);
@@ -317,6 +343,7 @@ export class SegmentedBm25Index {
         }
         if (heap.wouldAccept(slot, score)) heap.push(slot, score);
       }
+      if (!exhaustive) this.searchSegment(terms, chunkWeights, documentWeight, touchedDocumentCount, heap);
       return heap.sorted();
     } finally {
       for (let index = 0; index < touchedCount; index += 1) scores[touched[index] as number] = 0;
@@ -324,16 +351,96 @@ export class SegmentedBm25Index {
     }
   }
 
-  private accumulateChunks(terms: Array<[string, number, number]>): number {
+  /** The segment's chunks into the heap, pruned: each query term's list with the bound of its contribution. */
+  private searchSegment(
+    terms: Array<[string, number, number]>,
+    chunkWeights: number[],
+    documentWeight: number,
+    touchedDocumentCount: number,
+    heap: TopHeap,
+  ): void {
+    const base = this.base as LexicalSegment;
+    const lists: PrunedTerm[] = [];
+    terms.forEach(([, , baseNumber], index) => {
+      const termWeight = chunkWeights[index] as number;
+      if (baseNumber < 0 || !(termWeight > 0)) return;
+      const first = base.postingOffsets[baseNumber] as number;
+      const end = base.postingOffsets[baseNumber + 1] as number;
+      if (first === end) return;
+      const bound = termWeight * (this.k1 + 1) * this.saturationBound(baseNumber) * boundSlack;
+      lists.push({ slots: base.postingSlots, frequencies: base.postingFrequencies, first, end, termWeight, bound });
+    });
+    if (lists.length === 0) return;
+    let extraBound = 0;
+    const documentScores = this.documentScores;
+    if (documentWeight > 0) {
+      for (let index = 0; index < touchedDocumentCount; index += 1) {
+        const document = this.touchedDocuments[index] as number;
+        if (document < this.baseDocuments) extraBound = Math.max(extraBound, documentWeight * (documentScores[document] as number));
+      }
+    }
+    const chunkDocuments = base.chunkDocuments;
+    searchPruned({
+      terms: lists,
+      k1: this.k1,
+      normalizations: this.chunkNormalizations,
+      extra: documentWeight > 0 ? (slot) => documentWeight * (documentScores[chunkDocuments[slot] as number] as number) : null,
+      extraBound: extraBound * boundSlack,
+      heap,
+    });
+  }
+
+  /** An upper bound of f / (f + normalization) over the segment term's live postings, at today's normalizations. */
+  private saturationBound(term: number): number {
+    const base = this.base as LexicalSegment;
+    if (this.termSaturations === null) {
+      const stored = base.saturation;
+      if (base.termSaturations !== null && stored !== null && stored.k1 === this.k1 && stored.b === this.b) {
+        this.termSaturations = base.termSaturations;
+        this.termSaturationAverages = new Float64Array(1).fill(stored.averageChunkLength);
+      } else {
+        this.termSaturations = new Float64Array(base.termCount).fill(Number.NaN);
+        this.termSaturationAverages = new Float64Array(base.termCount);
+      }
+    }
+    const averages = this.termSaturationAverages as Float64Array;
+    const shared = averages.length === 1;
+    let saturation = this.termSaturations[term] as number;
+    if (Number.isNaN(saturation)) {
+      saturation = maximumSaturation(
+        base.postingSlots,
+        base.postingFrequencies,
+        base.postingOffsets[term] as number,
+        base.postingOffsets[term + 1] as number,
+        this.chunkNormalizations,
+      );
+      this.termSaturations[term] = saturation;
+      averages[term] = this.averageChunkLength;
+    }
+    // Taken at another average length: a longer average now lowers every normalization, by at most that ratio.
+    const average = (shared ? averages[0] : averages[term]) as number;
+    const bound = saturation * Math.max(1, this.averageChunkLength / average);
+    return bound <= 1 ? bound : 1;
+  }
+
+  /**
+   * Adds the tail's postings of each term to the scores (and the segment's too when `withSegment`);
+   * `termWeights` gets each term's weight (0 for a term in no live chunk), in the query's order.
+   */
+  private accumulateChunks(terms: Array<[string, number, number]>, withSegment: boolean, termWeights: number[]): number {
     const base = this.base;
     let touchedCount = 0;
     for (const [term, weight, baseNumber] of terms) {
       const tail = this.tailChunkPostings.get(term);
       const df = (baseNumber >= 0 ? (this.baseChunkFrequency[baseNumber] as number) : 0) + (tail?.documentFrequency ?? 0);
-      if (df === 0) continue;
+      if (df === 0) {
+        termWeights.push(0);
+        continue;
+      }
       const termWeight = weight * Math.log(1 + (this.liveChunks - df + 0.5) / (df + 0.5));
+      termWeights.push(termWeight);
       const scoring: Scoring = { termWeight, k1: this.k1, normalizations: this.chunkNormalizations, scores: this.scores, touched: this.touched, touchedCount };
-      if (base !== null && baseNumber >= 0) {
+      if (withSegment && base !== null && baseNumber >= 0) {
         addPostings(
           base.postingSlots,
           base.postingFrequencies,
@@ -381,6 +488,7 @@ export class SegmentedBm25Index {
     if (this.documentNormalizations.length < documentSlotCount) this.documentNormalizations = new Float64Array(this.documentScores.length);
     const baseLengths = this.base?.chunkLengths;
     const averageChunkLength = this.totalChunkLength / this.liveChunks;
+    this.averageChunkLength = averageChunkLength;
     for (let slot = 0; slot < slotCount; slot += 1) {
       const length = slot < this.baseChunks ? ((baseLengths as Float64Array)[slot] as number) : (this.tailChunkLengths[slot - this.baseChunks] as number);
       this.chunkNormalizations[slot] = this.chunkLive[slot] === 0 ? -1 : k1 * (1 - b + (b * length) / averageChunkLength);

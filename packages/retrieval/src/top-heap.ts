@@ -27,6 +27,11 @@ export class TopHeap {
     return this.isWorse(this.slots[0] as number, this.scores[0] as number, slot, score);
   }
 
+  /** The score a pair must reach (at least; at equal scores the id decides) to be kept: the worst kept score once full, else −∞. */
+  get threshold(): number {
+    return this.slots.length < this.capacity ? Number.NEGATIVE_INFINITY : (this.scores[0] as number);
+  }
+
   push(slot: number, score: number): void {
     const slots = this.slots;
     const scores = this.scores;
