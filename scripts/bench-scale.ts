@@ -26,10 +26,22 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import { TransformersEmbedder, writeFixtureModel } from '@passage/embedder-transformers';
 import { CorpusRecordParser, encodeCorpusRecord } from '@passage/evaluation';
 import { IngestionService } from '@passage/ingestion';
 import { LocalChunkIndex, createAnalyzer } from '@passage/retrieval';
-import { newDocumentId, newKnowledgeBaseId, seededRandom, throwIfAborted, type ChunkIndex, type ChunkStore, type FileStore } from '@passage/spec';
+import {
+  generationSchemaOf,
+  newDocumentId,
+  newKnowledgeBaseId,
+  seededRandom,
+  throwIfAborted,
+  type ChunkIndex,
+  type ChunkStore,
+  type Embedder,
+  type FileStore,
+  type RetrievalMode,
+} from '@passage/spec';
 import { SqliteCatalog, SqliteChunkStore, openDatabase } from '@passage/store-sqlite';
 import { sharedPath } from '@passage/testing';
 
@@ -45,6 +57,8 @@ const { values } = parseArgs({
     'index-module': { type: 'string' },
     seed: { type: 'string', default: '17' },
     repeat: { type: 'string', default: '1' },
+    embedder: { type: 'string', default: 'fixture' },
+    'ingest-only': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -54,6 +68,18 @@ const seed = Number(values.seed);
 const wordsPerDocument = 8000;
 const chineseShare = 0.1;
 const queriesPerRun = 300;
+if (values.embedder !== 'fixture' && values.embedder !== 'none') throw new Error(`--embedder takes fixture or none, got ${values.embedder}`);
+
+/**
+ * The fixture embedder (the tests' generated model, 16 dimensions, written to a temporary folder:
+ * the same vectors in every process), or null with `--embedder none`.
+ */
+async function fixtureEmbedder(): Promise<Embedder | null> {
+  if (values.embedder === 'none') return null;
+  const directory = await mkdtemp(path.join(tmpdir(), 'passage-scale-model-'));
+  const model = await writeFixtureModel(directory);
+  return TransformersEmbedder.load({ model: model.directory });
+}
 
 interface Vocabulary {
   english: string[];
@@ -153,8 +179,9 @@ async function ingest(directory: string, targetChunks: number, vocabulary: Vocab
   const catalog = new SqliteCatalog(database);
   const index = new LocalChunkIndex({ store: new SqliteChunkStore(database) });
   const files = new GeneratedFileStore(vocabulary);
-  const ingestion = new IngestionService({ catalog, files, index, parser: new CorpusRecordParser(), analyzer: createAnalyzer(), embedder: null });
-  const schema = { embeddingModel: null, denseDimensions: null };
+  const embedder = await fixtureEmbedder();
+  const ingestion = new IngestionService({ catalog, files, index, parser: new CorpusRecordParser(), analyzer: createAnalyzer(), embedder });
+  const schema = generationSchemaOf(embedder);
   const knowledgeBase = await catalog.createKnowledgeBase({ id: newKnowledgeBaseId(), name: 'scale', schema });
   await index.createGeneration({ knowledgeBaseId: knowledgeBase.id, generation: 1 }, schema);
   const started = performance.now();
@@ -197,7 +224,45 @@ interface ProbeResult {
   coldFirstSearchMs: number;
   maxEventLoopBlockMs: number;
   rssBytes: number;
-  runs: Array<{ concurrency: number; p50Ms: number; p99Ms: number; maxMs: number }>;
+  /** Where the cold start went: the index's reads of the store, timed around the store's methods. */
+  cold: Record<string, number>;
+  runs: Array<{ mode: RetrievalMode; concurrency: number; p50Ms: number; p99Ms: number; maxMs: number }>;
+}
+
+/** The store with its cold-start reads timed (ms, from the call to the last byte handed over). */
+class TimedChunkStore extends SqliteChunkStore {
+  readonly pieces: Record<string, number> = {};
+  #add(name: string, milliseconds: number): void {
+    this.pieces[name] = Math.round((this.pieces[name] ?? 0) + milliseconds);
+  }
+  override async readLexicalSegment(knowledgeBaseId: string, generation: number): Promise<Uint8Array | null> {
+    const started = performance.now();
+    const bytes = await super.readLexicalSegment(knowledgeBaseId, generation);
+    this.#add('readSegmentMs', performance.now() - started);
+    this.#add('segmentBytes', bytes?.byteLength ?? 0);
+    return bytes;
+  }
+  override vectorPages(knowledgeBaseId: string, generation: number): ReturnType<SqliteChunkStore['vectorPages']> {
+    const inner = super.vectorPages(knowledgeBaseId, generation);
+    const add = (name: string, value: number) => this.#add(name, value);
+    return (async function* () {
+      const started = performance.now();
+      let count = 0;
+      for await (const page of inner) {
+        count += page.length;
+        yield page;
+      }
+      // Includes the index's own work on each page (adding the vectors), as the loop interleaves both.
+      add('vectorsLoadMs', performance.now() - started);
+      add('vectors', count);
+    })();
+  }
+  override async snapshotRows(...args: Parameters<SqliteChunkStore['snapshotRows']>): ReturnType<SqliteChunkStore['snapshotRows']> {
+    const started = performance.now();
+    const snapshot = await super.snapshotRows(...args);
+    this.#add('snapshotOpenMs', performance.now() - started);
+    return snapshot;
+  }
 }
 
 const percentile = (sorted: number[], fraction: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? Number.NaN;
@@ -207,13 +272,12 @@ async function probe(directory: string, knowledgeBaseId: string, indexModule: st
   const vocabulary = await loadVocabulary();
   const analyzer = createAnalyzer();
   const random = seededRandom(seed + 99);
-  const queries = Array.from({ length: queriesPerRun }, (_, number) => {
-    const text =
-      number % 10 === 9
-        ? (vocabulary.chinese[Math.floor(random() * vocabulary.chinese.length)] as string).slice(0, 20)
-        : Array.from({ length: 10 }, () => englishWord(vocabulary, random)).join(' ');
-    return analyzer.termFrequencies(text);
-  });
+  const texts = Array.from({ length: queriesPerRun }, (_, number) =>
+    number % 10 === 9
+      ? (vocabulary.chinese[Math.floor(random() * vocabulary.chinese.length)] as string).slice(0, 20)
+      : Array.from({ length: 10 }, () => englishWord(vocabulary, random)).join(' '),
+  );
+  const queries = texts.map((text) => analyzer.termFrequencies(text));
   type IndexConstructor = new (options: { store: ChunkStore }) => ChunkIndex;
   const Index: IndexConstructor =
     indexModule === undefined
@@ -231,9 +295,11 @@ async function probe(directory: string, knowledgeBaseId: string, indexModule: st
   delay.enable();
   const started = performance.now();
   const database = openDatabase({ dataDirectory: directory });
-  const index = new Index({ store: new SqliteChunkStore(database) });
-  const search = (terms: Record<string, number>) => index.search({ knowledgeBaseId, generation: 1, terms, mode: 'lexical', topK: 10 });
-  await search(queries[0] as Record<string, number>);
+  const store = new TimedChunkStore(database);
+  const index = new Index({ store });
+  const search = (terms: Record<string, number>, mode: RetrievalMode, vector?: number[]) =>
+    index.search({ knowledgeBaseId, generation: 1, terms, mode, topK: 10, ...(vector === undefined ? {} : { vector }) });
+  await search(queries[0] as Record<string, number>, 'lexical');
   const coldFirstSearchMs = performance.now() - started;
   delay.disable();
   clearInterval(timer);
@@ -241,25 +307,33 @@ async function probe(directory: string, knowledgeBaseId: string, indexModule: st
   (globalThis as { gc?: () => void }).gc?.();
   const rssBytes = process.memoryUsage().rss;
   const runs: ProbeResult['runs'] = [];
-  for (const concurrency of [1, 16]) {
-    const times: number[] = [];
-    let position = 0;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (position < queries.length) {
-          const query = queries[position++] as Record<string, number>;
-          const begun = performance.now();
-          await search(query);
-          times.push(performance.now() - begun);
-        }
-      }),
-    );
-    times.sort((left, right) => left - right);
-    runs.push({ concurrency, p50Ms: percentile(times, 0.5), p99Ms: percentile(times, 0.99), maxMs: times.at(-1) ?? Number.NaN });
+  const measureRuns = async (mode: RetrievalMode, vectors?: number[][]) => {
+    for (const concurrency of [1, 16]) {
+      const times: number[] = [];
+      let position = 0;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (position < queries.length) {
+            const number = position++;
+            const begun = performance.now();
+            await search(queries[number] as Record<string, number>, mode, vectors?.[number]);
+            times.push(performance.now() - begun);
+          }
+        }),
+      );
+      times.sort((left, right) => left - right);
+      runs.push({ mode, concurrency, p50Ms: percentile(times, 0.5), p99Ms: percentile(times, 0.99), maxMs: times.at(-1) ?? Number.NaN });
+    }
+  };
+  await measureRuns('lexical');
+  // Hybrid with the fixture embedder: loaded after the memory figure (it is not the index's).
+  if (values.embedder === 'fixture') {
+    const embedder = await fixtureEmbedder();
+    if (embedder !== null) await measureRuns('hybrid', await embedder.embed(texts, 'query'));
   }
   await index.close();
   database.close();
-  return { coldFirstSearchMs, maxEventLoopBlockMs, rssBytes, runs };
+  return { coldFirstSearchMs, maxEventLoopBlockMs, rssBytes, cold: store.pieces, runs };
 }
 
 async function runProbe(directory: string, knowledgeBaseId: string, indexModule?: string): Promise<ProbeResult> {
@@ -301,6 +375,7 @@ async function measure(
   for (const [label, module] of probes) {
     process.stderr.write(`probing ${label} at ${chunks} chunks\n`);
     const result = await runProbe(directory, knowledgeBaseId, module);
+    process.stderr.write(`  cold start pieces: ${JSON.stringify(result.cold)}\n`);
     for (const run of result.runs) {
       rows.push({
         index: label,
@@ -309,7 +384,7 @@ async function measure(
         dataBytes,
         rssBytes: result.rssBytes,
         coldFirstSearchMs: Math.round(result.coldFirstSearchMs),
-        mode: 'lexical',
+        mode: run.mode,
         concurrency: run.concurrency,
         p50Ms: Math.round(run.p50Ms * 100) / 100,
         p99Ms: Math.round(run.p99Ms * 100) / 100,
@@ -358,6 +433,8 @@ for (const size of sizes) {
     knowledgeBaseId = ingested.knowledgeBaseId;
     chunks = ingested.chunks;
     ingestChunksPerSecond = Math.round(chunks / ingested.seconds);
+    process.stderr.write(`ingested ${chunks} chunks at ${ingestChunksPerSecond} chunks/s into ${directory}\n`);
+    if (values['ingest-only']) continue;
   }
   await measure(directory, knowledgeBaseId, chunks, ingestChunksPerSecond, values['legacy-index']);
   for (let copy = 1; copy < repeat; copy += 1) {
