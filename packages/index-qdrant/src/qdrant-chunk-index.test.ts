@@ -92,6 +92,15 @@ describe('Qdrant adapter requests', () => {
 
   const ofOperation = (operationId: string) => fake.exchanges.filter((exchange) => exchange.operationId === operationId);
 
+  it('creates collections with the shards, replicas and write consistency it was given, the consistency never above the replicas', async () => {
+    const index = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'spread', shards: 3, replicas: 2, writeConsistency: 5 });
+    await index.createGeneration({ knowledgeBaseId: 'kb_s', generation: 1 }, { embeddingModel: null, denseDimensions: null });
+    const creation = ofOperation('create_collection').find((exchange) => exchange.path === '/collections/spread_kb_s_g1');
+    assert.deepEqual(creation?.body, { sparse_vectors: { bm25: { modifier: 'idf' } }, shard_number: 3, replication_factor: 2, write_consistency_factor: 2 });
+    await index.deleteKnowledgeBase('kb_s');
+    await index.close();
+  });
+
   it('creates a generation with the bm25 (idf) and dense vectors of its schema, payload indexes and, for generation 1, the alias', async () => {
     const index = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'shape' });
     await index.createGeneration({ knowledgeBaseId: 'kb_a', generation: 1 }, { embeddingModel: 'tiny', denseDimensions: 3 });
@@ -102,7 +111,13 @@ describe('Qdrant adapter requests', () => {
       ['/collections/shape_kb_a_g1'],
       'created once: the second call found it',
     );
-    assert.deepEqual(creations[0]?.body, { sparse_vectors: { bm25: { modifier: 'idf' } }, vectors: { dense: { size: 3, distance: 'Cosine' } } });
+    assert.deepEqual(creations[0]?.body, {
+      sparse_vectors: { bm25: { modifier: 'idf' } },
+      vectors: { dense: { size: 3, distance: 'Cosine' } },
+      shard_number: 1,
+      replication_factor: 1,
+      write_consistency_factor: 1,
+    });
     const indexed = ofOperation('create_field_index').map((exchange) => exchange.body);
     assert.deepEqual(indexed.slice(0, 2), [
       { field_name: 'documentId', field_schema: 'keyword' },

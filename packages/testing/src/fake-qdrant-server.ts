@@ -211,7 +211,8 @@ export async function startFakeQdrantServer(): Promise<FakeQdrantServer> {
         ranking.forEach((entry, rank) => {
           const key = String(entry.point.id);
           const current = fused.get(key) ?? { point: entry.point, score: 0 };
-          current.score += 1 / (k + rank + 1);
+          // As the real server (lib/segment/src/common/reciprocal_rank_fusion.rs, v1.19): 1 / (position + k), position from 0.
+          current.score += 1 / (k + rank);
           fused.set(key, current);
         });
       }
