@@ -1,4 +1,5 @@
-import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, WaitingError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { Cluster, Redis } from 'ioredis';
 import {
   AbortedError,
   AppError,
@@ -13,6 +14,7 @@ import {
   type RebuildRequest,
 } from '@passage/spec';
 import { FinishedJobEvents, type FinishedJob } from './finished-job-events.js';
+import { bullMqKeyPrefix, type RedisConnect } from './redis-connect.js';
 
 /** What the queue needs of the ingestion service (IngestionService satisfies it). */
 export interface DocumentIngestion {
@@ -33,8 +35,18 @@ export interface DocumentIngestion {
 export interface BullMqIngestionQueueOptions {
   /** Redis, `redis://host:port[/db]`. */
   url: string;
-  /** Start of every BullMQ key (`${prefix}:${queueName}:...`), so deployments and tests can share a Redis. Default: `passage`. */
+  /**
+   * Start of every BullMQ key (`${prefix}:${queueName}:...`, or `{${prefix}}:${queueName}:...` with
+   * `cluster`), so deployments and tests can share a Redis. Default: `passage`.
+   */
   prefix?: string;
+  /**
+   * Makes the queue's Redis connections, which are handed to BullMQ and closed with the queue (the
+   * runtime passes createRedisClient of @passage/store-redis). Default: BullMQ connects to `url`.
+   */
+  connect?: RedisConnect;
+  /** `true`: the connections `connect` makes reach a Redis Cluster, and the prefix carries a hash tag (bullMqKeyPrefix). Default: false. */
+  cluster?: boolean;
   /** Default: `ingestion`. */
   queueName?: string;
   /** The ingestion service that processes a job. */
@@ -107,13 +119,16 @@ export class BullMqIngestionQueue implements IngestionQueue {
   #worker: Worker<JobData, JobResult, JobName> | null = null;
   #sweeper: NodeJS.Timeout | null = null;
   #closing = false;
+  /** Connections made by `connect`, closed after the queue. */
+  readonly #connections: Array<Redis | Cluster> = [];
 
   constructor(options: BullMqIngestionQueueOptions) {
+    if (options.cluster === true && options.connect === undefined) throw new RangeError('A queue on a Redis Cluster needs `connect` to make its connections');
     this.#options = options;
     this.#logger = options.logger ?? silentLogger;
     // A producer fails fast when Redis is down (the upload answers 503) instead of waiting for it.
     this.#queue = new Queue(this.#queueName, {
-      connection: { url: options.url, maxRetriesPerRequest: 2 },
+      connection: this.#connection('passage-queue', 2),
       skipWaitingForReady: true,
       prefix: this.#prefix,
       defaultJobOptions: {
@@ -127,7 +142,17 @@ export class BullMqIngestionQueue implements IngestionQueue {
   }
 
   get #prefix(): string {
-    return this.#options.prefix ?? 'passage';
+    return bullMqKeyPrefix(this.#options.prefix ?? 'passage', this.#options.cluster ?? false);
+  }
+
+  /** BullMQ's connection: a client made by `connect` (closed with the queue), else options for `url`. */
+  #connection(connectionName: string, maxRetriesPerRequest: number | null): ConnectionOptions {
+    const { connect } = this.#options;
+    if (connect === undefined) return maxRetriesPerRequest === null ? { url: this.#options.url } : { url: this.#options.url, maxRetriesPerRequest };
+    const client = connect({ connectionName, maxRetriesPerRequest });
+    client.on('error', (error: Error) => this.#logger.warn({ err: error }, `Redis connection problem (${connectionName})`));
+    this.#connections.push(client);
+    return client;
   }
 
   get #queueName(): string {
@@ -145,7 +170,7 @@ export class BullMqIngestionQueue implements IngestionQueue {
     if (this.#worker !== null || this.#closing) return;
     const options = this.#options;
     const worker = new Worker<JobData, JobResult, JobName>(this.#queueName, (job, token, signal) => this.#process(job, token, signal), {
-      connection: { url: options.url },
+      connection: this.#connection('passage-worker', null),
       prefix: this.#prefix,
       concurrency: options.concurrency ?? 2,
       lockDuration: options.lockDurationMs ?? 10_000,
@@ -189,6 +214,7 @@ export class BullMqIngestionQueue implements IngestionQueue {
     const events = await this.#producing('following the rebuild', () =>
       FinishedJobEvents.open(this.#queue as unknown as Queue, {
         url: this.#options.url,
+        ...(this.#options.connect === undefined ? {} : { connect: this.#options.connect }),
         prefix: this.#prefix,
         wanted: (jobId) => unfinished.has(jobId),
         logger: this.#logger,
@@ -252,7 +278,11 @@ export class BullMqIngestionQueue implements IngestionQueue {
     try {
       await this.#worker?.close();
     } finally {
-      await this.#queue.close();
+      try {
+        await this.#queue.close();
+      } finally {
+        await Promise.all(this.#connections.map((client) => client.quit().catch(() => client.disconnect())));
+      }
     }
   }
 

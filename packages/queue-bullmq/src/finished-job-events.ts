@@ -1,6 +1,7 @@
 import { QueueEvents, type Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import { AbortedError, type Logger } from '@passage/spec';
+import type { RedisConnect } from './redis-connect.js';
 
 /** How a followed job ended, as its queue's event stream told. */
 export type FinishedJob = { jobId: string; completed: true; returnValue: unknown } | { jobId: string; completed: false; failedReason: string };
@@ -13,11 +14,14 @@ export type FinishedJob = { jobId: string; completed: true; returnValue: unknown
  */
 export class FinishedJobEvents {
   readonly #events: QueueEvents;
+  /** The connection handed to QueueEvents when the caller makes connections (BullMQ leaves it open). */
+  readonly #connection: Redis | Cluster | null;
   readonly #finished: FinishedJob[] = [];
   #wake: (() => void) | null = null;
 
-  private constructor(events: QueueEvents, wanted: (jobId: string) => boolean) {
+  private constructor(events: QueueEvents, connection: Redis | Cluster | null, wanted: (jobId: string) => boolean) {
     this.#events = events;
+    this.#connection = connection;
     const keep = (entry: FinishedJob) => {
       if (!wanted(entry.jobId)) return;
       this.#finished.push(entry);
@@ -27,9 +31,15 @@ export class FinishedJobEvents {
     events.on('failed', ({ jobId, failedReason }) => keep({ jobId, completed: false, failedReason }));
   }
 
-  static async open(queue: Queue, options: { url: string; prefix: string; wanted: (jobId: string) => boolean; logger: Logger }): Promise<FinishedJobEvents> {
+  /** `connect`: makes the connections (a Redis Cluster's, say); default: connections to `url`. */
+  static async open(
+    queue: Queue,
+    options: { url: string; connect?: RedisConnect; prefix: string; wanted: (jobId: string) => boolean; logger: Logger },
+  ): Promise<FinishedJobEvents> {
     // BullMQ's client interface has no XREVRANGE: a short-lived connection of our own reads the position.
-    const client = new Redis(options.url, { connectionName: 'passage-rebuild', maxRetriesPerRequest: 2 });
+    const client =
+      options.connect?.({ connectionName: 'passage-rebuild', maxRetriesPerRequest: 2 }) ??
+      new Redis(options.url, { connectionName: 'passage-rebuild', maxRetriesPerRequest: 2 });
     client.on('error', () => {}); // failures reach us through the command below
     let last: [string, string[]] | undefined;
     try {
@@ -37,15 +47,17 @@ export class FinishedJobEvents {
     } finally {
       client.disconnect();
     }
+    const connection = options.connect?.({ connectionName: 'passage-rebuild-events', maxRetriesPerRequest: null }) ?? null;
+    connection?.on('error', (error: Error) => options.logger.warn({ err: error }, 'Redis connection problem (queue events)'));
     const events = new QueueEvents(queue.name, {
-      connection: { url: options.url },
+      connection: connection ?? { url: options.url },
       prefix: options.prefix,
       // An empty stream: everything it will ever hold is new.
       lastEventId: last?.[0] ?? '0',
     });
     // The reader reconnects by itself; a lasting outage shows here and in the caller's lease.
     events.on('error', (error) => options.logger.error({ err: error }, 'following queue events failed'));
-    const follower = new FinishedJobEvents(events, options.wanted);
+    const follower = new FinishedJobEvents(events, connection, options.wanted);
     try {
       await events.waitUntilReady();
     } catch (error) {
@@ -73,6 +85,10 @@ export class FinishedJobEvents {
   }
 
   async close(): Promise<void> {
-    await this.#events.close();
+    try {
+      await this.#events.close();
+    } finally {
+      await this.#connection?.quit().catch(() => this.#connection?.disconnect());
+    }
   }
 }

@@ -1,1 +1,2 @@
 export * from './bullmq-ingestion-queue.js';
+export * from './redis-connect.js';

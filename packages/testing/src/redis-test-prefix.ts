@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { deleteKeysWithPrefix } from '@passage/store-redis';
+import { createRedisClient, deleteKeysWithPrefix, type RedisClient } from '@passage/store-redis';
 
 /** The Redis that integration tests use: TEST_REDIS_URL, default the local server. */
 export const testRedisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -16,6 +16,11 @@ export interface TestRedis {
 
 /** The standalone Redis at testRedisUrl. */
 export const standaloneTestRedis: TestRedis = { url: testRedisUrl, cluster: false, description: `standalone Redis at ${testRedisUrl}` };
+
+/** A client of `redis` (an ioredis Cluster for a cluster), made the way the runtime makes its own. */
+export function connectTestRedis(redis: TestRedis, purpose: { connectionName: string; maxRetriesPerRequest?: number | null }): RedisClient {
+  return createRedisClient({ url: redis.url, cluster: redis.cluster, ...purpose });
+}
 
 /**
  * A key prefix of its own for one test (`passage-test-<label>-<random>`), to pass as QUEUE_PREFIX
