@@ -1,5 +1,5 @@
 import type { Bm25Options } from './bm25-index.js';
-import { encodeLexicalSegment, frequencyArray } from './lexical-segment.js';
+import { documentSlotArray, encodeLexicalSegment, frequencyArray } from './lexical-segment.js';
 
 /** One chunk as a segment is built from it: terms as the store keeps them (JSON text) or parsed. */
 export interface LexicalSegmentRow {
@@ -250,7 +250,7 @@ export class LexicalSegmentBuilder {
       documentPostingOffsets[term + 1] = (documentPostingOffsets[term + 1] as number) + (documentPostingOffsets[term] as number);
     }
     const documentPostingCount = documentPostingOffsets[termCount] as number;
-    const documentPostingDocuments = new Int32Array(documentPostingCount);
+    const documentPostingDocuments = documentSlotArray(documentPostingCount, documentCount);
     const documentPostingFrequencies = frequencyArray(documentPostingCount, documentMaximum, documentIntegral);
     const documentCursor = documentPostingOffsets.slice(0, termCount);
     for (let document = 0; document < documentCount; document += 1) {

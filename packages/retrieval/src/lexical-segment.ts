@@ -9,7 +9,8 @@
  *   search without a Map of a million strings on the heap;
  * - chunk postings per term: slots (Int32) and frequencies (the smallest of Uint8, Uint16, Uint32
  *   that holds them all, or Float64 when some frequency is not an integer), ascending by slot;
- * - document postings per term: document slots and summed frequencies (the same way);
+ * - document postings per term: document slots (Uint16 when there are at most 65,536 documents,
+ *   from version 2 on; else Int32) and summed frequencies (the same way as chunk frequencies);
  * - chunks by slot: id (UTF-8 bytes and offsets), length (sum of frequencies), document slot;
  * - documents by slot, sorted by id: id, first chunk slot (a document's chunks are consecutive) and
  *   length;
@@ -46,6 +47,14 @@ type Section =
 
 type SectionArray = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array;
 
+/** Document slots of document postings: two bytes each while they fit. */
+export type DocumentSlotArray = Uint16Array | Int32Array;
+
+/** An array for `length` document postings of a segment of `documentCount` documents. */
+export function documentSlotArray(length: number, documentCount: number): DocumentSlotArray {
+  return documentCount <= 0x10000 ? new Uint16Array(length) : new Int32Array(length);
+}
+
 /** Frequencies are kept in the smallest of these that holds them all exactly. */
 export type FrequencyArray = Uint8Array | Uint16Array | Uint32Array | Float64Array;
 type FrequencyType = 'u8' | 'u16' | 'u32' | 'f64';
@@ -80,6 +89,8 @@ interface SegmentHeader {
   termCount: number;
   frequencyType: FrequencyType;
   documentFrequencyType: FrequencyType;
+  /** Type of the document postings' slots (version 2 on; Int32 before). */
+  documentSlotType?: 'u16' | 'i32';
   /** What `termSaturations` was computed with (version 2 on). */
   saturation?: SaturationParameters;
   sections: Record<Section, [byteOffset: number, length: number]>;
@@ -102,7 +113,7 @@ export interface LexicalSegmentParts {
   postingSlots: Int32Array;
   postingFrequencies: FrequencyArray;
   documentPostingOffsets: Uint32Array;
-  documentPostingDocuments: Int32Array;
+  documentPostingDocuments: DocumentSlotArray;
   documentPostingFrequencies: FrequencyArray;
   chunkIdBytes: Uint8Array;
   chunkIdOffsets: Uint32Array;
@@ -161,6 +172,7 @@ export function encodeLexicalSegment(parts: LexicalSegmentParts): Uint8Array {
     termCount: parts.termOffsets.length - 1,
     frequencyType: frequencyTypeOf(parts.postingFrequencies),
     documentFrequencyType: frequencyTypeOf(parts.documentPostingFrequencies),
+    documentSlotType: parts.documentPostingDocuments instanceof Uint16Array ? 'u16' : 'i32',
     saturation: parts.saturation,
     sections,
   });
@@ -199,7 +211,7 @@ export class LexicalSegment {
   readonly postingSlots: Int32Array;
   readonly postingFrequencies: FrequencyArray;
   readonly documentPostingOffsets: Uint32Array;
-  readonly documentPostingDocuments: Int32Array;
+  readonly documentPostingDocuments: DocumentSlotArray;
   readonly documentPostingFrequencies: FrequencyArray;
   readonly chunkLengths: Float64Array;
   readonly chunkDocuments: Int32Array;
@@ -254,7 +266,8 @@ export class LexicalSegment {
     };
     this.postingFrequencies = view('postingFrequencies', frequencyType(header.frequencyType));
     this.documentPostingOffsets = view('documentPostingOffsets', Uint32Array);
-    this.documentPostingDocuments = view('documentPostingDocuments', Int32Array);
+    this.documentPostingDocuments =
+      header.documentSlotType === 'u16' ? view('documentPostingDocuments', Uint16Array) : view('documentPostingDocuments', Int32Array);
     this.documentPostingFrequencies = view('documentPostingFrequencies', frequencyType(header.documentFrequencyType));
     this.#chunkIdText = text('chunkIdBytes');
     this.#chunkIdOffsets = view('chunkIdOffsets', Uint32Array);

@@ -127,6 +127,21 @@ describe('pruned segment search', () => {
     for (const query of testQueries) assert.deepEqual(index.search(query, 10, 0.3), new SegmentedBm25Index({}, segment).search(query, 10, 0.3));
   });
 
+  it('keeps document slots in two bytes up to 65,536 documents and in four beyond, with the same ranking', () => {
+    const random = seededRandom(21);
+    const many: Chunk[] = Array.from({ length: 70_000 }, (_, number) => ({
+      id: `c${number}`,
+      documentId: `d${number}`,
+      terms: { [`t${Math.floor(50 * random() ** 2)}`]: 1, [`t${Math.floor(500 * random())}`]: 2 },
+    }));
+    const large = segmentOf(many);
+    assert.ok(large.documentPostingDocuments instanceof Int32Array);
+    const small = segmentOf(many.slice(0, 60_000));
+    assert.ok(small.documentPostingDocuments instanceof Uint16Array);
+    assertSameAsExhaustive(new SegmentedBm25Index({}, large), queries(5, 22, 500), 'Int32 document slots');
+    assertSameAsExhaustive(new SegmentedBm25Index({}, small), queries(5, 22, 500), 'Uint16 document slots');
+  });
+
   it('skips most candidates when a few terms are rare and the rest common', () => {
     const random = seededRandom(5);
     const size = 20_000;

@@ -524,7 +524,7 @@ export class SegmentedBm25Index {
 /** One query term's scoring into a score accumulator. */
 
 /** The first index in [first, last) whose value is ≥ target (the values ascending). */
-function lowerBound(values: Int32Array, first: number, last: number, target: number): number {
+function lowerBound(values: Int32Array | Uint16Array, first: number, last: number, target: number): number {
   let low = first;
   let high = last;
   while (low < high) {
