@@ -15,7 +15,8 @@
  * dataBytes, rssBytes, coldFirstSearchMs, mode, concurrency, p50Ms, p99Ms, maxEventLoopBlockMs,
  * index}. `--data <dir>` probes an existing folder (made with `--keep`) instead of ingesting.
  * `--repeat <k>` then copies every chunk k − 1 more times under new ids (the corpus repeated) and
- * measures again at k times the size: a million chunks without ingesting them all.
+ * measures again at k times the size: a million chunks without ingesting them all. `--repeat 2,20`
+ * measures at 2 and at 20 times the ingested size only (list 1 too for the ingested size itself).
  * Run it alone, under `nice`: it measures time.
  */
 import { execFile } from 'node:child_process';
@@ -29,7 +30,7 @@ import { parseArgs, promisify } from 'node:util';
 import { TransformersEmbedder, writeFixtureModel } from '@passage/embedder-transformers';
 import { CorpusRecordParser, encodeCorpusRecord } from '@passage/evaluation';
 import { IngestionService } from '@passage/ingestion';
-import { LocalChunkIndex, createAnalyzer } from '@passage/retrieval';
+import { LexicalSegment, LocalChunkIndex, SegmentedBm25Index, createAnalyzer, defaultDocumentWeight } from '@passage/retrieval';
 import {
   generationSchemaOf,
   newDocumentId,
@@ -226,7 +227,8 @@ interface ProbeResult {
   rssBytes: number;
   /** Where the cold start went: the index's reads of the store, timed around the store's methods. */
   cold: Record<string, number>;
-  runs: Array<{ mode: RetrievalMode; concurrency: number; p50Ms: number; p99Ms: number; maxMs: number }>;
+  /** `mode` is a retrieval mode, or `segment-<pruned|exhaustive>-top<k>` for the segment searched alone. */
+  runs: Array<{ mode: string; concurrency: number; p50Ms: number; p99Ms: number; maxMs: number }>;
 }
 
 /** The store with its cold-start reads timed (ms, from the call to the last byte handed over). */
@@ -333,6 +335,25 @@ async function probe(directory: string, knowledgeBaseId: string, indexModule: st
   }
   await index.close();
   database.close();
+  // The segment file searched alone, with and without pruning (the same hits): what pruning saves.
+  const files = (await readdir(path.join(directory, 'lexical-segments'))).filter((name) => name.endsWith('.segment'));
+  if (files.length === 1) {
+    const segment = new LexicalSegment(new Uint8Array(await readFile(path.join(directory, 'lexical-segments', files[0] as string))));
+    const lexical = new SegmentedBm25Index({}, segment);
+    for (const topK of [10, 100]) {
+      for (const exhaustive of [false, true]) {
+        const times: number[] = [];
+        for (const query of queries) {
+          const begun = performance.now();
+          lexical.search(query, topK, defaultDocumentWeight, { exhaustive });
+          times.push(performance.now() - begun);
+        }
+        times.sort((left, right) => left - right);
+        const mode = `segment-${exhaustive ? 'exhaustive' : 'pruned'}-top${topK}`;
+        runs.push({ mode, concurrency: 1, p50Ms: percentile(times, 0.5), p99Ms: percentile(times, 0.99), maxMs: times.at(-1) ?? Number.NaN });
+      }
+    }
+  }
   return { coldFirstSearchMs, maxEventLoopBlockMs, rssBytes, cold: store.pieces, runs };
 }
 
@@ -401,8 +422,14 @@ if (values.probe !== undefined) {
   process.exit(0);
 }
 
-const repeat = Number(values.repeat);
-if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat takes a positive integer, got ${values.repeat}`);
+const repeats = values.repeat.split(',').map((text) => {
+  const factor = Number(text);
+  if (!Number.isInteger(factor) || factor < 1) throw new Error(`--repeat takes positive integers separated by commas, got ${text}`);
+  return factor;
+});
+// A single factor measures the ingested size too, as before; a list measures only the sizes it names.
+if (repeats.length === 1 && !repeats.includes(1)) repeats.unshift(1);
+repeats.sort((left, right) => left - right);
 const sizes = values.chunks.split(',').map((text) => {
   const size = Number(text);
   if (!Number.isInteger(size) || size < 1) throw new Error(`--chunks takes positive integers separated by commas, got ${text}`);
@@ -436,23 +463,23 @@ for (const size of sizes) {
     process.stderr.write(`ingested ${chunks} chunks at ${ingestChunksPerSecond} chunks/s into ${directory}\n`);
     if (values['ingest-only']) continue;
   }
-  await measure(directory, knowledgeBaseId, chunks, ingestChunksPerSecond, values['legacy-index']);
-  for (let copy = 1; copy < repeat; copy += 1) {
-    // The shared corpora repeated: every chunk again under new chunk and document ids (ingestion is measured above).
-    const database = openDatabase({ dataDirectory: directory });
-    database
-      .prepare(
-        `INSERT INTO chunks (id, knowledge_base_id, generation, document_id, document_name, ordinal, page, start_offset, end_offset, text, tokens, terms, vector)
-         SELECT id || '-copy' || ?, knowledge_base_id, generation, document_id || '-copy' || ?, document_name, ordinal, page, start_offset, end_offset,
-           text, tokens, terms, vector FROM chunks WHERE knowledge_base_id = ? AND id NOT LIKE '%-copy%'`,
-      )
-      .run(copy, copy, knowledgeBaseId);
-    database.close();
-  }
-  if (repeat > 1) {
-    process.stderr.write(`repeated the chunks ${repeat} times\n`);
-    // The implementation before segments needs about 18 KB a chunk: only the new one is measured on the repeated set.
-    await measure(directory, knowledgeBaseId, chunks * repeat, ingestChunksPerSecond, undefined);
+  let copies = 1;
+  for (const factor of repeats) {
+    for (; copies < factor; copies += 1) {
+      // The shared corpora repeated: every chunk again under new chunk and document ids (ingestion is measured above).
+      const database = openDatabase({ dataDirectory: directory });
+      database
+        .prepare(
+          `INSERT INTO chunks (id, knowledge_base_id, generation, document_id, document_name, ordinal, page, start_offset, end_offset, text, tokens, terms, vector)
+           SELECT id || '-copy' || ?, knowledge_base_id, generation, document_id || '-copy' || ?, document_name, ordinal, page, start_offset, end_offset,
+             text, tokens, terms, vector FROM chunks WHERE knowledge_base_id = ? AND id NOT LIKE '%-copy%'`,
+        )
+        .run(copies, copies, knowledgeBaseId);
+      database.close();
+    }
+    if (factor > 1) process.stderr.write(`repeated the chunks ${factor} times\n`);
+    // The implementation before segments needs about 18 KB a chunk: only the new one is measured on a repeated set.
+    await measure(directory, knowledgeBaseId, chunks * factor, ingestChunksPerSecond, factor === 1 ? values['legacy-index'] : undefined);
   }
   if (values.keep === undefined && values.data === undefined) await rm(directory, { recursive: true, force: true });
 }
