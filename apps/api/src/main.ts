@@ -33,7 +33,7 @@ const rateLimiter =
     ? null
     : config.REDIS_URL === undefined
       ? new MemoryRateLimiter(settings)
-      : new RedisRateLimiter({ url: config.REDIS_URL, keyPrefix: config.QUEUE_PREFIX, logger, ...settings });
+      : new RedisRateLimiter({ url: config.REDIS_URL, cluster: config.REDIS_CLUSTER, keyPrefix: config.QUEUE_PREFIX, logger, ...settings });
 const server = createServer(createApp(runtime, logger, { rateLimiter, eventLoop }));
 server.listen(config.PORT, config.HOST);
 await once(server, 'listening');

@@ -1,6 +1,7 @@
 import { InProcessQueue, type IngestionService } from '@passage/ingestion';
 import { BullMqIngestionQueue } from '@passage/queue-bullmq';
 import type { Catalog, Config, IngestionQueue, Logger } from '@passage/spec';
+import { createRedisClient } from '@passage/store-redis';
 
 export interface QueueDependencies {
   catalog: Catalog;
@@ -13,13 +14,22 @@ export interface QueueDependencies {
 /**
  * The ingestion queue the configuration names. With REDIS_URL: BullMQ, one job per document under
  * QUEUE_PREFIX; every process enqueues, and those that call `start()` (workers, or the API with
- * INGEST_IN_API=true) consume WORKER_CONCURRENCY documents at a time. Default: in-process, durable
- * through the catalog, INGEST_CONCURRENCY at a time.
+ * INGEST_IN_API=true) consume WORKER_CONCURRENCY documents at a time. With REDIS_CLUSTER its
+ * connections are Cluster clients of the store's factory and its keys are under `{QUEUE_PREFIX}`;
+ * on a standalone Redis BullMQ connects itself, under QUEUE_PREFIX as ever. Default: in-process,
+ * durable through the catalog, INGEST_CONCURRENCY at a time.
  */
 export function createQueue(config: Config, dependencies: QueueDependencies): IngestionQueue {
-  if (config.REDIS_URL !== undefined) {
+  const url = config.REDIS_URL;
+  if (url !== undefined) {
     return new BullMqIngestionQueue({
-      url: config.REDIS_URL,
+      url,
+      ...(config.REDIS_CLUSTER
+        ? {
+            cluster: true,
+            connect: (purpose: { connectionName: string; maxRetriesPerRequest: number | null }) => createRedisClient({ url, cluster: true, ...purpose }),
+          }
+        : {}),
       prefix: config.QUEUE_PREFIX,
       ingestion: dependencies.ingestion,
       catalog: dependencies.catalog,

@@ -19,8 +19,8 @@ export interface Storage {
 /**
  * Catalog, originals and chunk index as configured; each backend is chosen on its own:
  *
- * - catalog: Redis with REDIS_URL (shared by API replicas and workers), else the embedded SQLite
- *   database in DATA_DIR;
+ * - catalog: Redis with REDIS_URL (shared by API replicas and workers; a Redis Cluster with
+ *   REDIS_CLUSTER), else the embedded SQLite database in DATA_DIR;
  * - chunk index: Qdrant with QDRANT_URL, else the embedded index (SQLite in DATA_DIR, ranked in
  *   memory), which processes on one machine share through DATA_DIR;
  * - originals: files in STORAGE_DIR (a volume shared by API and workers), default DATA_DIR/originals.
@@ -34,8 +34,11 @@ export async function createStorage(config: Config, logger: Logger): Promise<Sto
   const catalog: Catalog =
     config.REDIS_URL === undefined
       ? new SqliteCatalog(embeddedDatabase())
-      : new RedisCatalog({ url: config.REDIS_URL, keyPrefix: config.QUEUE_PREFIX, logger });
-  const redisApiKeys = config.REDIS_URL === undefined ? null : new RedisApiKeyStore({ url: config.REDIS_URL, keyPrefix: config.QUEUE_PREFIX, logger });
+      : new RedisCatalog({ url: config.REDIS_URL, cluster: config.REDIS_CLUSTER, keyPrefix: config.QUEUE_PREFIX, logger });
+  const redisApiKeys =
+    config.REDIS_URL === undefined
+      ? null
+      : new RedisApiKeyStore({ url: config.REDIS_URL, cluster: config.REDIS_CLUSTER, keyPrefix: config.QUEUE_PREFIX, logger });
   const apiKeys: ApiKeyStore = redisApiKeys ?? new SqliteApiKeyStore(embeddedDatabase());
   const index: ChunkIndex =
     config.QDRANT_URL === undefined
@@ -52,7 +55,7 @@ export async function createStorage(config: Config, logger: Logger): Promise<Sto
         });
   logger.info(
     {
-      catalog: config.REDIS_URL === undefined ? 'sqlite' : 'redis',
+      catalog: config.REDIS_URL === undefined ? 'sqlite' : config.REDIS_CLUSTER ? 'redis-cluster' : 'redis',
       index: config.QDRANT_URL === undefined ? 'embedded' : 'qdrant',
       originals: storageDirectory,
     },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { startApiProcess, temporaryDataDirectory, type ApiProcess } from './api-process.js';
 import { startFakeQdrantServer } from './fake-qdrant-server.js';
-import { testRedisUrl, uniqueRedisPrefix } from './redis-test-prefix.js';
+import { standaloneTestRedis, uniqueRedisPrefix, type TestRedis } from './redis-test-prefix.js';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
 
 /** An API (and its workers) started for a test, with what it takes to remove all of it again. */
@@ -43,19 +43,24 @@ export interface DistributedOptions {
   qdrantUrl?: string;
   /** Added to the environment of API and workers. */
   env?: Record<string, string>;
+  /** The Redis of catalog and queue: a cluster of startRedisCluster sets REDIS_CLUSTER=true. Default: the standalone test server. */
+  redis?: TestRedis;
 }
 
 /**
- * Scaled mode on one machine: Redis catalog and BullMQ queue under a key prefix of its own, an API
- * that only enqueues (INGEST_IN_API=false) and worker processes, sharing one DATA_DIR (embedded
- * index and originals) unless a Qdrant URL is given. `stop` deletes the prefix's keys.
+ * Scaled mode on one machine: Redis catalog and BullMQ queue (on `options.redis`, a standalone
+ * server or a Redis Cluster) under a key prefix of its own, an API that only enqueues
+ * (INGEST_IN_API=false) and worker processes, sharing one DATA_DIR (embedded index and originals)
+ * unless a Qdrant URL is given. `stop` deletes the prefix's keys.
  */
 export function distributedDeployment(options: DistributedOptions = {}): Deploy {
   return async (env = {}) => {
-    const { prefix, cleanup } = uniqueRedisPrefix('deployment');
+    const redis = options.redis ?? standaloneTestRedis;
+    const { prefix, cleanup } = uniqueRedisPrefix('deployment', redis);
     const dataDirectory = await temporaryDataDirectory();
     const shared: Record<string, string> = {
-      REDIS_URL: testRedisUrl,
+      REDIS_URL: redis.url,
+      ...(redis.cluster ? { REDIS_CLUSTER: 'true' } : {}),
       QUEUE_PREFIX: prefix,
       WORKER_CONCURRENCY: String(options.workerConcurrency ?? 1),
       ...(options.qdrantUrl === undefined ? {} : { QDRANT_URL: options.qdrantUrl, QDRANT_COLLECTION_PREFIX: prefix.replaceAll(/[^A-Za-z0-9_-]/g, '_') }),
@@ -79,6 +84,10 @@ export function distributedDeployment(options: DistributedOptions = {}): Deploy 
       const started = await Promise.allSettled(Array.from({ length: options.workers ?? 2 }, addWorker));
       const failed = started.find((outcome) => outcome.status === 'rejected');
       if (failed !== undefined) throw failed.reason;
+      if (redis.cluster) {
+        // What the processes said at start-up (createStorage's line): a cluster test that ran on something else would prove nothing.
+        for (const started of [api, ...workers]) assert.match(started.output(), /"catalog":"redis-cluster"/, `runs on the ${redis.description}`);
+      }
       return { api, workers, env: { DATA_DIR: dataDirectory, ...shared }, addWorker, stop };
     } catch (error) {
       await stop();
