@@ -106,6 +106,12 @@ export const configSchema = z.object({
   DENSE_INDEX: z.enum(['auto', 'exact', 'approximate']).default('auto'),
   /** Vectors in one knowledge base from which `DENSE_INDEX=auto` searches the HNSW graph instead of every vector. */
   DENSE_APPROXIMATE_FROM: integer(20_000, 1),
+  /** The HNSW graph's neighbours per node (M): more finds more of the exact top k, and makes the graph larger and slower to build. */
+  DENSE_HNSW_M: integer(16, 2, 128),
+  /** Candidates kept while inserting into the HNSW graph (efConstruction): more builds a better graph, more slowly. */
+  DENSE_HNSW_EF_CONSTRUCTION: integer(128, 8, 4096),
+  /** Candidates kept while searching the HNSW graph (ef; at least the results asked for): more finds more of the exact top k, more slowly. */
+  DENSE_HNSW_EF_SEARCH: integer(256, 8, 4096),
 
   SSE_HEARTBEAT_MS: integer(15_000, 100),
 
