@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import {
   assertNoChunkTwice,
   createKnowledgeBase,
   distributedDeployment,
   expectJson,
   sharedPath,
+  standaloneTestRedis,
+  startRedisCluster,
   uninterruptedChunkCount,
   upload,
   waitFor,
@@ -15,6 +17,10 @@ import {
 } from '@passage/testing';
 
 const pdf = async (relative: string) => new Uint8Array(await readFile(sharedPath('pdfs', relative)));
+
+// The kill test runs on the standalone test server and on a Redis Cluster of three masters.
+const cluster = await startRedisCluster();
+after(() => cluster.stop());
 
 describe('distributed ingestion (Redis catalog, BullMQ workers)', () => {
   it('two worker processes drain a queue; every document ends ready or failed with the right code', async () => {
@@ -71,44 +77,46 @@ describe('distributed ingestion (Redis catalog, BullMQ workers)', () => {
     }
   });
 
-  it('finishes the 352-page PDF on another worker after the first is killed in the middle, with no chunk lost or doubled', async () => {
-    const deployment = await distributedDeployment({ workers: 1, workerConcurrency: 1 })();
-    const { api, workers } = deployment;
-    const first = workers[0]!;
-    try {
-      const knowledgeBaseId = await createKnowledgeBase(api, 'Killed');
-      const freeculture = { name: 'freeculture.pdf', bytes: await pdf('huge_pages/pdfjs_freeculture_352p.pdf') };
-      const accepted = await expectJson<{ data: Array<{ id: string }> }>(
-        await upload(api, knowledgeBaseId, [freeculture, { name: 'after.txt', bytes: new TextEncoder().encode('Queued behind the big one.') }]),
-        202,
-      );
-      const [bigId, smallId] = accepted.data.map((document) => document.id);
+  for (const redis of [standaloneTestRedis, cluster]) {
+    it(`finishes the 352-page PDF on another worker after the first is killed in the middle, with no chunk lost or doubled (${redis.description})`, async () => {
+      const deployment = await distributedDeployment({ workers: 1, workerConcurrency: 1, redis })();
+      const { api, workers } = deployment;
+      const first = workers[0]!;
+      try {
+        const knowledgeBaseId = await createKnowledgeBase(api, 'Killed');
+        const freeculture = { name: 'freeculture.pdf', bytes: await pdf('huge_pages/pdfjs_freeculture_352p.pdf') };
+        const accepted = await expectJson<{ data: Array<{ id: string }> }>(
+          await upload(api, knowledgeBaseId, [freeculture, { name: 'after.txt', bytes: new TextEncoder().encode('Queued behind the big one.') }]),
+          202,
+        );
+        const [bigId, smallId] = accepted.data.map((document) => document.id);
 
-      // Kill while the first worker parses the big document: it holds the job, nothing is indexed yet.
-      await waitFor(
-        async () => {
-          const document = await expectJson<DocumentView>(await fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/documents/${bigId}`), 200);
-          return document.status === 'processing' && document.progress.stage === 'parsing' ? true : undefined;
-        },
-        { intervalMs: 5, timeoutMs: 30_000, what: 'the big document to be parsed' },
-      );
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      await first.kill();
-      const killed = await expectJson<DocumentView>(await fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/documents/${bigId}`), 200);
-      assert.equal(killed.status, 'processing', 'the killed worker had not finished');
+        // Kill while the first worker parses the big document: it holds the job, nothing is indexed yet.
+        await waitFor(
+          async () => {
+            const document = await expectJson<DocumentView>(await fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/documents/${bigId}`), 200);
+            return document.status === 'processing' && document.progress.stage === 'parsing' ? true : undefined;
+          },
+          { intervalMs: 5, timeoutMs: 30_000, what: 'the big document to be parsed' },
+        );
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await first.kill();
+        const killed = await expectJson<DocumentView>(await fetch(`${api.url}/v1/knowledge-bases/${knowledgeBaseId}/documents/${bigId}`), 200);
+        assert.equal(killed.status, 'processing', 'the killed worker had not finished');
 
-      const second = await deployment.addWorker!();
-      const ended = await waitUntilEnded(api, knowledgeBaseId, bigId!, 120_000);
-      assert.equal(ended.status, 'ready', JSON.stringify(ended));
-      assert.equal(ended.pages, 352);
-      assert.equal((await waitUntilEnded(api, knowledgeBaseId, smallId!, 60_000)).status, 'ready');
-      assert.match(second.output(), /job of a stopped worker taken over/, 'the second worker recovered the stalled job');
+        const second = await deployment.addWorker!();
+        const ended = await waitUntilEnded(api, knowledgeBaseId, bigId!, 120_000);
+        assert.equal(ended.status, 'ready', JSON.stringify(ended));
+        assert.equal(ended.pages, 352);
+        assert.equal((await waitUntilEnded(api, knowledgeBaseId, smallId!, 60_000)).status, 'ready');
+        assert.match(second.output(), /job of a stopped worker taken over/, 'the second worker recovered the stalled job');
 
-      // As many chunks as an uninterrupted ingestion of the same file, and no chunk twice.
-      assert.equal(ended.chunks, await uninterruptedChunkCount(api, freeculture, 120_000));
-      await assertNoChunkTwice(api, knowledgeBaseId, 'Walt Disney Steamboat Willie Mickey Mouse');
-    } finally {
-      await deployment.stop();
-    }
-  });
+        // As many chunks as an uninterrupted ingestion of the same file, and no chunk twice.
+        assert.equal(ended.chunks, await uninterruptedChunkCount(api, freeculture, 120_000));
+        await assertNoChunkTwice(api, knowledgeBaseId, 'Walt Disney Steamboat Willie Mickey Mouse');
+      } finally {
+        await deployment.stop();
+      }
+    });
+  }
 });

@@ -33,7 +33,11 @@ export async function startWorkerProcess(options: { dataDirectory: string; env?:
   child.stderr?.on('data', (data: Buffer) => (output += data.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start in time:\n${output}`)), options.timeoutMs ?? 30_000);
+    const timer = setTimeout(() => {
+      // As the API launcher does: a worker that did not start is not left running (it would hold the test process open).
+      child.kill('SIGKILL');
+      reject(new Error(`worker did not start in time:\n${output}`));
+    }, options.timeoutMs ?? 30_000);
     const check = () => {
       if (output.includes('"msg":"worker started"')) {
         clearTimeout(timer);
