@@ -13,13 +13,13 @@ import {
   type SearchHit,
 } from '@passage/spec';
 import type { Bm25Options } from './bm25-index.js';
+import { DenseIndex, removeDenseIndexFiles, type DenseIndexOptions } from './dense-index.js';
 import { LexicalSegment, LexicalSegmentFormatError } from './lexical-segment.js';
 import { LexicalSegmentBuilder, type LexicalSegmentRow } from './lexical-segment-builder.js';
 import { buildLexicalSegmentInThread, type SegmentRowPage } from './lexical-segment-thread.js';
 import { defaultRrfK, reciprocalRankFusion } from './reciprocal-rank-fusion.js';
 import { SegmentedBm25Index } from './segmented-bm25-index.js';
 import type { RankedHit } from './top-heap.js';
-import { VectorIndex } from './vector-index.js';
 
 /** Chunks removed from the in-memory indexes between two checks of the time slice. */
 const removalSliceChunks = 256;
@@ -94,6 +94,12 @@ export interface LocalChunkIndexOptions {
   tailChunksBeforeRebuild?: number;
   /** Told about a background rebuild that failed (searches go on with the index as it was). Default: a process warning. */
   onBackgroundError?: (error: Error) => void;
+  /**
+   * Dense search: exact, or through an HNSW graph for large knowledge bases (DENSE_INDEX,
+   * DENSE_APPROXIMATE_FROM; see DenseIndex). Default: `auto` from 20,000 vectors, graphs not kept
+   * between starts unless `directory` is given. Its background errors go to `onBackgroundError`.
+   */
+  dense?: DenseIndexOptions;
 }
 
 interface GenerationState {
@@ -101,7 +107,7 @@ interface GenerationState {
   sequence: number;
   /** BM25 over chunks and whole documents. */
   lexical: SegmentedBm25Index;
-  vectors: VectorIndex;
+  vectors: DenseIndex;
   /**
    * Chunks whose vector the dense index refused (a size other than the rest: the embedding model
    * changed without a reindex), with the reason. Dense searches fail while any is present.
@@ -127,7 +133,9 @@ interface GenerationState {
  * A search that arrives while a generation loads waits for it without holding the event loop.
  *
  * Modes: `lexical` ranks by BM25 with document evidence (see documentWeight); `dense` by cosine
- * similarity of the chunk vectors to the query vector, exactly (brute force); `hybrid` fuses the
+ * similarity of the chunk vectors to the query vector, exactly (brute force) or, for a large
+ * knowledge base, through an HNSW graph built in a worker thread and kept beside the database
+ * (see DenseIndex and {@link LocalChunkIndexOptions.dense}); `hybrid` fuses the
  * lexical and the dense top `max(topK, fusionCandidates)` by reciprocal rank fusion, as Qdrant's
  * Query API does with two prefetches and `fusion: "rrf"`. Chunks stored without a vector (indexed
  * before an embedder was configured) take part in lexical ranking only.
@@ -141,6 +149,7 @@ export class LocalChunkIndex implements ChunkIndex {
   readonly #fusionCandidates: number;
   readonly #tailChunksBeforeRebuild: number;
   readonly #onBackgroundError: (error: Error) => void;
+  readonly #dense: DenseIndexOptions;
   readonly #states = new Map<string, Promise<GenerationState>>();
   readonly #rebuilds = new Set<Promise<void>>();
 
@@ -153,6 +162,9 @@ export class LocalChunkIndex implements ChunkIndex {
     this.#fusionCandidates = options.fusionCandidates ?? defaultFusionCandidates;
     this.#tailChunksBeforeRebuild = options.tailChunksBeforeRebuild ?? defaultTailChunksBeforeRebuild;
     this.#onBackgroundError = options.onBackgroundError ?? ((error) => process.emitWarning(error));
+    this.#dense = { onBackgroundError: this.#onBackgroundError, ...options.dense };
+    // Checks the dense options now rather than at the first search.
+    new DenseIndex({ knowledgeBaseId: '', generation: 0 }, this.#dense);
     if (!(this.#documentWeight >= 0) || !Number.isFinite(this.#documentWeight)) {
       throw new RangeError(`documentWeight must be a finite number ≥ 0, got ${this.#documentWeight}`);
     }
@@ -178,7 +190,8 @@ export class LocalChunkIndex implements ChunkIndex {
   async dropGeneration(target: { knowledgeBaseId: string; generation: number }, signal?: AbortSignal): Promise<void> {
     throwIfAborted(signal);
     await this.#store.dropGeneration(target.knowledgeBaseId, target.generation);
-    this.#states.delete(stateKey(target.knowledgeBaseId, target.generation));
+    await this.#forget(stateKey(target.knowledgeBaseId, target.generation));
+    if (this.#dense.directory !== undefined) await removeDenseIndexFiles(this.#dense.directory, target.knowledgeBaseId, target.generation);
   }
 
   async upsertDocumentChunks(
@@ -201,8 +214,31 @@ export class LocalChunkIndex implements ChunkIndex {
     throwIfAborted(signal);
     await this.#store.removeKnowledgeBase(knowledgeBaseId);
     for (const key of [...this.#states.keys()]) {
-      if (key.startsWith(`${knowledgeBaseId}\u0000`)) this.#states.delete(key);
+      if (key.startsWith(`${knowledgeBaseId}\u0000`)) await this.#forget(key);
     }
+    if (this.#dense.directory !== undefined) await removeDenseIndexFiles(this.#dense.directory, knowledgeBaseId);
+  }
+
+  /** Drops a loaded generation, and its dense graph once a build under way has ended. */
+  async #forget(key: string): Promise<void> {
+    const state = this.#states.get(key);
+    this.#states.delete(key);
+    await state?.then(
+      (loaded) => loaded.vectors.close(),
+      () => {},
+    );
+  }
+
+  /**
+   * Loads the generation if needed, brings it up to date and waits until no dense graph is being
+   * built for it; says whether its dense searches now go through the graph. For benchmarks and
+   * tests: searches never wait for a graph (they are exact until it is there).
+   */
+  async settleDenseIndex(knowledgeBaseId: string, generation: number): Promise<{ approximate: boolean; vectors: number }> {
+    const state = await this.#state(knowledgeBaseId, generation);
+    await this.#refresh(knowledgeBaseId, state);
+    await state.vectors.idle();
+    return { approximate: state.vectors.approximate, vectors: state.vectors.size };
   }
 
   async search(request: IndexSearchRequest): Promise<SearchHit[]> {
@@ -266,7 +302,7 @@ export class LocalChunkIndex implements ChunkIndex {
 
   /** Forgets the loaded generations, once background rebuilds have ended (their threads stopped). */
   async close(): Promise<void> {
-    this.#states.clear();
+    await Promise.all([...this.#states.keys()].map((key) => this.#forget(key)));
     await Promise.all(this.#rebuilds);
   }
 
@@ -292,7 +328,7 @@ export class LocalChunkIndex implements ChunkIndex {
       generation,
       sequence: 0,
       lexical: new SegmentedBm25Index(this.#bm25Options),
-      vectors: new VectorIndex(),
+      vectors: new DenseIndex({ knowledgeBaseId, generation }, this.#dense),
       rejectedVectors: new Map(),
       refreshing: null,
       dropped: false,
@@ -304,6 +340,7 @@ export class LocalChunkIndex implements ChunkIndex {
       const snapshot = await this.#store.snapshot(knowledgeBaseId, generation);
       state.sequence = snapshot.sequence;
       await this.#apply(state, snapshot.postings, true);
+      await this.#openDense(knowledgeBaseId, state);
       return state;
     }
     let segment = await readSegment(source, knowledgeBaseId, generation);
@@ -324,7 +361,28 @@ export class LocalChunkIndex implements ChunkIndex {
     }
     state.sequence = segment.sequence;
     state.lexical = new SegmentedBm25Index(this.#bm25Options, segment);
+    await this.#openDense(knowledgeBaseId, state);
     return state;
+  }
+
+  /**
+   * Takes up the dense graph kept for the generation, if any: the chunks that may differ from it are
+   * those of the documents the change feed touched between the graph's position and the state's
+   * (later changes come with the next refresh). A generation emptied or dropped since: none to take.
+   */
+  async #openDense(knowledgeBaseId: string, state: GenerationState): Promise<void> {
+    await state.vectors.open(async (since) => {
+      // A graph built after the lexical segment is ahead of the state: the refresh that follows replays what it may lack.
+      if (since >= state.sequence) return new Set<string>();
+      const changes = (await this.#store.changesSince(knowledgeBaseId, since)).filter((change) => change.sequence <= state.sequence);
+      const changed = new Set<string>();
+      for (const change of changes) {
+        if (change.kind === 'remove-knowledge-base' || (change.kind === 'remove-generation' && change.generation === state.generation)) return null;
+        if (change.documentId === null || (change.generation !== null && change.generation !== state.generation)) continue;
+        for (const id of state.lexical.chunkIdsOf(change.documentId)) changed.add(id);
+      }
+      return changed;
+    });
   }
 
   #addVector(state: GenerationState, id: string, vector: ArrayLike<number>): void {
@@ -380,6 +438,7 @@ export class LocalChunkIndex implements ChunkIndex {
   async #refresh(knowledgeBaseId: string, state: GenerationState): Promise<void> {
     await this.#exclusive(state, () => this.#catchUp(knowledgeBaseId, state));
     this.#rebuildIfWorthwhile(knowledgeBaseId, state);
+    if (!state.dropped) state.vectors.maintain(state.sequence);
   }
 
   /** Runs `work` once no refresh of the state is under way, and makes later ones wait for it. */
@@ -422,7 +481,8 @@ export class LocalChunkIndex implements ChunkIndex {
       } else {
         state.dropped ||= dropped;
         state.lexical = new SegmentedBm25Index(this.#bm25Options);
-        state.vectors = new VectorIndex();
+        void state.vectors.close();
+        state.vectors = new DenseIndex({ knowledgeBaseId, generation }, this.#dense);
         state.rejectedVectors.clear();
       }
     }

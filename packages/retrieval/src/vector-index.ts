@@ -42,6 +42,18 @@ export class VectorIndex {
     return this.#slotById.has(id);
   }
 
+  /** The ids of the stored vectors, in slot order (a copy). */
+  ids(): string[] {
+    return this.#ids.filter((id): id is string => id !== undefined);
+  }
+
+  /** The stored (unit-length) vector of `id`, as a view that the next add or remove may change; undefined when absent. */
+  vectorOf(id: string): Float32Array | undefined {
+    const slot = this.#slotById.get(id);
+    if (slot === undefined) return undefined;
+    return this.#data.subarray(slot * this.#dimensions, (slot + 1) * this.#dimensions);
+  }
+
   /**
    * Adds vectors; one whose id is present replaces it. Throws a RangeError for a vector of another
    * dimension than the index's, or one with no direction (all zeros, or not finite).
