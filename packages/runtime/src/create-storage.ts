@@ -22,7 +22,8 @@ export interface Storage {
  * - catalog: Redis with REDIS_URL (shared by API replicas and workers; a Redis Cluster with
  *   REDIS_CLUSTER), else the embedded SQLite database in DATA_DIR;
  * - chunk index: Qdrant with QDRANT_URL, else the embedded index (SQLite in DATA_DIR, ranked in
- *   memory), which processes on one machine share through DATA_DIR;
+ *   memory; dense search through an HNSW graph in DATA_DIR/dense-indexes per DENSE_INDEX), which
+ *   processes on one machine share through DATA_DIR;
  * - originals: files in STORAGE_DIR (a volume shared by API and workers), default DATA_DIR/originals.
  */
 export async function createStorage(config: Config, logger: Logger): Promise<Storage> {
@@ -42,7 +43,20 @@ export async function createStorage(config: Config, logger: Logger): Promise<Sto
   const apiKeys: ApiKeyStore = redisApiKeys ?? new SqliteApiKeyStore(embeddedDatabase());
   const index: ChunkIndex =
     config.QDRANT_URL === undefined
-      ? new LocalChunkIndex({ store: new SqliteChunkStore(embeddedDatabase()), rrfK: config.RRF_K })
+      ? new LocalChunkIndex({
+          store: new SqliteChunkStore(embeddedDatabase()),
+          rrfK: config.RRF_K,
+          dense: {
+            mode: config.DENSE_INDEX,
+            approximateFrom: config.DENSE_APPROXIMATE_FROM,
+            connectivity: config.DENSE_HNSW_M,
+            expansionAdd: config.DENSE_HNSW_EF_CONSTRUCTION,
+            expansionSearch: config.DENSE_HNSW_EF_SEARCH,
+            // Each generation's HNSW graph, kept beside the database and rebuilt from it when missing or stale.
+            directory: path.join(dataDirectory, 'dense-indexes'),
+          },
+          onBackgroundError: (error) => logger.warn({ err: error }, 'background index build failed; searches go on with the index as it was'),
+        })
       : new QdrantChunkIndex({
           url: config.QDRANT_URL,
           ...(config.QDRANT_API_KEY === undefined ? {} : { apiKey: config.QDRANT_API_KEY }),
