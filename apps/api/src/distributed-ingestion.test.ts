@@ -6,6 +6,7 @@ import {
   createKnowledgeBase,
   distributedDeployment,
   expectJson,
+  realQdrantDeployment,
   sharedPath,
   standaloneTestRedis,
   startRedisCluster,
@@ -13,6 +14,7 @@ import {
   upload,
   waitFor,
   waitUntilEnded,
+  type Deploy,
   type DocumentView,
 } from '@passage/testing';
 
@@ -77,9 +79,25 @@ describe('distributed ingestion (Redis catalog, BullMQ workers)', () => {
     }
   });
 
-  for (const redis of [standaloneTestRedis, cluster]) {
-    it(`finishes the 352-page PDF on another worker after the first is killed in the middle, with no chunk lost or doubled (${redis.description})`, async () => {
-      const deployment = await distributedDeployment({ workers: 1, workerConcurrency: 1, redis })();
+  // The standalone Redis and the cluster with the embedded index, and the real Qdrant when there is one (QDRANT_URL).
+  const qdrantUrl = process.env.QDRANT_URL;
+  const killSetups: Array<{ description: string; deploy: Deploy }> = [
+    ...[standaloneTestRedis, cluster].map((redis) => ({
+      description: redis.description,
+      deploy: distributedDeployment({ workers: 1, workerConcurrency: 1, redis }),
+    })),
+    ...(qdrantUrl === undefined || qdrantUrl === ''
+      ? []
+      : [
+          {
+            description: `${standaloneTestRedis.description}, the real Qdrant at ${qdrantUrl}`,
+            deploy: realQdrantDeployment(qdrantUrl, { workers: 1, workerConcurrency: 1 }),
+          },
+        ]),
+  ];
+  for (const setup of killSetups) {
+    it(`finishes the 352-page PDF on another worker after the first is killed in the middle, with no chunk lost or doubled (${setup.description})`, async () => {
+      const deployment = await setup.deploy();
       const { api, workers } = deployment;
       const first = workers[0]!;
       try {
