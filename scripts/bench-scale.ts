@@ -17,11 +17,19 @@
  * `--repeat <k>` then copies every chunk k − 1 more times under new ids (the corpus repeated) and
  * measures again at k times the size: a million chunks without ingesting them all. `--repeat 2,20`
  * measures at 2 and at 20 times the ingested size only (list 1 too for the ingested size itself).
+ * `--segment-replicas <k>` (with `--data`, after a run that wrote the folder's segment file): the
+ * segment alone at k times its size, without SQLite, ingestion or a build from the store. The file's
+ * chunks are replicated k times under new ids (as `--repeat` does to the stored chunks, but at the
+ * segment level, in seconds: the copies' document ids are not in id order, which only the lookup
+ * of a document by id, for deletes, needs), written to a temporary file, and a fresh process
+ * measures what a restart meets: reading the file, resident memory, the first search, and p50/p99
+ * of lexical searches at top 10 and 100, pruned and exhaustive (rows `segment-…`, no vectors).
+ * `--queries <n>`: queries of each run (default 300).
  * Run it alone, under `nice`: it measures time.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -30,7 +38,16 @@ import { parseArgs, promisify } from 'node:util';
 import { TransformersEmbedder, writeFixtureModel } from '@passage/embedder-transformers';
 import { CorpusRecordParser, encodeCorpusRecord } from '@passage/evaluation';
 import { IngestionService } from '@passage/ingestion';
-import { LexicalSegment, LocalChunkIndex, SegmentedBm25Index, createAnalyzer, defaultDocumentWeight } from '@passage/retrieval';
+import {
+  LexicalSegment,
+  LocalChunkIndex,
+  SegmentedBm25Index,
+  createAnalyzer,
+  defaultDocumentWeight,
+  documentSlotArray,
+  encodeLexicalSegment,
+  type FrequencyArray,
+} from '@passage/retrieval';
 import {
   generationSchemaOf,
   newDocumentId,
@@ -54,6 +71,9 @@ const { values } = parseArgs({
     keep: { type: 'string' },
     data: { type: 'string' },
     probe: { type: 'string' },
+    'segment-replicas': { type: 'string' },
+    'segment-probe': { type: 'string' },
+    queries: { type: 'string', default: '300' },
     'knowledge-base': { type: 'string' },
     'index-module': { type: 'string' },
     seed: { type: 'string', default: '17' },
@@ -68,7 +88,8 @@ const seed = Number(values.seed);
 /** Words of one generated English document: about 40 chunks of the default 256 tokens. */
 const wordsPerDocument = 8000;
 const chineseShare = 0.1;
-const queriesPerRun = 300;
+/** Queries of each run (`--queries`). Default 300. */
+const queriesPerRun = Number(values.queries);
 if (values.embedder !== 'fixture' && values.embedder !== 'none') throw new Error(`--embedder takes fixture or none, got ${values.embedder}`);
 
 /**
@@ -228,7 +249,7 @@ interface ProbeResult {
   /** Where the cold start went: the index's reads of the store, timed around the store's methods. */
   cold: Record<string, number>;
   /** `mode` is a retrieval mode, or `segment-<pruned|exhaustive>-top<k>` for the segment searched alone. */
-  runs: Array<{ mode: string; concurrency: number; p50Ms: number; p99Ms: number; maxMs: number }>;
+  runs: Array<{ mode: string; concurrency: number; p50Ms: number; p99Ms: number; maxMs: number; cpuP50Ms?: number; cpuP99Ms?: number }>;
 }
 
 /** The store with its cold-start reads timed (ms, from the call to the last byte handed over). */
@@ -265,6 +286,164 @@ class TimedChunkStore extends SqliteChunkStore {
     this.#add('snapshotOpenMs', performance.now() - started);
     return snapshot;
   }
+}
+
+/** The segment's chunks k times over, under new ids: a segment k times the size (see `--segment-replicas`). */
+function replicateSegment(segment: LexicalSegment, replicas: number): Uint8Array {
+  const chunks = segment.chunkCount;
+  const documents = segment.documentCount;
+  const terms = Array.from({ length: segment.termCount }, (_, number) => segment.term(number));
+  const pack = (strings: string[]) => {
+    const encoded = strings.map((text) => Buffer.from(text, 'utf8'));
+    const offsets = new Uint32Array(strings.length + 1);
+    encoded.forEach((bytes, index) => (offsets[index + 1] = (offsets[index] as number) + bytes.length));
+    return { bytes: new Uint8Array(Buffer.concat(encoded)), offsets };
+  };
+  const suffix = (copy: number) => (copy === 0 ? '' : `-copy${copy}`);
+  const repeatedPostings = <T extends FrequencyArray | Int32Array | Uint16Array>(
+    offsets: Uint32Array,
+    values: T,
+    make: (length: number) => T,
+    shift: number,
+  ): { offsets: Uint32Array; values: T } => {
+    const next = new Uint32Array(offsets.length);
+    const out = make(values.length * replicas);
+    let position = 0;
+    for (let term = 0; term + 1 < offsets.length; term += 1) {
+      const first = offsets[term] as number;
+      const end = offsets[term + 1] as number;
+      for (let copy = 0; copy < replicas; copy += 1) {
+        for (let index = first; index < end; index += 1) out[position++] = (values[index] as number) + copy * shift;
+      }
+      next[term + 1] = position;
+    }
+    return { offsets: next, values: out };
+  };
+  const sameType =
+    <T extends FrequencyArray | Int32Array | Uint16Array>(array: T) =>
+    (length: number) =>
+      new (array.constructor as new (length: number) => T)(length);
+  const slots = repeatedPostings(segment.postingOffsets, segment.postingSlots, sameType(segment.postingSlots), chunks);
+  const frequencies = repeatedPostings(segment.postingOffsets, segment.postingFrequencies, sameType(segment.postingFrequencies), 0);
+  const documentSlots = repeatedPostings(
+    segment.documentPostingOffsets,
+    segment.documentPostingDocuments,
+    (length) => documentSlotArray(length, documents * replicas),
+    documents,
+  );
+  const documentFrequencies = repeatedPostings(
+    segment.documentPostingOffsets,
+    segment.documentPostingFrequencies,
+    sameType(segment.documentPostingFrequencies),
+    0,
+  );
+  const chunkIds = pack(Array.from({ length: chunks * replicas }, (_, slot) => segment.chunkId(slot % chunks) + suffix(Math.floor(slot / chunks))));
+  const documentIds = pack(
+    Array.from({ length: documents * replicas }, (_, slot) => segment.documentId(slot % documents) + suffix(Math.floor(slot / documents))),
+  );
+  const repeated = <T extends Float64Array | Int32Array>(array: T, shift: number): T => {
+    const out = new (array.constructor as new (length: number) => T)(array.length * replicas);
+    for (let copy = 0; copy < replicas; copy += 1)
+      for (let index = 0; index < array.length; index += 1) out[copy * array.length + index] = (array[index] as number) + copy * shift;
+    return out;
+  };
+  const documentChunkStarts = new Uint32Array(documents * replicas + 1);
+  for (let copy = 0; copy < replicas; copy += 1) {
+    for (let document = 0; document <= documents; document += 1)
+      documentChunkStarts[copy * documents + document] = (segment.documentChunkStarts[document] as number) + copy * chunks;
+  }
+  const packedTerms = pack(terms);
+  return encodeLexicalSegment({
+    sequence: segment.sequence,
+    vectorCount: segment.vectorCount * replicas,
+    termBytes: packedTerms.bytes,
+    termOffsets: packedTerms.offsets,
+    postingOffsets: slots.offsets,
+    postingSlots: slots.values,
+    postingFrequencies: frequencies.values,
+    documentPostingOffsets: documentSlots.offsets,
+    documentPostingDocuments: documentSlots.values,
+    documentPostingFrequencies: documentFrequencies.values,
+    chunkIdBytes: chunkIds.bytes,
+    chunkIdOffsets: chunkIds.offsets,
+    chunkLengths: repeated(segment.chunkLengths, 0),
+    chunkDocuments: repeated(segment.chunkDocuments, documents),
+    documentIdBytes: documentIds.bytes,
+    documentIdOffsets: documentIds.offsets,
+    documentChunkStarts,
+    documentLengths: repeated(segment.documentLengths, 0),
+    termSaturations: segment.termSaturations ?? new Float64Array(segment.termCount),
+    saturation: segment.saturation ?? { k1: Number.NaN, b: Number.NaN, averageChunkLength: 1 },
+  });
+}
+
+/** In a fresh process: a segment file read as a restart would, then searched alone (see `--segment-replicas`). */
+async function segmentProbe(file: string): Promise<ProbeResult> {
+  const vocabulary = await loadVocabulary();
+  const analyzer = createAnalyzer();
+  const random = seededRandom(seed + 99);
+  const queries = Array.from({ length: queriesPerRun }, (_, number) =>
+    analyzer.termFrequencies(
+      number % 10 === 9
+        ? (vocabulary.chinese[Math.floor(random() * vocabulary.chinese.length)] as string).slice(0, 20)
+        : Array.from({ length: 10 }, () => englishWord(vocabulary, random)).join(' '),
+    ),
+  );
+  let maxBlock = 0;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    maxBlock = Math.max(maxBlock, now - last - 5);
+    last = now;
+  }, 5);
+  const started = performance.now();
+  const buffer = await readFile(file);
+  // A view of the read bytes, as the store hands them over (a Uint8Array made from the Buffer would be a copy).
+  const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  const read = performance.now();
+  const lexical = new SegmentedBm25Index({}, new LexicalSegment(bytes));
+  const opened = performance.now();
+  lexical.search(queries[0] as Record<string, number>, 10, defaultDocumentWeight);
+  const coldFirstSearchMs = performance.now() - started;
+  const firstSearchMs = performance.now() - opened;
+  clearInterval(timer);
+  (globalThis as { gc?: () => void }).gc?.();
+  const rssBytes = process.memoryUsage().rss;
+  const runs: ProbeResult['runs'] = [];
+  for (const topK of [10, 100]) {
+    for (const exhaustive of [false, true]) {
+      const times: number[] = [];
+      // CPU time too: on a shared machine a search's wall time includes waiting for a core.
+      const cpuTimes: number[] = [];
+      for (const query of queries) {
+        const begun = performance.now();
+        const cpu = process.cpuUsage();
+        lexical.search(query, topK, defaultDocumentWeight, { exhaustive });
+        const spent = process.cpuUsage(cpu);
+        times.push(performance.now() - begun);
+        cpuTimes.push((spent.user + spent.system) / 1000);
+      }
+      times.sort((left, right) => left - right);
+      cpuTimes.sort((left, right) => left - right);
+      const mode = `segment-${exhaustive ? 'exhaustive' : 'pruned'}-top${topK}`;
+      runs.push({
+        mode,
+        concurrency: 1,
+        p50Ms: percentile(times, 0.5),
+        p99Ms: percentile(times, 0.99),
+        maxMs: times.at(-1) ?? Number.NaN,
+        cpuP50Ms: percentile(cpuTimes, 0.5),
+        cpuP99Ms: percentile(cpuTimes, 0.99),
+      });
+    }
+  }
+  const cold = {
+    readSegmentMs: Math.round(read - started),
+    segmentBytes: bytes.byteLength,
+    openIndexMs: Math.round(opened - read),
+    firstSearchMs: Math.round(firstSearchMs),
+  };
+  return { coldFirstSearchMs, maxEventLoopBlockMs: maxBlock, rssBytes, cold, runs };
 }
 
 const percentile = (sorted: number[], fraction: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? Number.NaN;
@@ -338,7 +517,8 @@ async function probe(directory: string, knowledgeBaseId: string, indexModule: st
   // The segment file searched alone, with and without pruning (the same hits): what pruning saves.
   const files = (await readdir(path.join(directory, 'lexical-segments'))).filter((name) => name.endsWith('.segment'));
   if (files.length === 1) {
-    const segment = new LexicalSegment(new Uint8Array(await readFile(path.join(directory, 'lexical-segments', files[0] as string))));
+    const buffer = await readFile(path.join(directory, 'lexical-segments', files[0] as string));
+    const segment = new LexicalSegment(new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength));
     const lexical = new SegmentedBm25Index({}, segment);
     for (const topK of [10, 100]) {
       for (const exhaustive of [false, true]) {
@@ -417,6 +597,51 @@ async function measure(
   }
 }
 
+if (values['segment-probe'] !== undefined) {
+  console.log(JSON.stringify(await segmentProbe(values['segment-probe'])));
+  process.exit(0);
+}
+
+if (values['segment-replicas'] !== undefined) {
+  const replicas = Number(values['segment-replicas']);
+  if (values.data === undefined || !Number.isInteger(replicas) || replicas < 1) throw new Error('--segment-replicas takes a positive integer, with --data');
+  const folder = path.join(values.data, 'lexical-segments');
+  const [name] = (await readdir(folder)).filter((entry) => entry.endsWith('.segment'));
+  if (name === undefined) throw new Error(`no segment file in ${folder}: run bench:scale on the folder first`);
+  const segment = new LexicalSegment(new Uint8Array(await readFile(path.join(folder, name))));
+  const replicated = path.join(await mkdtemp(path.join(tmpdir(), 'passage-segment-')), `replicated-${replicas}.segment`);
+  await writeFile(replicated, replicateSegment(segment, replicas));
+  // Both the original's pages and the copy's are in the page cache now, as a file the server wrote itself would be.
+  process.stderr.write(`probing the segment replicated ${replicas} times (${segment.chunkCount * replicas} chunks): ${replicated}\n`);
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--segment-probe', replicated, '--queries', String(queriesPerRun)],
+    {
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
+  const result = JSON.parse(stdout.trim().split('\n').at(-1) as string) as ProbeResult;
+  process.stderr.write(`  cold start pieces: ${JSON.stringify(result.cold)}\n`);
+  for (const run of result.runs) {
+    rows.push({
+      index: 'segment alone (replicated)',
+      chunks: segment.chunkCount * replicas,
+      ingestChunksPerSecond: Number.NaN,
+      dataBytes: result.cold.segmentBytes ?? Number.NaN,
+      rssBytes: result.rssBytes,
+      coldFirstSearchMs: Math.round(result.coldFirstSearchMs),
+      mode: run.mode,
+      concurrency: run.concurrency,
+      p50Ms: Math.round(run.p50Ms * 100) / 100,
+      p99Ms: Math.round(run.p99Ms * 100) / 100,
+      maxEventLoopBlockMs: Math.round(result.maxEventLoopBlockMs),
+      cpuP50Ms: Math.round((run.cpuP50Ms ?? Number.NaN) * 100) / 100,
+      cpuP99Ms: Math.round((run.cpuP99Ms ?? Number.NaN) * 100) / 100,
+    });
+  }
+  await rm(path.dirname(replicated), { recursive: true, force: true });
+}
+
 if (values.probe !== undefined) {
   console.log(JSON.stringify(await probe(values.probe, values['knowledge-base'] as string, values['index-module'])));
   process.exit(0);
@@ -430,11 +655,15 @@ const repeats = values.repeat.split(',').map((text) => {
 // A single factor measures the ingested size too, as before; a list measures only the sizes it names.
 if (repeats.length === 1 && !repeats.includes(1)) repeats.unshift(1);
 repeats.sort((left, right) => left - right);
-const sizes = values.chunks.split(',').map((text) => {
-  const size = Number(text);
-  if (!Number.isInteger(size) || size < 1) throw new Error(`--chunks takes positive integers separated by commas, got ${text}`);
-  return size;
-});
+// With --segment-replicas the segment alone was measured above: nothing is ingested or probed.
+const sizes = (values['segment-replicas'] !== undefined ? '' : values.chunks)
+  .split(',')
+  .filter((text) => text !== '')
+  .map((text) => {
+    const size = Number(text);
+    if (!Number.isInteger(size) || size < 1) throw new Error(`--chunks takes positive integers separated by commas, got ${text}`);
+    return size;
+  });
 const vocabulary = await loadVocabulary();
 for (const size of sizes) {
   let directory: string;
@@ -496,6 +725,8 @@ const columns = [
   'p50Ms',
   'p99Ms',
   'maxEventLoopBlockMs',
+  'cpuP50Ms',
+  'cpuP99Ms',
 ];
 console.log(columns.join(' | '));
 for (const row of rows) console.log(columns.map((column) => String(row[column])).join(' | '));
