@@ -69,7 +69,7 @@ const qdrantLines = [
     ? 'Qdrant suites: against the fake (packages/testing/src/fake-qdrant-server.ts) only; QDRANT_URL is not set'
     : `Qdrant suites: against the fake and the real server at ${qdrantUrl}: ${await qdrantVersion(qdrantUrl)}`,
   binary === null
-    ? 'Qdrant cluster test (3 peers, one killed): not run; no qdrant binary (QDRANT_BIN is not set and none is on PATH)'
+    ? `Qdrant cluster test (3 peers, one killed): not run; ${process.env.QDRANT_BIN === 'none' ? 'QDRANT_BIN=none' : 'no qdrant binary (QDRANT_BIN is not set and none is on PATH)'}`
     : `Qdrant cluster test (3 peers, one killed): runs ${binary}`,
 ].join('\n');
 console.log(qdrantLines);

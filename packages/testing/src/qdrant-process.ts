@@ -8,10 +8,12 @@ import { waitFor } from './api-process.js';
 
 /**
  * The Qdrant server binary the tests may start: `QDRANT_BIN`, else `qdrant` on `PATH`; null when
- * there is none (the suites that need one say so instead of running).
+ * there is none, or when `QDRANT_BIN=none` says not to use one (the suites that need one say so
+ * instead of running).
  */
 export function qdrantBinary(environment: NodeJS.ProcessEnv = process.env): string | null {
   const named = environment.QDRANT_BIN;
+  if (named === 'none') return null;
   if (named !== undefined && named !== '') return named;
   for (const directory of (environment.PATH ?? '').split(path.delimiter)) {
     if (directory === '') continue;
