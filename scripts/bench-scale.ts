@@ -389,13 +389,7 @@ async function segmentProbe(file: string): Promise<ProbeResult> {
         : Array.from({ length: 10 }, () => englishWord(vocabulary, random)).join(' '),
     ),
   );
-  let maxBlock = 0;
-  let last = performance.now();
-  const timer = setInterval(() => {
-    const now = performance.now();
-    maxBlock = Math.max(maxBlock, now - last - 5);
-    last = now;
-  }, 5);
+  const blocks = watchEventLoopBlocks();
   const started = performance.now();
   const buffer = await readFile(file);
   // A view of the read bytes, as the store hands them over (a Uint8Array made from the Buffer would be a copy).
@@ -406,7 +400,7 @@ async function segmentProbe(file: string): Promise<ProbeResult> {
   lexical.search(queries[0] as Record<string, number>, 10, defaultDocumentWeight);
   const coldFirstSearchMs = performance.now() - started;
   const firstSearchMs = performance.now() - opened;
-  clearInterval(timer);
+  blocks.stop();
   (globalThis as { gc?: () => void }).gc?.();
   const rssBytes = process.memoryUsage().rss;
   const runs: ProbeResult['runs'] = [];
@@ -443,7 +437,7 @@ async function segmentProbe(file: string): Promise<ProbeResult> {
     openIndexMs: Math.round(opened - read),
     firstSearchMs: Math.round(firstSearchMs),
   };
-  return { coldFirstSearchMs, maxEventLoopBlockMs: maxBlock, rssBytes, cold, runs };
+  return { coldFirstSearchMs, maxEventLoopBlockMs: blocks.longest(), rssBytes, cold, runs };
 }
 
 const percentile = (sorted: number[], fraction: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? Number.NaN;
@@ -465,14 +459,7 @@ async function probe(directory: string, knowledgeBaseId: string, indexModule: st
       ? LocalChunkIndex
       : ((await import(pathToFileURL(path.resolve(indexModule)).href)) as { LocalChunkIndex: IndexConstructor }).LocalChunkIndex;
   const delay = monitorEventLoopDelay({ resolution: 5 });
-  // The largest gap between ticks of a 5 ms timer, less its period: how long the loop was held.
-  let maxBlock = 0;
-  let last = performance.now();
-  const timer = setInterval(() => {
-    const now = performance.now();
-    maxBlock = Math.max(maxBlock, now - last - 5);
-    last = now;
-  }, 5);
+  const blocks = watchEventLoopBlocks();
   delay.enable();
   const started = performance.now();
   const database = openDatabase({ dataDirectory: directory });
@@ -483,8 +470,8 @@ async function probe(directory: string, knowledgeBaseId: string, indexModule: st
   await search(queries[0] as Record<string, number>, 'lexical');
   const coldFirstSearchMs = performance.now() - started;
   delay.disable();
-  clearInterval(timer);
-  const maxEventLoopBlockMs = Math.max(maxBlock, delay.max / 1e6 - 5);
+  blocks.stop();
+  const maxEventLoopBlockMs = Math.max(blocks.longest(), delay.max / 1e6 - 5);
   (globalThis as { gc?: () => void }).gc?.();
   const rssBytes = process.memoryUsage().rss;
   const runs: ProbeResult['runs'] = [];
@@ -731,3 +718,15 @@ const columns = [
 console.log(columns.join(' | '));
 for (const row of rows) console.log(columns.map((column) => String(row[column])).join(' | '));
 if (values.json) console.log(JSON.stringify(rows));
+
+/** The largest gap between ticks of a 5 ms timer, less its period: how long the event loop was held. */
+function watchEventLoopBlocks(): { longest(): number; stop(): void } {
+  let longest = 0;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last - 5);
+    last = now;
+  }, 5);
+  return { longest: () => longest, stop: () => clearInterval(timer) };
+}
