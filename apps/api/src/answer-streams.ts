@@ -16,7 +16,10 @@ export const shuttingDownEvent: AnswerServiceEvent = Object.freeze({
  * stops its work). Also counts them for the metrics.
  */
 export class AnswerStreams {
-  readonly #deadline = new AbortController();
+  /** Set once the grace period is over: every answer still open is cut. */
+  #cutting = false;
+  /** One callback per open answer; a Set, so that adding and removing stay O(1) with thousands open. */
+  readonly #cutters = new Set<() => void>();
   readonly #waiters = new Set<() => void>();
   #open = 0;
 
@@ -27,29 +30,39 @@ export class AnswerStreams {
   /**
    * Follows one answer: the returned iterator passes the events on (counting them for the
    * metrics) until the shutdown deadline, then yields `shuttingDownEvent`, aborts `work` and
-   * ends. `close` must be called once the answer is over.
+   * ends. `close` must be called once the answer is over: it forgets the answer, so a closed one
+   * holds nothing.
    */
   track(events: AsyncIterator<AnswerServiceEvent>, work: AbortController): { events: AsyncIterator<AnswerServiceEvent>; close: () => void } {
     this.#open += 1;
     openAnswerStreams.inc();
-    const deadline = this.#deadline.signal;
-    const deadlinePassed = new Promise<typeof deadlineReached>((resolve) => {
-      if (deadline.aborted) resolve(deadlineReached);
-      else deadline.addEventListener('abort', () => resolve(deadlineReached), { once: true });
-    });
+    // The step in progress, woken by the deadline. Racing each step against one long-lived
+    // promise instead would leave a reaction on it per event for the answer's whole life.
+    let wakeStep: ((value: typeof deadlineReached) => void) | null = null;
+    const cutter = () => wakeStep?.(deadlineReached);
+    this.#cutters.add(cutter);
     let cut = false;
     let closed = false;
+    const shutDown = (): IteratorResult<AnswerServiceEvent> => {
+      cut = true;
+      work.abort();
+      return { done: false, value: shuttingDownEvent };
+    };
     const tracked: AsyncIterator<AnswerServiceEvent> = {
       next: async () => {
         if (cut) return { done: true, value: undefined };
+        if (this.#cutting) return shutDown();
         const next = events.next();
-        const result = await Promise.race([next, deadlinePassed]);
+        const result = await new Promise<IteratorResult<AnswerServiceEvent> | typeof deadlineReached>((resolve, reject) => {
+          wakeStep = resolve;
+          next.then(resolve, reject);
+        }).finally(() => {
+          wakeStep = null;
+        });
         if (result === deadlineReached) {
-          cut = true;
           // The pending step ends with the abort below; its outcome no longer concerns anyone.
           next.catch(() => undefined);
-          work.abort();
-          return { done: false, value: shuttingDownEvent };
+          return shutDown();
         }
         if (!result.done) observeAnswerEvent(result.value);
         return result;
@@ -61,6 +74,7 @@ export class AnswerStreams {
       close: () => {
         if (closed) return;
         closed = true;
+        this.#cutters.delete(cutter);
         this.#open -= 1;
         openAnswerStreams.dec();
         if (this.#open === 0) for (const wake of this.#waiters) wake();
@@ -73,7 +87,8 @@ export class AnswerStreams {
     const openAtStart = this.#open;
     await this.#idleOrTimeout(graceMs);
     const cut = this.#open;
-    this.#deadline.abort();
+    this.#cutting = true;
+    for (const cutter of this.#cutters) cutter();
     await this.#idleOrTimeout(cutWaitMs);
     return { finished: openAtStart - cut, cut };
   }
