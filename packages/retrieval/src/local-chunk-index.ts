@@ -1,5 +1,6 @@
 import {
   AppError,
+  EventLoopTurns,
   GenerationNotFoundError,
   TimeSlice,
   InvalidRequestError,
@@ -142,6 +143,7 @@ interface GenerationState {
  */
 export class LocalChunkIndex implements ChunkIndex {
   readonly #store: ChunkStore;
+  readonly #turns = new EventLoopTurns();
   readonly #source: LexicalSegmentSource | null;
   readonly #bm25Options: Bm25Options;
   readonly #documentWeight: number;
@@ -249,6 +251,8 @@ export class LocalChunkIndex implements ChunkIndex {
     const state = await this.#state(request.knowledgeBaseId, request.generation);
     await this.#refresh(request.knowledgeBaseId, state);
     if (state.dropped) throw new GenerationNotFoundError(request.knowledgeBaseId, request.generation);
+    // The search below is one synchronous step: many questions at once take it in turns.
+    await this.#turns.turn(request.signal);
     throwIfAborted(request.signal);
     const topK = request.topK;
     let ranked: RankedHit[];
@@ -566,7 +570,7 @@ async function buildSegment(
     }
     return { rows: page, vectors };
   };
-  // The first pages also go into a builder on this thread, a page between yields: the snapshot may end within them.
+  // The first pages also go into a builder on this thread, in time slices: the snapshot may end within them.
   const early: SegmentRowPage[] = [];
   const builder = new LexicalSegmentBuilder();
   for (;;) {
@@ -575,9 +579,11 @@ async function buildSegment(
     const page = toPage(next.value);
     early.push(page);
     if (early.length > pagesBuiltInProcess) break;
-    for (const row of page.rows) builder.add(row);
+    for (const row of page.rows) {
+      builder.add(row);
+      await slice.yieldIfSpent();
+    }
     for (let count = 0; count < page.vectors; count += 1) builder.countVector();
-    await slice.yieldIfSpent();
   }
   async function* pages(): AsyncGenerator<SegmentRowPage> {
     yield* early;

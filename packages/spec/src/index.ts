@@ -8,3 +8,5 @@ export * from './ids.js';
 export * from './token-estimate.js';
 export * from './time-slice.js';
 export * from './seeded-random.js';
+export * from './background-thread.js';
+export * from './event-loop-turns.js';
