@@ -5,7 +5,7 @@
  */
 import { parentPort, threadId } from 'node:worker_threads';
 import type { AnalyzerOptions } from '@passage/retrieval';
-import { AppError, type ParsedDocument } from '@passage/spec';
+import { AppError, lowerThisThreadsPriority, type ParsedDocument } from '@passage/spec';
 import type { ChunkingOptions } from './chunk.js';
 import { listenToOcrPages, type OcrPageStart } from './ocr.js';
 import { parseDocument, type DocumentMetadata } from './parse-document.js';
@@ -59,6 +59,8 @@ export type ThreadReply =
 
 const port = parentPort;
 if (port === null) throw new Error('parse-worker.ts runs only as a worker thread (see BoundedParser)');
+// Parsing, OCR and chunking yield the CPU to the event loop's thread of the process.
+lowerThisThreadsPriority();
 
 port.once('message', (request: ThreadRequest) => {
   // answer() catches every failure of the work; a failure to post a reply itself becomes an

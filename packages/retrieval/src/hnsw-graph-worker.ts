@@ -7,12 +7,15 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parentPort } from 'node:worker_threads';
+import { lowerThisThreadsPriority } from '@passage/spec';
 import * as usearch from 'usearch';
 import { hnswGraphFormat, newUsearchIndex, type HnswGraphDescription } from './hnsw-graph.js';
 import type { HnswThreadReply, HnswThreadRequest } from './hnsw-graph-thread.js';
 
 const port = parentPort;
 if (port === null) throw new Error('hnsw-graph-worker runs as a worker thread');
+// usearch's own threads, started from this one, inherit its priority.
+lowerThisThreadsPriority();
 const reply = (message: HnswThreadReply) => port.postMessage(message);
 
 let index: ReturnType<typeof newUsearchIndex> | null = null;

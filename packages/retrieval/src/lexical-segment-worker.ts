@@ -3,11 +3,13 @@
  * acknowledges each once added, and answers `finish` with the segment's bytes, transferred.
  */
 import { parentPort } from 'node:worker_threads';
+import { lowerThisThreadsPriority } from '@passage/spec';
 import { LexicalSegmentBuilder } from './lexical-segment-builder.js';
 import type { SegmentThreadReply, SegmentThreadRequest } from './lexical-segment-thread.js';
 
 const port = parentPort;
 if (port === null) throw new Error('lexical-segment-worker runs as a worker thread');
+lowerThisThreadsPriority();
 const builder = new LexicalSegmentBuilder();
 const reply = (message: SegmentThreadReply, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
