@@ -19,6 +19,13 @@ describe('withTermsOnDemand', () => {
     assert.deepEqual(Object.keys(chunk), ['id', 'terms']);
   });
 
+  test('keeps the JSON text readable as termsJson, as given, for a store that writes JSON', () => {
+    const text = JSON.stringify(terms);
+    const chunk = withTermsOnDemand({ id: 'c1' }, text);
+    assert.equal(chunk.termsJson, text);
+    assert.equal(Object.getOwnPropertyDescriptor(chunk, 'termsJson')?.enumerable, false);
+  });
+
   test('cannot be assigned: the terms are the thread’s analysis, not a field to edit', () => {
     const chunk = withTermsOnDemand({ id: 'c1' }, JSON.stringify(terms)) as { terms: Record<string, number> };
     assert.throws(() => {

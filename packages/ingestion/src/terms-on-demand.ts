@@ -15,12 +15,21 @@ function decodeTerms(this: EncodedTerms): Record<string, number> {
   return JSON.parse(this[encodedTerms]) as Record<string, number>;
 }
 
+function termsText(this: EncodedTerms): string {
+  return this[encodedTerms];
+}
+
 /**
  * Gives `target` a read-only, enumerable `terms` property decoded from `termsJson` at each read:
- * to a reader, a spread, `JSON.stringify` or a structured clone it is a plain object.
+ * to a reader, a spread, `JSON.stringify` or a structured clone it is a plain object. The text
+ * itself stays readable as `termsJson` (not enumerable), for a store that writes JSON.
  */
-export function withTermsOnDemand<Target extends object>(target: Target, termsJson: string): Target & { readonly terms: Record<string, number> } {
+export function withTermsOnDemand<Target extends object>(
+  target: Target,
+  termsJson: string,
+): Target & { readonly terms: Record<string, number>; readonly termsJson: string } {
   Object.defineProperty(target, encodedTerms, { value: termsJson });
   Object.defineProperty(target, 'terms', { get: decodeTerms, enumerable: true });
-  return target as Target & { readonly terms: Record<string, number> };
+  Object.defineProperty(target, 'termsJson', { get: termsText });
+  return target as Target & { readonly terms: Record<string, number>; readonly termsJson: string };
 }

@@ -120,6 +120,12 @@ export interface Chunk {
 export interface IndexedChunk extends Chunk {
   /** Term frequencies from the lexical analyzer. */
   terms: Record<string, number>;
+  /**
+   * The same terms as JSON text, when the producer holds them so (the parsing thread makes them):
+   * a store that keeps JSON writes it as it is, instead of decoding and encoding it again on the
+   * event loop's thread. Not enumerable where it is set, so copies and clones carry `terms` only.
+   */
+  readonly termsJson?: string;
   vector?: number[];
 }
 

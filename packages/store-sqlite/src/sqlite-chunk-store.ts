@@ -169,7 +169,7 @@ export class SqliteChunkStore implements ChunkStore {
               end_offset: chunk.end,
               text: chunk.text,
               tokens: chunk.tokens,
-              terms: JSON.stringify(chunk.terms),
+              terms: chunk.termsJson ?? JSON.stringify(chunk.terms),
               vector: encodeVector(chunk.vector),
             });
           }
@@ -374,13 +374,17 @@ export class SqliteChunkStore implements ChunkStore {
        ORDER BY ordinal LIMIT ${postingsPageRows}`,
     );
     const postings: ChunkPostings[] = [];
-    // In pages, the event loop free between them: a large document has a hundred thousand chunks.
+    // In pages, and the parsing of each page in time slices: a large document has a hundred
+    // thousand chunks, and a page of them took 80-90 ms to parse on a busy machine.
+    const slice = new TimeSlice();
     for (let after = -1; ;) {
       const rows = page.all(knowledgeBaseId, generation, documentId, after) as Array<PostingRow & { ordinal: number }>;
-      for (const row of rows) postings.push(toPostings(row));
+      for (const row of rows) {
+        postings.push(toPostings(row));
+        await slice.yieldIfSpent();
+      }
       if (rows.length < postingsPageRows) break;
       after = rows[rows.length - 1]!.ordinal;
-      await yieldToEventLoop();
     }
     return postings;
   }
