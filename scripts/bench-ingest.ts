@@ -20,7 +20,7 @@
  * Options: `--rounds N` (default 3), `--latency-ms N` (default 100, a fast remote embedding server;
  * below that the few milliseconds of any local HTTP exchange weigh against the maximum),
  * `--big-text-mb N` (100), `--streams N` (100), `--time-limit-s N` (900), `--responsiveness-only`,
- * `--skip-responsiveness`, `--json` (the last line is one JSON object with every figure).
+ * `--skip-responsiveness`, `--cpu-profile-dir <folder>` (the API's threads under `--cpu-prof` in the responsiveness run), `--json` (the last line is one JSON object with every figure).
  */
 import { copyFile, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -46,6 +46,8 @@ const streams = argument('streams', 100);
 const timeLimitSeconds = argument('time-limit-s', 900);
 const responsivenessOnly = process.argv.includes('--responsiveness-only');
 const skipResponsiveness = process.argv.includes('--skip-responsiveness');
+const cpuProfilePosition = process.argv.indexOf('--cpu-profile-dir');
+const cpuProfileDirectory = cpuProfilePosition >= 0 ? process.argv[cpuProfilePosition + 1] : undefined;
 const config = loadConfig(process.env);
 const batchSize = config.EMBEDDING_BATCH_SIZE;
 const maxInFlight = config.EMBEDDING_MAX_IN_FLIGHT;
@@ -252,7 +254,12 @@ async function measureResponsivenessAndPrint() {
   console.log(
     `responsiveness: ingesting a generated ${bigTextMegabytes} MB text file and the shared PDFs while ${streams} answer streams run and /healthz is polled every 50 ms (time limit ${timeLimitSeconds} s)`,
   );
-  const result = await measureResponsiveness({ bigTextMegabytes, users: streams, timeLimitMs: timeLimitSeconds * 1000 });
+  const result = await measureResponsiveness({
+    bigTextMegabytes,
+    users: streams,
+    timeLimitMs: timeLimitSeconds * 1000,
+    ...(cpuProfileDirectory === undefined ? {} : { cpuProfileDirectory }),
+  });
   const row = (label: string, value: string) => console.log(`${label.padEnd(52)} ${value}`);
   row(
     'ingestion ended within the limit',

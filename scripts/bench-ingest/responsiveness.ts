@@ -3,14 +3,15 @@
  * generated text file of --big-text-mb MB, the 352-page PDF and every other shared PDF, `users`
  * answer streams run back to back (a stub LLM in another process streams the answers) and
  * `/healthz` is polled every 50 ms. Reports the API's own event-loop delay over the ingestion
- * (GET /v1/stats/event-loop) and the health latencies seen from here.
+ * (GET /v1/stats/event-loop) and the health latencies seen by a poller in a process of its own.
  */
+import { spawn } from 'node:child_process';
 import { createWriteStream, openAsBlob } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { Agent } from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createTextKnowledgeBase, generateText, sharedPath, startApiProcess, temporaryDataDirectory } from '@passage/testing';
+import { createTextKnowledgeBase, generateText, repositoryRoot, sharedPath, startApiProcess, temporaryDataDirectory } from '@passage/testing';
 import { percentile, streamOnce, type StreamRecord, type Target } from '../bench-stream/load-generator.js';
 import { startServiceProcess } from '../bench-stream/processes.js';
 
@@ -21,6 +22,8 @@ export interface ResponsivenessOptions {
   users: number;
   /** The run stops after this long even if ingestion has not finished, ms. */
   timeLimitMs: number;
+  /** When set, the API runs under `--cpu-prof` and writes its threads' profiles into this folder. */
+  cpuProfileDirectory?: string;
 }
 
 export interface ResponsivenessResult {
@@ -79,9 +82,11 @@ export async function measureResponsiveness(options: ResponsivenessOptions): Pro
     dataDirectory: path.join(directory, 'data'),
     env: { OPENAI_BASE_URL: `http://127.0.0.1:${stub.port}/v1`, OPENAI_API_KEY: 'sk-bench', LLM_MODEL: 'bench', LOG_LEVEL: 'info' },
     timeoutMs: 60_000,
+    ...(options.cpuProfileDirectory === undefined ? {} : { nodeArguments: ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDirectory}`] }),
   });
   const agent = new Agent({ keepAlive: true, maxSockets: options.users + 8 });
   let stopping = false;
+  let healthPoller: HealthPoller | undefined;
   try {
     const { knowledgeBaseId } = await createTextKnowledgeBase(api, 'Responsiveness', {
       'seed.txt': 'Free culture depends on copyright law. Traces record hot loops. Required form fields are marked.',
@@ -99,22 +104,7 @@ export async function measureResponsiveness(options: ResponsivenessOptions): Pro
       await sleep((user * 1000) / options.users);
       for (let turn = 0; !stopping; turn += 1) streams.push(await streamOnce(target, questions[(user + turn) % questions.length] as string, agent));
     });
-    const health: Array<number | null> = [];
-    const pending: Array<Promise<void>> = [];
-    const poller = setInterval(() => {
-      const sent = performance.now();
-      pending.push(
-        fetch(`${api.url}/healthz`)
-          .then(async (response) => {
-            await response.arrayBuffer();
-            health.push(response.ok ? performance.now() - sent : null);
-          })
-          .catch(() => {
-            health.push(null);
-          }),
-      );
-    }, healthIntervalMs);
-
+    healthPoller = startHealthPoller(`${api.url}/healthz`);
     await sleep(2000);
     await fetch(`${api.url}/v1/stats/event-loop/reset`, { method: 'POST' });
     const started = performance.now();
@@ -149,12 +139,12 @@ export async function measureResponsiveness(options: ResponsivenessOptions): Pro
     }
     const ingestionSeconds = (performance.now() - started) / 1000;
     const eventLoop = await getJson<{ p50Ms: number; p99Ms: number; maxMs: number }>(`${api.url}/v1/stats/event-loop`);
-    clearInterval(poller);
+    const health = await healthPoller.stop();
     stopping = true;
-    await Promise.all([...users, ...pending]);
+    await Promise.all(users);
 
     const bigText = documents.find((document) => document.name === 'generated.txt');
-    const healthTimes = health.filter((value): value is number => value !== null);
+    const healthTimes = health.latenciesMs;
     const gaps = streams.flatMap((stream) => stream.gaps);
     const round = (value: number) => Math.round(value * 10) / 10;
     return {
@@ -170,8 +160,8 @@ export async function measureResponsiveness(options: ResponsivenessOptions): Pro
       eventLoopDelayP50Ms: eventLoop.p50Ms,
       eventLoopDelayP99Ms: eventLoop.p99Ms,
       eventLoopDelayMaxMs: eventLoop.maxMs,
-      healthRequests: health.length,
-      healthFailures: health.length - healthTimes.length,
+      healthRequests: healthTimes.length + health.failures,
+      healthFailures: health.failures,
       healthP50Ms: round(percentile(healthTimes, 0.5)),
       healthP99Ms: round(percentile(healthTimes, 0.99)),
       healthMaxMs: round(maximum(healthTimes)),
@@ -182,11 +172,47 @@ export async function measureResponsiveness(options: ResponsivenessOptions): Pro
     };
   } finally {
     stopping = true;
+    healthPoller?.kill();
     agent.destroy();
     await api.stop();
     await stub.stop();
     await rm(directory, { recursive: true, force: true });
   }
+}
+
+interface HealthPoller {
+  /** Stops polling and resolves with what the poller saw. */
+  stop(): Promise<{ latenciesMs: number[]; failures: number }>;
+  kill(): void;
+}
+
+/** Polls `url` every 50 ms from a process of its own (scripts/bench-ingest/health-poller.ts). */
+function startHealthPoller(url: string): HealthPoller {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(repositoryRoot, 'scripts/bench-ingest/health-poller.ts'), '--url', url, '--interval-ms', String(healthIntervalMs)],
+    {
+      cwd: repositoryRoot,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let output = '';
+  child.stdout.on('data', (data: Buffer) => {
+    output += data.toString('utf8');
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    async stop() {
+      child.kill('SIGTERM');
+      const code = await exited;
+      const line = output.trim().split('\n').at(-1) ?? '';
+      if (code !== 0 || !line.startsWith('{')) throw new Error(`the health poller ended with ${code}: ${output}`);
+      return JSON.parse(line) as { latenciesMs: number[]; failures: number };
+    },
+    kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
 }
 
 /** The largest value, 0 for none; a spread into Math.max overflows the stack for a long run's hundreds of thousands of gaps. */
