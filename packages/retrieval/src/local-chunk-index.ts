@@ -251,22 +251,18 @@ export class LocalChunkIndex implements ChunkIndex {
     const state = await this.#state(request.knowledgeBaseId, request.generation);
     await this.#refresh(request.knowledgeBaseId, state);
     if (state.dropped) throw new GenerationNotFoundError(request.knowledgeBaseId, request.generation);
-    // The search below is one synchronous step: many questions at once take it in turns.
-    await this.#turns.turn(request.signal);
-    throwIfAborted(request.signal);
     const topK = request.topK;
-    let ranked: RankedHit[];
-    if (request.mode === 'lexical') {
-      ranked = this.#lexicalSearch(state, request.terms, topK);
-    } else if (request.mode === 'dense') {
-      ranked = this.#denseSearch(state, request.vector ?? [], topK);
-    } else {
+    // Ranking is one synchronous step: many questions at once take it in turns.
+    const ranked = await this.#turns.run((): RankedHit[] => {
+      if (state.dropped) throw new GenerationNotFoundError(request.knowledgeBaseId, request.generation);
+      if (request.mode === 'lexical') return this.#lexicalSearch(state, request.terms, topK);
+      if (request.mode === 'dense') return this.#denseSearch(state, request.vector ?? [], topK);
       const candidates = Math.max(topK, this.#fusionCandidates);
-      ranked = reciprocalRankFusion([this.#lexicalSearch(state, request.terms, candidates), this.#denseSearch(state, request.vector ?? [], candidates)], {
+      return reciprocalRankFusion([this.#lexicalSearch(state, request.terms, candidates), this.#denseSearch(state, request.vector ?? [], candidates)], {
         k: this.#rrfK,
         limit: topK,
       });
-    }
+    }, request.signal);
     if (ranked.length === 0) return [];
     const chunks = await this.#store.getChunks(ranked.map((entry) => entry.id));
     const chunksById = new Map(chunks.map((chunk) => [chunk.id, chunk]));

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { AbortedError } from './errors.js';
 import { EventLoopTurns } from './event-loop-turns.js';
 
 function busyFor(milliseconds: number): void {
@@ -7,40 +8,66 @@ function busyFor(milliseconds: number): void {
   while (performance.now() < until);
 }
 
-test('EventLoopTurns lets waiting callers through in order, one per iteration of the event loop, with due timers running between them', async () => {
-  const turns = new EventLoopTurns();
+test('EventLoopTurns runs the steps in order, no more per iteration of the event loop than fit in the slice, with due timers between', async () => {
+  const turns = new EventLoopTurns({ sliceMs: 5 });
   const log: string[] = [];
-  // Due after 1 ms: every step below takes 2 ms, so the timer is due at each next iteration.
+  // Due after 1 ms: every step takes 3 ms, so the timer is due at each next iteration.
   const ticker = setInterval(() => log.push('timer'), 0);
-  await Promise.all(
-    Array.from({ length: 20 }, async (_, caller) => {
-      await turns.turn();
-      log.push(`step ${caller}`);
-      busyFor(2);
-    }),
+  const results = await Promise.all(
+    Array.from({ length: 20 }, (_, caller) =>
+      turns.run(() => {
+        log.push(`step ${caller}`);
+        busyFor(3);
+        return caller * 10;
+      }),
+    ),
   );
   clearInterval(ticker);
-  const steps = log.filter((entry) => entry.startsWith('step'));
   assert.deepEqual(
-    steps,
+    results,
+    Array.from({ length: 20 }, (_, caller) => caller * 10),
+  );
+  assert.deepEqual(
+    log.filter((entry) => entry.startsWith('step')),
     Array.from({ length: 20 }, (_, caller) => `step ${caller}`),
   );
-  for (let caller = 1; caller < 20; caller += 1) {
-    const between = log.slice(log.indexOf(`step ${caller - 1}`) + 1, log.indexOf(`step ${caller}`));
-    assert.ok(between.includes('timer'), `no timer ran between step ${caller - 1} and step ${caller}: ${log.join(', ')}`);
+  // A slice of 5 ms holds two 3 ms steps (the second starts before it is spent), never three.
+  let inARow = 0;
+  for (const entry of log) {
+    inARow = entry === 'timer' ? 0 : inARow + 1;
+    assert.ok(inARow <= 2, `three steps ran without a timer between them: ${log.join(', ')}`);
   }
   assert.equal(turns.waiting, 0);
 });
 
-test('EventLoopTurns: a caller whose signal aborts while it waits leaves the line at once, and the others keep their turns', async () => {
+test('EventLoopTurns runs short steps together in one iteration', async () => {
+  const turns = new EventLoopTurns({ sliceMs: 50 });
+  const iterations = new Set<number>();
+  let iteration = 0;
+  const counter = setInterval(() => (iteration += 1), 0);
+  await Promise.all(Array.from({ length: 50 }, () => turns.run(() => iterations.add(iteration))));
+  clearInterval(counter);
+  assert.equal(iterations.size, 1);
+});
+
+test('EventLoopTurns: a step that throws rejects its caller only; a caller whose signal aborts while it waits leaves the line with AbortedError', async () => {
   const turns = new EventLoopTurns();
   const order: string[] = [];
   const leaving = new AbortController();
-  const first = turns.turn().then(() => order.push('first'));
-  const second = turns.turn(leaving.signal).then(() => order.push(`second (aborted: ${leaving.signal.aborted})`));
-  const third = turns.turn().then(() => order.push('third'));
+  const first = turns.run(() => order.push('first'));
+  const failing = turns.run(() => {
+    throw new Error('step failed');
+  });
+  const second = turns.run(() => order.push('second'), leaving.signal);
+  const third = turns.run(() => order.push('third'));
   leaving.abort();
-  await Promise.all([first, second, third]);
-  assert.deepEqual(order, ['second (aborted: true)', 'first', 'third']);
+  await assert.rejects(second, AbortedError);
+  await assert.rejects(failing, /step failed/);
+  await Promise.all([first, third]);
+  assert.deepEqual(order, ['first', 'third']);
   assert.equal(turns.waiting, 0);
+  await assert.rejects(
+    turns.run(() => 1, leaving.signal),
+    AbortedError,
+  );
 });

@@ -1,42 +1,68 @@
+import { AbortedError } from './errors.js';
+import { defaultSliceMs } from './time-slice.js';
+
+/** Options of {@link EventLoopTurns}. */
+export interface EventLoopTurnsOptions {
+  /** Steps run back to back in one iteration of the event loop until they have taken this long, ms. Default: 8. */
+  sliceMs?: number;
+}
+
+interface Waiting {
+  run: () => void;
+  leave: () => void;
+  signal: AbortSignal | undefined;
+}
+
 /**
- * Takes turns on the event loop's thread. Callers that each have a synchronous step to run (a search
- * over an in-memory index, say) are let through one per iteration of the event loop, in the order
- * they asked. When a hundred questions arrive in one poll of the loop, their steps then run in a
- * hundred iterations with timers and other I/O (a health check, the next token of every open
- * stream) between them, instead of back to back in one iteration while everything else waits: that
- * burst held the API's loop for 300-600 ms in `bench:ingest`'s responsiveness run.
- *
- * A caller's step is what runs from its turn to its next wait for I/O; keep it bounded, and cut
- * longer work with a {@link TimeSlice} or move it off the thread.
+ * Takes turns on the event loop's thread. Callers that each have a synchronous step to run (the
+ * ranking of a search over an in-memory index, say) hand it to `run`; steps run in the order they
+ * came, as many per iteration of the event loop as fit in `sliceMs`, and the rest wait for the
+ * next iteration. When a hundred questions arrive in one poll of the loop, their steps then run
+ * with timers and other I/O (a health check, the next token of every open stream) between them,
+ * instead of back to back while everything else waits: that burst held the API's loop for
+ * 300-600 ms in `bench:ingest`'s responsiveness run. With many streams open the loop's own work
+ * grows, and a slice still runs as many steps as fit, so answers do not queue behind one step per
+ * iteration.
  */
 export class EventLoopTurns {
-  readonly #waiting: Array<() => void> = [];
+  readonly #sliceMs: number;
+  readonly #waiting: Waiting[] = [];
   #scheduled = false;
 
-  /** Callers waiting for their turn. */
+  constructor(options: EventLoopTurnsOptions = {}) {
+    this.#sliceMs = options.sliceMs ?? defaultSliceMs;
+  }
+
+  /** Steps waiting for their turn. */
   get waiting(): number {
     return this.#waiting.length;
   }
 
   /**
-   * Resolves on the caller's turn, an iteration of the event loop after the previous caller's.
-   * Aborting `signal` while waiting resolves at once and gives up the place; the caller checks the
-   * signal after the wait, as after any other.
+   * Runs `step` on its turn and resolves with what it returns (rejects with what it throws).
+   * Aborting `signal` while the step waits gives up its place and rejects with AbortedError.
    */
-  turn(signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted === true) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const grant = () => {
-        signal?.removeEventListener('abort', leave);
-        resolve();
+  run<Result>(step: () => Result, signal?: AbortSignal): Promise<Result> {
+    if (signal?.aborted === true) return Promise.reject(new AbortedError());
+    return new Promise<Result>((resolve, reject) => {
+      const entry: Waiting = {
+        signal,
+        run: () => {
+          signal?.removeEventListener('abort', entry.leave);
+          try {
+            resolve(step());
+          } catch (error) {
+            reject(error instanceof Error ? error : new Error(String(error)));
+          }
+        },
+        leave: () => {
+          const position = this.#waiting.indexOf(entry);
+          if (position >= 0) this.#waiting.splice(position, 1);
+          reject(new AbortedError());
+        },
       };
-      const leave = () => {
-        const position = this.#waiting.indexOf(grant);
-        if (position >= 0) this.#waiting.splice(position, 1);
-        resolve();
-      };
-      signal?.addEventListener('abort', leave, { once: true });
-      this.#waiting.push(grant);
+      signal?.addEventListener('abort', entry.leave, { once: true });
+      this.#waiting.push(entry);
       this.#schedule();
     });
   }
@@ -44,12 +70,14 @@ export class EventLoopTurns {
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    // An immediate set while immediates run waits for the loop's next iteration: one turn each.
+    // An immediate set while immediates run waits for the loop's next iteration.
     setImmediate(() => {
       this.#scheduled = false;
-      const next = this.#waiting.shift();
+      const started = performance.now();
+      do {
+        this.#waiting.shift()?.run();
+      } while (this.#waiting.length > 0 && performance.now() - started < this.#sliceMs);
       if (this.#waiting.length > 0) this.#schedule();
-      next?.();
     });
   }
 }
