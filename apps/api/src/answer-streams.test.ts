@@ -46,7 +46,7 @@ test('AnswerStreams: closed answers are forgotten: their events do not stay reac
   const streams = new AnswerStreams();
   const references: Array<WeakRef<object>> = [];
   for (let answer = 0; answer < 50; answer += 1) {
-    const events = Array.from({ length: 20 }, (_, index) => ({ type: 'text-delta', delta: `token ${index}` }));
+    const events = Array.from({ length: 20 }, (_, index): AnswerServiceEvent => ({ type: 'text-delta', delta: `token ${index}` }));
     references.push(new WeakRef(events[19]!));
     const tracked = streams.track(answerOf(events), new AbortController());
     for (let index = 0; index < 20; index += 1) await tracked.events.next();
