@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { createAnalyzer } from '@passage/retrieval';
 import { newDocumentId, newKnowledgeBaseId, seededRandom, type IndexedChunk } from '@passage/spec';
@@ -91,6 +92,7 @@ describe('a search during the cold start of a large knowledge base', () => {
   });
   after(async () => {
     await api?.stop();
+    await rm(api.dataDirectory, { recursive: true, force: true });
   });
 
   it('is answered, and /healthz answers every few milliseconds while the index loads', { timeout: 600_000 }, async (context) => {

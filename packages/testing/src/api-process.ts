@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,6 +23,18 @@ export async function temporaryDataDirectory(prefix = 'passage-test-'): Promise<
 }
 
 /**
+ * Data folders that startApiProcess made itself: removed when this process exits. Not at `stop`,
+ * because a test may start the API again on the same folder (a restart), and every test file
+ * runs in a process of its own, so its folders go with it. They were left behind before: 72 of
+ * them after one CI run.
+ */
+const madeDataDirectories = new Set<string>();
+
+function removeMadeDataDirectories(): void {
+  for (const directory of madeDataDirectories) rmSync(directory, { recursive: true, force: true });
+}
+
+/**
  * Starts `apps/api` as its own process on a free port (PORT=0) and resolves once it listens,
  * reading the port from its log line.
  */
@@ -34,7 +47,12 @@ export async function startApiProcess(
     nodeArguments?: string[];
   } = {},
 ): Promise<ApiProcess> {
-  const dataDirectory = options.dataDirectory ?? (await temporaryDataDirectory());
+  let dataDirectory = options.dataDirectory;
+  if (dataDirectory === undefined) {
+    dataDirectory = await temporaryDataDirectory();
+    if (madeDataDirectories.size === 0) process.once('exit', removeMadeDataDirectories);
+    madeDataDirectories.add(dataDirectory);
+  }
   const child = spawn(process.execPath, [...(options.nodeArguments ?? []), '--import', 'tsx', path.join(repositoryRoot, 'apps/api/src/main.ts')], {
     cwd: repositoryRoot,
     env: {
