@@ -31,6 +31,7 @@ import { loadConfig, newDocumentId, newKnowledgeBaseId, type Embedder, type Embe
 import { LocalFileStore, SqliteCatalog, SqliteChunkStore, openDatabase } from '@passage/store-sqlite';
 import { sharedPath, startStubEmbeddingServerProcess, temporaryDataDirectory } from '@passage/testing';
 import { measureResponsiveness } from './bench-ingest/responsiveness.js';
+import { stringArgument } from './bench-stream/arguments.js';
 
 const argument = (name: string, fallback: number) => {
   const position = process.argv.indexOf(`--${name}`);
@@ -46,8 +47,7 @@ const streams = argument('streams', 100);
 const timeLimitSeconds = argument('time-limit-s', 900);
 const responsivenessOnly = process.argv.includes('--responsiveness-only');
 const skipResponsiveness = process.argv.includes('--skip-responsiveness');
-const cpuProfilePosition = process.argv.indexOf('--cpu-profile-dir');
-const cpuProfileDirectory = cpuProfilePosition >= 0 ? process.argv[cpuProfilePosition + 1] : undefined;
+const cpuProfileDirectory = stringArgument('--cpu-profile-dir', '') || undefined;
 const config = loadConfig(process.env);
 const batchSize = config.EMBEDDING_BATCH_SIZE;
 const maxInFlight = config.EMBEDDING_MAX_IN_FLIGHT;

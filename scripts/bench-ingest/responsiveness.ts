@@ -215,7 +215,6 @@ function startHealthPoller(url: string): HealthPoller {
   };
 }
 
-/** The largest value, 0 for none; a spread into Math.max overflows the stack for a long run's hundreds of thousands of gaps. */
 /**
  * A GET whose kept-alive connection the server may close as the request leaves (ECONNRESET, likelier
  * while its event loop is busy): tried three times.
@@ -232,6 +231,7 @@ async function getJson<Body>(url: string): Promise<Body> {
   }
 }
 
+/** The largest value, 0 for none; a spread into Math.max overflows the stack for a long run's hundreds of thousands of gaps. */
 function maximum(values: number[]): number {
   let largest = 0;
   for (const value of values) if (value > largest) largest = value;

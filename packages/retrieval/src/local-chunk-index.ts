@@ -250,9 +250,9 @@ export class LocalChunkIndex implements ChunkIndex {
     }
     const state = await this.#state(request.knowledgeBaseId, request.generation);
     await this.#refresh(request.knowledgeBaseId, state);
-    if (state.dropped) throw new GenerationNotFoundError(request.knowledgeBaseId, request.generation);
     const topK = request.topK;
-    // Ranking is one synchronous step: many questions at once take it in turns.
+    // Ranking is one synchronous step: many questions at once take it in turns. The generation
+    // may have been dropped by the time this one's turn comes.
     const ranked = await this.#turns.run((): RankedHit[] => {
       if (state.dropped) throw new GenerationNotFoundError(request.knowledgeBaseId, request.generation);
       if (request.mode === 'lexical') return this.#lexicalSearch(state, request.terms, topK);

@@ -11,12 +11,12 @@ test('lowerThisThreadsPriority lowers the calling worker thread to nice 10 and l
     `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
        .then((tsx) => { tsx.register(); return import(${JSON.stringify(moduleUrl)}); })
        .then(({ lowerThisThreadsPriority }) => {
-       const { readlinkSync } = require('node:fs');
-       const { getPriority } = require('node:os');
-       const changed = lowerThisThreadsPriority();
-       const threadId = Number(readlinkSync('/proc/thread-self').split('/').at(-1));
-       require('node:worker_threads').parentPort.postMessage({ changed, nice: getPriority(threadId) });
-     });`,
+         const { readlinkSync } = require('node:fs');
+         const { getPriority } = require('node:os');
+         const changed = lowerThisThreadsPriority();
+         const threadId = Number(readlinkSync('/proc/thread-self').split('/').at(-1));
+         require('node:worker_threads').parentPort.postMessage({ changed, nice: getPriority(threadId) });
+       });`,
     { eval: true },
   );
   const reply = await new Promise<{ changed: boolean; nice: number }>((resolve, reject) => {

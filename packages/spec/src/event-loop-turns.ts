@@ -10,7 +10,6 @@ export interface EventLoopTurnsOptions {
 interface Waiting {
   run: () => void;
   leave: () => void;
-  signal: AbortSignal | undefined;
 }
 
 /**
@@ -46,7 +45,6 @@ export class EventLoopTurns {
     if (signal?.aborted === true) return Promise.reject(new AbortedError());
     return new Promise<Result>((resolve, reject) => {
       const entry: Waiting = {
-        signal,
         run: () => {
           signal?.removeEventListener('abort', entry.leave);
           try {
