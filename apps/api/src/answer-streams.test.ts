@@ -52,9 +52,14 @@ test('AnswerStreams: closed answers are forgotten: their events do not stay reac
     for (let index = 0; index < 20; index += 1) await tracked.events.next();
     tracked.close();
   }
-  await new Promise((resolve) => setImmediate(resolve));
-  collectGarbage();
-  // The last one may survive in a register of the loop; all fifty stay alive when the tracker holds them.
-  assert.ok(references.filter((reference) => reference.deref() !== undefined).length <= 1);
+  // A busy machine may leave some to a later collection (pending jobs, a register of the loop); a tracker that
+  // holds closed answers keeps all fifty alive through every round.
+  let alive = references.length;
+  for (let round = 0; round < 20 && alive > 1; round += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    collectGarbage();
+    alive = references.filter((reference) => reference.deref() !== undefined).length;
+  }
+  assert.ok(alive <= 1, `${alive} of ${references.length} closed answers are still reachable`);
   assert.equal(streams.open, 0);
 });
