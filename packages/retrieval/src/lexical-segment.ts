@@ -20,6 +20,8 @@
  * A 4-byte header length and a JSON header come first. Version 1 files (without the saturations)
  * are still read: the index then works the bounds out itself, per term on first use.
  */
+import type { RandomAccessFile } from '@passage/spec';
+
 const formatName = 'passage-lexical-segment';
 const formatVersion = 2;
 /** Versions this code reads. */
@@ -199,20 +201,122 @@ export function encodeLexicalSegment(parts: LexicalSegmentParts): Uint8Array {
 /** Thrown when bytes are not a segment of this format (another version, or damaged). */
 export class LexicalSegmentFormatError extends Error {}
 
-/** A segment read from its bytes: views, no copies. */
+/** A segment file opened for reading at any position (what {@link LexicalSegment.open} reads from). */
+export type LexicalSegmentFile = RandomAccessFile;
+
+/** A term's chunk postings: slots ascending in [first, end) of `slots`, their frequencies at the same places. */
+export interface ChunkPostingRange {
+  slots: Int32Array;
+  frequencies: FrequencyArray;
+  first: number;
+  end: number;
+}
+
+/** A term's document postings: document slots ascending in [first, end) of `documents`. */
+export interface DocumentPostingRange {
+  documents: DocumentSlotArray;
+  frequencies: FrequencyArray;
+  first: number;
+  end: number;
+}
+
+/** The sections that grow with the postings: read per term on demand until the whole file is in memory. */
+const postingSections: ReadonlySet<Section> = new Set(['postingSlots', 'postingFrequencies', 'documentPostingDocuments', 'documentPostingFrequencies']);
+
+/** Bytes read at a time when a whole opened file is brought into memory. */
+const loadPieceBytes = 8 * 1024 * 1024;
+
+type ArrayType = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => SectionArray;
+
+/** What {@link LexicalSegment.open} hands its constructor: the header and every part but the postings, and the file. */
+interface OpenedSegment {
+  header: SegmentHeader;
+  parts: Partial<Record<Section, SectionArray>>;
+  file: LexicalSegmentFile;
+}
+
+interface TermPostings {
+  chunks: ChunkPostingRange;
+  documents: DocumentPostingRange;
+}
+
+function readHeader(bytes: Uint8Array): SegmentHeader {
+  let header: SegmentHeader;
+  try {
+    const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
+    if (4 + headerLength > bytes.byteLength) throw new Error('the header runs past the end');
+    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 4, headerLength).toString('utf8')) as SegmentHeader;
+  } catch (error) {
+    throw new LexicalSegmentFormatError(`not a lexical segment: ${(error as Error).message}`);
+  }
+  if (header.format !== formatName || !readableVersions.includes(header.version)) {
+    throw new LexicalSegmentFormatError(`not a ${formatName} of version ${readableVersions.join(' or ')}: ${header.format} ${header.version}`);
+  }
+  return header;
+}
+
+function frequencyType(name: FrequencyType): ArrayType {
+  const type = frequencyTypes[name] as (typeof frequencyTypes)[FrequencyType] | undefined;
+  if (type === undefined) throw new LexicalSegmentFormatError(`unknown frequency type ${name}`);
+  return type;
+}
+
+/** Each section's array type, from the header. */
+function sectionTypes(header: SegmentHeader): Record<Section, ArrayType> {
+  return {
+    termBytes: Uint8Array,
+    termOffsets: Uint32Array,
+    postingOffsets: Uint32Array,
+    postingSlots: Int32Array,
+    postingFrequencies: frequencyType(header.frequencyType),
+    documentPostingOffsets: Uint32Array,
+    documentPostingDocuments: header.documentSlotType === 'u16' ? Uint16Array : Int32Array,
+    documentPostingFrequencies: frequencyType(header.documentFrequencyType),
+    chunkIdBytes: Uint8Array,
+    chunkIdOffsets: Uint32Array,
+    chunkLengths: Float64Array,
+    chunkDocuments: Int32Array,
+    documentIdBytes: Uint8Array,
+    documentIdOffsets: Uint32Array,
+    documentChunkStarts: Uint32Array,
+    documentLengths: Float64Array,
+    termSaturations: Float64Array,
+  };
+}
+
+const elementBytes = (type: ArrayType) => (type as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+
+/** Views of the sections in `bytes` (the whole segment), checked to lie inside it. */
+function viewsOf(header: SegmentHeader, bytes: Uint8Array, only?: (name: Section) => boolean): Partial<Record<Section, SectionArray>> {
+  const types = sectionTypes(header);
+  const views: Partial<Record<Section, SectionArray>> = {};
+  for (const name of sectionOrder) {
+    if (only !== undefined && !only(name)) continue;
+    if (name === 'termSaturations' && !(header.version >= 2 && header.saturation !== undefined)) continue;
+    const [offset, length] = header.sections[name];
+    const type = types[name];
+    if (offset + length * elementBytes(type) > bytes.byteLength) throw new LexicalSegmentFormatError(`section ${name} runs past the end of the segment`);
+    views[name] = new type(bytes.buffer, bytes.byteOffset + offset, length);
+  }
+  return views;
+}
+
+/**
+ * A segment: views of its bytes, no copies. Made from the whole bytes (`new LexicalSegment(bytes)`,
+ * after a build) or opened from a file ({@link LexicalSegment.open}, at a start): then every part but
+ * the postings is read at once (the term dictionary, chunk and document tables: a tenth of the file
+ * or so), a query's postings are read per term before it is searched ({@link preparePostings}), and
+ * the whole file is read into memory in the background, after which it is used as a whole and the
+ * file is closed.
+ */
 export class LexicalSegment {
-  readonly bytes: Uint8Array;
   readonly sequence: number;
   readonly vectorCount: number;
   readonly chunkCount: number;
   readonly documentCount: number;
   readonly termCount: number;
   readonly postingOffsets: Uint32Array;
-  readonly postingSlots: Int32Array;
-  readonly postingFrequencies: FrequencyArray;
   readonly documentPostingOffsets: Uint32Array;
-  readonly documentPostingDocuments: DocumentSlotArray;
-  readonly documentPostingFrequencies: FrequencyArray;
   readonly chunkLengths: Float64Array;
   readonly chunkDocuments: Int32Array;
   readonly documentChunkStarts: Uint32Array;
@@ -220,34 +324,44 @@ export class LexicalSegment {
   /** Per term, the largest saturation of its chunk postings under {@link saturation}; null in a version 1 file. */
   readonly termSaturations: Float64Array | null;
   readonly saturation: SaturationParameters | null;
+  readonly #header: SegmentHeader;
   readonly #termText: Buffer;
   readonly #termOffsets: Uint32Array;
   readonly #chunkIdText: Buffer;
   readonly #chunkIdOffsets: Uint32Array;
   readonly #documentIdText: Buffer;
   readonly #documentIdOffsets: Uint32Array;
+  /** The whole segment, once in memory. */
+  #bytes: Uint8Array | null = null;
+  #postingSlots: Int32Array | null = null;
+  #postingFrequencies: FrequencyArray | null = null;
+  #documentPostingDocuments: DocumentSlotArray | null = null;
+  #documentPostingFrequencies: FrequencyArray | null = null;
+  /** While the whole file is not in memory: the file, the terms read so far and those being read. */
+  #file: LexicalSegmentFile | null = null;
+  readonly #terms = new Map<number, TermPostings>();
+  readonly #termReads = new Map<number, Promise<void>>();
+  #loading: Promise<void> = Promise.resolve();
+  #loadError: Error | null = null;
+  #closed = false;
 
-  constructor(bytes: Uint8Array) {
-    if (bytes.byteOffset % alignment !== 0) bytes = bytes.slice();
-    this.bytes = bytes;
+  /** The segment in `bytes` (all of it). `opened` is {@link LexicalSegment.open}'s: then `bytes` is not read. */
+  constructor(bytes: Uint8Array, opened?: OpenedSegment) {
     let header: SegmentHeader;
-    try {
-      const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
-      header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 4, headerLength).toString('utf8')) as SegmentHeader;
-    } catch (error) {
-      throw new LexicalSegmentFormatError(`not a lexical segment: ${(error as Error).message}`);
+    let parts: Partial<Record<Section, SectionArray>>;
+    if (opened === undefined) {
+      if (bytes.byteOffset % alignment !== 0) bytes = bytes.slice();
+      header = readHeader(bytes);
+      parts = viewsOf(header, bytes);
+      this.#bytes = bytes;
+    } else {
+      ({ header, parts } = opened);
+      this.#file = opened.file;
     }
-    if (header.format !== formatName || !readableVersions.includes(header.version)) {
-      throw new LexicalSegmentFormatError(`not a ${formatName} of version ${readableVersions.join(' or ')}: ${header.format} ${header.version}`);
-    }
-    const view = <T extends SectionArray>(name: Section, type: new (buffer: ArrayBufferLike, byteOffset: number, length: number) => T): T => {
-      const [offset, length] = header.sections[name];
-      const byteLength = length * (type as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-      if (offset + byteLength > bytes.byteLength) throw new LexicalSegmentFormatError(`section ${name} runs past the end of the segment`);
-      return new type(bytes.buffer, bytes.byteOffset + offset, length);
-    };
+    this.#header = header;
+    const part = (name: Section) => parts[name] as SectionArray;
     const text = (name: Section) => {
-      const array = view(name, Uint8Array);
+      const array = part(name);
       return Buffer.from(array.buffer, array.byteOffset, array.byteLength);
     };
     this.sequence = header.sequence;
@@ -256,39 +370,167 @@ export class LexicalSegment {
     this.documentCount = header.documentCount;
     this.termCount = header.termCount;
     this.#termText = text('termBytes');
-    this.#termOffsets = view('termOffsets', Uint32Array);
-    this.postingOffsets = view('postingOffsets', Uint32Array);
-    this.postingSlots = view('postingSlots', Int32Array);
-    const frequencyType = (name: FrequencyType) => {
-      const type = frequencyTypes[name] as (typeof frequencyTypes)[FrequencyType] | undefined;
-      if (type === undefined) throw new LexicalSegmentFormatError(`unknown frequency type ${name}`);
-      return type as new (buffer: ArrayBufferLike, byteOffset: number, length: number) => FrequencyArray;
-    };
-    this.postingFrequencies = view('postingFrequencies', frequencyType(header.frequencyType));
-    this.documentPostingOffsets = view('documentPostingOffsets', Uint32Array);
-    this.documentPostingDocuments =
-      header.documentSlotType === 'u16' ? view('documentPostingDocuments', Uint16Array) : view('documentPostingDocuments', Int32Array);
-    this.documentPostingFrequencies = view('documentPostingFrequencies', frequencyType(header.documentFrequencyType));
+    this.#termOffsets = part('termOffsets') as Uint32Array;
+    this.postingOffsets = part('postingOffsets') as Uint32Array;
+    this.documentPostingOffsets = part('documentPostingOffsets') as Uint32Array;
     this.#chunkIdText = text('chunkIdBytes');
-    this.#chunkIdOffsets = view('chunkIdOffsets', Uint32Array);
-    this.chunkLengths = view('chunkLengths', Float64Array);
-    this.chunkDocuments = view('chunkDocuments', Int32Array);
+    this.#chunkIdOffsets = part('chunkIdOffsets') as Uint32Array;
+    this.chunkLengths = part('chunkLengths') as Float64Array;
+    this.chunkDocuments = part('chunkDocuments') as Int32Array;
     this.#documentIdText = text('documentIdBytes');
-    this.#documentIdOffsets = view('documentIdOffsets', Uint32Array);
-    this.documentChunkStarts = view('documentChunkStarts', Uint32Array);
-    this.documentLengths = view('documentLengths', Float64Array);
-    const stored = header.version >= 2 && header.saturation !== undefined;
-    this.termSaturations = stored ? view('termSaturations', Float64Array) : null;
+    this.#documentIdOffsets = part('documentIdOffsets') as Uint32Array;
+    this.documentChunkStarts = part('documentChunkStarts') as Uint32Array;
+    this.documentLengths = part('documentLengths') as Float64Array;
+    const stored = parts.termSaturations !== undefined;
+    this.termSaturations = stored ? (part('termSaturations') as Float64Array) : null;
     this.saturation = stored ? (header.saturation as SaturationParameters) : null;
+    if (opened === undefined) this.#takePostings(parts);
     if (
       (this.termSaturations !== null && this.termSaturations.length !== this.termCount) ||
       this.#termOffsets.length !== this.termCount + 1 ||
       this.postingOffsets.length !== this.termCount + 1 ||
+      this.documentPostingOffsets.length !== this.termCount + 1 ||
       this.chunkLengths.length !== this.chunkCount ||
-      this.documentChunkStarts.length !== this.documentCount + 1
+      this.documentChunkStarts.length !== this.documentCount + 1 ||
+      (this.termCount > 0 &&
+        ((this.postingOffsets[this.termCount] as number) > header.sections.postingSlots[1] ||
+          (this.documentPostingOffsets[this.termCount] as number) > header.sections.documentPostingDocuments[1]))
     ) {
       throw new LexicalSegmentFormatError('section sizes do not match the header');
     }
+  }
+
+  /**
+   * Opens a segment file: reads the header and every part but the postings now, and starts reading
+   * the whole file into memory in the background (see the class). Throws
+   * {@link LexicalSegmentFormatError} for a file that is not a readable segment; the file is then
+   * closed. The segment owns the file from here on: {@link close} closes it.
+   */
+  static async open(file: LexicalSegmentFile): Promise<LexicalSegment> {
+    let segment: LexicalSegment;
+    try {
+      if (file.size < 4) throw new LexicalSegmentFormatError('not a lexical segment: the file is shorter than its header length');
+      const length = new Uint8Array(4);
+      await file.read(length, 0);
+      const headerLength = new DataView(length.buffer).getUint32(0, true);
+      if (4 + headerLength > file.size) throw new LexicalSegmentFormatError('not a lexical segment: the header runs past the end');
+      const headerBytes = new Uint8Array(4 + headerLength);
+      await file.read(headerBytes, 0);
+      const header = readHeader(headerBytes);
+      const types = sectionTypes(header);
+      const parts: Partial<Record<Section, SectionArray>> = {};
+      await Promise.all(
+        sectionOrder.map(async (name) => {
+          if (postingSections.has(name)) return;
+          if (name === 'termSaturations' && !(header.version >= 2 && header.saturation !== undefined)) return;
+          const [offset, count] = header.sections[name];
+          const type = types[name];
+          const byteLength = count * elementBytes(type);
+          if (offset + byteLength > file.size) throw new LexicalSegmentFormatError(`section ${name} runs past the end of the segment`);
+          const target = new Uint8Array(byteLength);
+          await file.read(target, offset);
+          parts[name] = new type(target.buffer, 0, count);
+        }),
+      );
+      for (const name of postingSections) {
+        const [offset, count] = header.sections[name];
+        if (offset + count * elementBytes(types[name]) > file.size) throw new LexicalSegmentFormatError(`section ${name} runs past the end of the segment`);
+      }
+      segment = new LexicalSegment(new Uint8Array(0), { header, parts, file });
+    } catch (error) {
+      await file.close();
+      throw error;
+    }
+    segment.#loading = segment.#loadWhole().catch((error: unknown) => {
+      segment.#loadError = error instanceof Error ? error : new Error(String(error));
+    });
+    return segment;
+  }
+
+  /** Whether the whole segment is in memory (always, unless it was opened from a file that is still being read). */
+  get loaded(): boolean {
+    return this.#bytes !== null;
+  }
+
+  /** The segment's bytes; only once {@link loaded}. */
+  get bytes(): Uint8Array {
+    return this.#whole(this.#bytes);
+  }
+
+  get postingSlots(): Int32Array {
+    return this.#whole(this.#postingSlots);
+  }
+
+  get postingFrequencies(): FrequencyArray {
+    return this.#whole(this.#postingFrequencies);
+  }
+
+  get documentPostingDocuments(): DocumentSlotArray {
+    return this.#whole(this.#documentPostingDocuments);
+  }
+
+  get documentPostingFrequencies(): FrequencyArray {
+    return this.#whole(this.#documentPostingFrequencies);
+  }
+
+  /**
+   * Waits until the whole segment is in memory (at once when it is): what work that goes through
+   * every term's postings (removing a document) needs. Rejects when reading the file failed.
+   */
+  async whenLoaded(): Promise<void> {
+    await this.#loading;
+    if (this.#bytes === null) throw this.#loadError ?? new Error('the lexical segment was closed before it was read');
+  }
+
+  /** Makes the postings of these terms (numbers from {@link termNumber}; −1 is left out) available to {@link chunkPostings} and {@link documentPostings}. */
+  async preparePostings(terms: readonly number[]): Promise<void> {
+    if (this.#bytes !== null) return;
+    await Promise.all(
+      terms
+        .filter((term) => term >= 0 && !this.#terms.has(term))
+        .map((term) => {
+          let reading = this.#termReads.get(term);
+          if (reading === undefined) {
+            reading = this.#readTerm(term).finally(() => this.#termReads.delete(term));
+            this.#termReads.set(term, reading);
+          }
+          return reading;
+        }),
+    );
+  }
+
+  /** The term's chunk postings; with the segment not yet {@link loaded}, only for a term prepared with {@link preparePostings}. */
+  chunkPostings(term: number): ChunkPostingRange {
+    if (this.#postingSlots !== null) {
+      return {
+        slots: this.#postingSlots,
+        frequencies: this.#postingFrequencies as FrequencyArray,
+        first: this.postingOffsets[term] as number,
+        end: this.postingOffsets[term + 1] as number,
+      };
+    }
+    return this.#prepared(term).chunks;
+  }
+
+  /** The term's document postings, as {@link chunkPostings}. */
+  documentPostings(term: number): DocumentPostingRange {
+    if (this.#documentPostingDocuments !== null) {
+      return {
+        documents: this.#documentPostingDocuments,
+        frequencies: this.#documentPostingFrequencies as FrequencyArray,
+        first: this.documentPostingOffsets[term] as number,
+        end: this.documentPostingOffsets[term + 1] as number,
+      };
+    }
+    return this.#prepared(term).documents;
+  }
+
+  /** Stops reading the file (if it is still being read) and closes it; what is in memory stays usable. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#loading;
+    await Promise.allSettled(this.#termReads.values());
+    await this.#closeFile();
   }
 
   /** The term's number, or −1. */
@@ -311,6 +553,75 @@ export class LexicalSegment {
 
   term(number: number): string {
     return this.#termText.toString('utf8', this.#termOffsets[number], this.#termOffsets[number + 1]);
+  }
+
+  #whole<T>(value: T | null): T {
+    if (value === null) throw new Error('the lexical segment is still being read: await whenLoaded() first');
+    return value;
+  }
+
+  #prepared(term: number): TermPostings {
+    const postings = this.#terms.get(term);
+    if (postings === undefined) throw new Error(`the postings of term ${term} were not prepared: await preparePostings() first`);
+    return postings;
+  }
+
+  #takePostings(parts: Partial<Record<Section, SectionArray>>): void {
+    this.#postingSlots = parts.postingSlots as Int32Array;
+    this.#postingFrequencies = parts.postingFrequencies as FrequencyArray;
+    this.#documentPostingDocuments = parts.documentPostingDocuments as DocumentSlotArray;
+    this.#documentPostingFrequencies = parts.documentPostingFrequencies as FrequencyArray;
+  }
+
+  async #readTerm(term: number): Promise<void> {
+    const file = this.#file;
+    if (file === null) throw this.#loadError ?? new Error('the lexical segment file is closed');
+    const types = sectionTypes(this.#header);
+    const read = async <T extends SectionArray>(name: Section, first: number, end: number): Promise<T> => {
+      const type = types[name];
+      const size = elementBytes(type);
+      const target = new Uint8Array((end - first) * size);
+      if (target.byteLength > 0) await file.read(target, this.#header.sections[name][0] + first * size);
+      return new type(target.buffer, 0, end - first) as T;
+    };
+    const first = this.postingOffsets[term] as number;
+    const end = this.postingOffsets[term + 1] as number;
+    const documentFirst = this.documentPostingOffsets[term] as number;
+    const documentEnd = this.documentPostingOffsets[term + 1] as number;
+    const [slots, frequencies, documents, documentFrequencies] = await Promise.all([
+      read<Int32Array>('postingSlots', first, end),
+      read<FrequencyArray>('postingFrequencies', first, end),
+      read<DocumentSlotArray>('documentPostingDocuments', documentFirst, documentEnd),
+      read<FrequencyArray>('documentPostingFrequencies', documentFirst, documentEnd),
+    ]);
+    if (this.#bytes !== null) return;
+    this.#terms.set(term, {
+      chunks: { slots, frequencies, first: 0, end: end - first },
+      documents: { documents, frequencies: documentFrequencies, first: 0, end: documentEnd - documentFirst },
+    });
+  }
+
+  async #loadWhole(): Promise<void> {
+    const file = this.#file as LexicalSegmentFile;
+    const bytes = new Uint8Array(file.size);
+    for (let position = 0; position < bytes.byteLength; position += loadPieceBytes) {
+      if (this.#closed) return;
+      await file.read(bytes.subarray(position, Math.min(bytes.byteLength, position + loadPieceBytes)), position);
+    }
+    if (this.#closed) return;
+    const header = readHeader(bytes);
+    if (JSON.stringify(header) !== JSON.stringify(this.#header)) throw new LexicalSegmentFormatError('the segment file changed while it was read');
+    this.#takePostings(viewsOf(header, bytes, (name) => postingSections.has(name)));
+    this.#bytes = bytes;
+    this.#terms.clear();
+    await Promise.allSettled(this.#termReads.values());
+    await this.#closeFile();
+  }
+
+  async #closeFile(): Promise<void> {
+    const file = this.#file;
+    this.#file = null;
+    await file?.close();
   }
 }
 

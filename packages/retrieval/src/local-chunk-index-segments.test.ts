@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { chunkId, seededRandom, type IndexedChunk, type SearchHit } from '@passage/spec';
+import { chunkId, seededRandom, type IndexedChunk, type RandomAccessFile, type SearchHit } from '@passage/spec';
 import { SqliteChunkStore, openDatabase, type SqliteDatabase } from '@passage/store-sqlite';
 import { temporaryDataDirectory } from '@passage/testing';
 import { LocalChunkIndex, type LocalChunkIndexOptions } from './local-chunk-index.js';
@@ -99,6 +99,50 @@ describe('LocalChunkIndex with segments', () => {
     searching = false;
     assert.ok(hits.length > 0);
     assert.ok(turns > 1, `the event loop turned ${turns} times during the load`);
+  });
+
+  it('after a restart, answers searches before its segment file is read whole; a delete then waits for the whole file and is exact', async () => {
+    const writer = open();
+    await fill(writer, corpus(60, 100, 5));
+    const before = await rankings(writer);
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let wholeReadsAsked = 0;
+    class HeldSegmentStore extends SqliteChunkStore {
+      override async openLexicalSegment(knowledgeBaseId: string, generation: number): Promise<RandomAccessFile | null> {
+        const file = await super.openLexicalSegment(knowledgeBaseId, generation);
+        if (file === null) return null;
+        return {
+          size: file.size,
+          read: async (target, position) => {
+            if (position === 0 && target.byteLength > file.size / 2) {
+              wholeReadsAsked += 1;
+              await released;
+            }
+            await file.read(target, position);
+          },
+          close: () => file.close(),
+        };
+      }
+    }
+    const restarted = new LocalChunkIndex({ store: new HeldSegmentStore(database) });
+    indexes.push(restarted);
+    assert.deepEqual(await rankings(restarted), before);
+    assert.equal(wholeReadsAsked, 1);
+    let deleted = false;
+    const deleting = restarted.deleteDocument('kb', 'doc-3').then(() => (deleted = true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(deleted, false, 'the delete waits for the whole segment');
+    release();
+    await deleting;
+    const afterDelete = await rankings(restarted);
+    const removed = new Set(Array.from({ length: 100 }, (_, ordinal) => chunkId('doc-3', 1, ordinal)));
+    assert.ok(
+      before.some((hits) => hits.some((hit) => removed.has(hit.split(' ')[0] as string))),
+      'the removed document ranked before',
+    );
+    for (const hits of afterDelete) assert.ok(hits.every((hit) => !removed.has(hit.split(' ')[0] as string)));
+    assert.deepEqual(afterDelete, await rankings(writer));
   });
 
   it('sees writes and deletes made after the segment was written, exactly, across a restart', async () => {

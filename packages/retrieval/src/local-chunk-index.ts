@@ -15,7 +15,7 @@ import {
 } from '@passage/spec';
 import type { Bm25Options } from './bm25-index.js';
 import { DenseIndex, removeDenseIndexFiles, type DenseIndexOptions } from './dense-index.js';
-import { LexicalSegment, LexicalSegmentFormatError } from './lexical-segment.js';
+import { LexicalSegment, LexicalSegmentFormatError, type LexicalSegmentFile } from './lexical-segment.js';
 import { LexicalSegmentBuilder, type LexicalSegmentRow } from './lexical-segment-builder.js';
 import { buildLexicalSegmentInThread, type SegmentRowPage } from './lexical-segment-thread.js';
 import { defaultRrfK, reciprocalRankFusion } from './reciprocal-rank-fusion.js';
@@ -46,7 +46,8 @@ export interface LexicalSegmentSource {
     options?: { vectors?: boolean },
   ): Promise<{ sequence: number; pages: AsyncIterable<Array<{ id: string; documentId: string; terms: string; vector: Float32Array | null }>> }>;
   vectorPages(knowledgeBaseId: string, generation: number): AsyncIterable<Array<{ id: string; vector: Float32Array }>>;
-  readLexicalSegment(knowledgeBaseId: string, generation: number): Promise<Uint8Array | null>;
+  /** The generation's segment file, opened for reading (see LexicalSegment.open), or null when there is none. */
+  openLexicalSegment(knowledgeBaseId: string, generation: number): Promise<LexicalSegmentFile | null>;
   writeLexicalSegment(knowledgeBaseId: string, generation: number, bytes: Uint8Array): Promise<void>;
 }
 
@@ -54,7 +55,7 @@ function segmentSourceOf(store: ChunkStore): LexicalSegmentSource | null {
   const candidate = store as Partial<LexicalSegmentSource>;
   return typeof candidate.snapshotRows === 'function' &&
     typeof candidate.vectorPages === 'function' &&
-    typeof candidate.readLexicalSegment === 'function' &&
+    typeof candidate.openLexicalSegment === 'function' &&
     typeof candidate.writeLexicalSegment === 'function'
     ? (candidate as LexicalSegmentSource)
     : null;
@@ -128,8 +129,9 @@ interface GenerationState {
  *
  * The lexical index of a generation is a compact segment (typed arrays; see SegmentedBm25Index)
  * plus a tail of the documents written since it was built. With a store that is a
- * {@link LexicalSegmentSource}, the segment is read back from its file at start (nothing to parse),
- * or else built in a worker thread from the stored terms and written for the next start; it is
+ * {@link LexicalSegmentSource}, the segment is read back from its file at start (nothing to parse;
+ * the first searches read their terms' postings from the file while the whole of it is read in
+ * the background, so a large segment does not hold up the first search), or else built in a worker thread from the stored terms and written for the next start; it is
  * rebuilt in the background once the tail grows past {@link LocalChunkIndexOptions.tailChunksBeforeRebuild}.
  * A search that arrives while a generation loads waits for it without holding the event loop.
  *
@@ -226,7 +228,7 @@ export class LocalChunkIndex implements ChunkIndex {
     const state = this.#states.get(key);
     this.#states.delete(key);
     await state?.then(
-      (loaded) => loaded.vectors.close(),
+      (loaded) => Promise.all([loaded.vectors.close(), loaded.lexical.base?.close()]),
       () => {},
     );
   }
@@ -250,6 +252,11 @@ export class LocalChunkIndex implements ChunkIndex {
     }
     const state = await this.#state(request.knowledgeBaseId, request.generation);
     await this.#refresh(request.knowledgeBaseId, state);
+    // A segment opened from its file has the query's postings read first (a rebuild may swap the segment meanwhile).
+    for (let lexical = state.lexical; ; lexical = state.lexical) {
+      await lexical.prepare(request.terms);
+      if (lexical === state.lexical) break;
+    }
     const topK = request.topK;
     // Ranking is one synchronous step: many questions at once take it in turns. The generation
     // may have been dropped by the time this one's turn comes.
@@ -431,6 +438,8 @@ export class LocalChunkIndex implements ChunkIndex {
         await slice.yieldIfSpent();
       }
     }
+    // Removing a document of the segment goes through every term's postings.
+    if (lexical.base?.loaded === false && lexical.hasDocument(documentId)) await lexical.whenSegmentLoaded();
     for (const _step of lexical.removeDocument(documentId)) await slice.yieldIfSpent();
   }
 
@@ -468,7 +477,8 @@ export class LocalChunkIndex implements ChunkIndex {
       if (change.kind === 'remove-generation') {
         if (change.generation === generation) dropped = true;
         // Another process's reindex dropped an older generation: free what this one holds of it.
-        else if (change.generation !== null && rebuilt === undefined) this.#states.delete(stateKey(knowledgeBaseId, change.generation));
+        else if (change.generation !== null && rebuilt === undefined)
+          this.#forget(stateKey(knowledgeBaseId, change.generation)).catch(this.#reportBackgroundError);
       } else if (change.kind === 'remove-knowledge-base') cleared = true;
       else if (change.documentId !== null && (change.generation === null || change.generation === generation)) {
         touched.add(change.documentId);
@@ -480,6 +490,7 @@ export class LocalChunkIndex implements ChunkIndex {
         rebuilt.lexical = new SegmentedBm25Index(this.#bm25Options);
       } else {
         state.dropped ||= dropped;
+        state.lexical.base?.close().catch(this.#reportBackgroundError);
         state.lexical = new SegmentedBm25Index(this.#bm25Options);
         void state.vectors.close();
         state.vectors = new DenseIndex({ knowledgeBaseId, generation }, this.#dense);
@@ -497,6 +508,8 @@ export class LocalChunkIndex implements ChunkIndex {
     if (last !== undefined && rebuilt === undefined) state.sequence = last.sequence;
   }
 
+  readonly #reportBackgroundError = (error: unknown): void => this.#onBackgroundError(error instanceof Error ? error : new Error(String(error)));
+
   /** Starts a background rebuild of the state's segment when its tail (or its removals) grew past the bound. */
   #rebuildIfWorthwhile(knowledgeBaseId: string, state: GenerationState): void {
     const source = this.#source;
@@ -506,7 +519,7 @@ export class LocalChunkIndex implements ChunkIndex {
     if (lexical.tailChunks < bound && lexical.removedSegmentChunks < bound) return;
     state.rebuilding = true;
     const rebuild = this.#rebuild(source, knowledgeBaseId, state)
-      .catch((error: unknown) => this.#onBackgroundError(error instanceof Error ? error : new Error(String(error))))
+      .catch(this.#reportBackgroundError)
       .finally(() => {
         state.rebuilding = false;
         this.#rebuilds.delete(rebuild);
@@ -527,16 +540,18 @@ export class LocalChunkIndex implements ChunkIndex {
       if (state.dropped) return;
       const rebuilt = { lexical: new SegmentedBm25Index(this.#bm25Options, segment), from: segment.sequence };
       await this.#catchUp(knowledgeBaseId, state, rebuilt);
+      const replaced = state.lexical;
       state.lexical = rebuilt.lexical;
+      await replaced.base?.close();
     });
   }
 }
 
 async function readSegment(source: LexicalSegmentSource, knowledgeBaseId: string, generation: number): Promise<LexicalSegment | null> {
-  const bytes = await source.readLexicalSegment(knowledgeBaseId, generation);
-  if (bytes === null) return null;
+  const file = await source.openLexicalSegment(knowledgeBaseId, generation);
+  if (file === null) return null;
   try {
-    return new LexicalSegment(bytes);
+    return await LexicalSegment.open(file);
   } catch (error) {
     // Written by another version of this code, or damaged: built again from the store.
     if (error instanceof LexicalSegmentFormatError) return null;

@@ -192,6 +192,108 @@ describe('LexicalSegment', () => {
     assert.throws(() => new LexicalSegment(bytes), LexicalSegmentFormatError);
   });
 
+  /** The segment's bytes as an opened file that holds back the read of the whole file until `release`, and counts what it hands over. */
+  function heldFile(bytes: Uint8Array, failWhole?: Error) {
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const file = {
+      size: bytes.byteLength,
+      bytesRead: 0,
+      closed: false,
+      async read(target: Uint8Array, position: number) {
+        if (file.closed) throw new Error('read after close');
+        if (target.byteLength === bytes.byteLength) {
+          await released;
+          if (failWhole !== undefined) throw failWhole;
+        }
+        if (position + target.byteLength > bytes.byteLength) throw new Error('past the end');
+        target.set(bytes.subarray(position, position + target.byteLength));
+        file.bytesRead += target.byteLength;
+      },
+      async close() {
+        file.closed = true;
+      },
+    };
+    return { file, release };
+  }
+
+  it('opened from a file, ranks as in memory before the whole file is read (reading only the asked terms), and after', async () => {
+    const inMemory = segmentOf(corpus, 11);
+    const { file, release } = heldFile(inMemory.bytes);
+    const opened = await LexicalSegment.open(file);
+    assert.equal(opened.loaded, false);
+    assert.equal(opened.sequence, 11);
+    const index = new SegmentedBm25Index({}, opened);
+    const reference = new SegmentedBm25Index({}, inMemory);
+    const readAtOpen = file.bytesRead;
+    const asked = new Set<number>();
+    for (const query of queries(20, 12)) {
+      for (const term of Object.keys(query)) asked.add(opened.termNumber(term));
+      await index.prepare(query);
+      assert.deepEqual(index.search(query, 10, 0.3), reference.search(query, 10, 0.3));
+      assert.deepEqual(index.search(query, 10, 0.3, { exhaustive: true }), reference.search(query, 10, 0.3));
+    }
+    const postingBytes = inMemory.postingSlots.byteLength + inMemory.postingFrequencies.byteLength;
+    assert.ok(file.bytesRead - readAtOpen < postingBytes, `${file.bytesRead - readAtOpen} bytes of postings read for 20 queries, of ${postingBytes}`);
+    const notAsked = Array.from({ length: opened.termCount }, (_, term) => term).find((term) => !asked.has(term)) as number;
+    assert.throws(() => opened.chunkPostings(notAsked), /not prepared/);
+    assert.throws(() => opened.postingSlots, /still being read/);
+    release();
+    await opened.whenLoaded();
+    assert.equal(opened.loaded, true);
+    assert.equal(file.closed, true);
+    assert.deepEqual(Buffer.from(opened.bytes), Buffer.from(inMemory.bytes));
+    for (const query of queries(20, 13)) assert.deepEqual(index.search(query, 10, 0.3), reference.search(query, 10, 0.3));
+  });
+
+  it('opened from a file, removes a document once the whole file is read, with the same statistics as in memory', async () => {
+    const inMemory = segmentOf(corpus);
+    const { file, release } = heldFile(inMemory.bytes);
+    const index = new SegmentedBm25Index({}, await LexicalSegment.open(file));
+    const reference = new SegmentedBm25Index({}, inMemory);
+    const waiting = index.whenSegmentLoaded();
+    release();
+    await waiting;
+    for (const _step of index.removeDocument('d-0004')) continue;
+    for (const _step of reference.removeDocument('d-0004')) continue;
+    for (const query of queries(20, 14)) assert.deepEqual(index.search(query, 10, 0.3), reference.search(query, 10, 0.3));
+  });
+
+  it('opened from a file that is not a segment, or cut short, is refused as a format error and closed', async () => {
+    const bytes = segmentOf(corpus.slice(0, 30)).bytes;
+    for (const damaged of [new Uint8Array(16), bytes.subarray(0, bytes.byteLength - 64), bytes.subarray(0, 2)]) {
+      const { file } = heldFile(damaged);
+      await assert.rejects(LexicalSegment.open(file), LexicalSegmentFormatError);
+      assert.equal(file.closed, true);
+    }
+  });
+
+  it('opened from a file whose whole read fails, says so to whoever waits for it, and still serves prepared terms', async () => {
+    const inMemory = segmentOf(corpus);
+    const failure = new Error('EIO: i/o error, read');
+    const { file, release } = heldFile(inMemory.bytes, failure);
+    const opened = await LexicalSegment.open(file);
+    release();
+    await assert.rejects(opened.whenLoaded(), failure);
+    const index = new SegmentedBm25Index({}, opened);
+    const [query] = queries(1, 15) as [Record<string, number>];
+    await index.prepare(query);
+    assert.deepEqual(index.search(query, 10, 0.3), new SegmentedBm25Index({}, inMemory).search(query, 10, 0.3));
+    await opened.close();
+    assert.equal(file.closed, true);
+  });
+
+  it('opened from a file and closed before the whole file is read, stops reading and closes the file', async () => {
+    const { file, release } = heldFile(segmentOf(corpus).bytes);
+    const opened = await LexicalSegment.open(file);
+    const closing = opened.close();
+    release();
+    await closing;
+    assert.equal(file.closed, true);
+    assert.equal(opened.loaded, false);
+    await assert.rejects(opened.whenLoaded(), /closed before it was read/);
+  });
+
   it('is built the same in a worker thread, from terms as JSON text', async () => {
     const inProcess = segmentOf(corpus, 5).bytes;
     async function* pages() {

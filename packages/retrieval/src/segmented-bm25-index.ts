@@ -227,7 +227,25 @@ export class SegmentedBm25Index {
     this.normalizationsCurrent = false;
   }
 
-  /** Removes a document and its chunks, in steps; nothing happens when it is not in the index. */
+  /**
+   * Makes the segment's postings of the query's terms ready for {@link search}: at once unless the
+   * segment was opened from a file that is still being read (see LexicalSegment), when they are read.
+   */
+  async prepare(queryTerms: Record<string, number>): Promise<void> {
+    const base = this.base;
+    if (base === null || base.loaded) return;
+    await base.preparePostings(Object.keys(queryTerms).map((term) => base.termNumber(term)));
+  }
+
+  /** Waits until the whole segment is in memory, which {@link removeDocument} needs for a document of the segment. */
+  async whenSegmentLoaded(): Promise<void> {
+    await this.base?.whenLoaded();
+  }
+
+  /**
+   * Removes a document and its chunks, in steps; nothing happens when it is not in the index. A
+   * document of the segment needs the whole segment in memory ({@link whenSegmentLoaded}).
+   */
   *removeDocument(documentId: string): Generator<void, void, undefined> {
     const slot = this.documentSlot(documentId);
     if (slot < 0) return;
@@ -298,7 +316,8 @@ export class SegmentedBm25Index {
    * plus `documentWeight` times BM25 of its whole document. Only chunks sharing a term with the
    * query are returned. Document scores are computed in full (they are few); the tail's chunks are
    * scored in full, the segment's with MaxScore pruning (see pruned-search.ts) unless
-   * `options.exhaustive`: the same hits and scores either way.
+   * `options.exhaustive`: the same hits and scores either way. The segment's postings of the
+   * query's terms must be in memory: {@link prepare} first, unless the segment is loaded.
    */
   search(queryTerms: Record<string, number>, topK: number, documentWeight: number, options: SegmentSearchOptions = {}): RankedHit[] {
     if (!(topK >= 1) || this.liveChunks === 0) return [];
@@ -364,11 +383,10 @@ export class SegmentedBm25Index {
     terms.forEach(([, , baseNumber], index) => {
       const termWeight = chunkWeights[index] as number;
       if (baseNumber < 0 || !(termWeight > 0)) return;
-      const first = base.postingOffsets[baseNumber] as number;
-      const end = base.postingOffsets[baseNumber + 1] as number;
+      const { slots, frequencies, first, end } = base.chunkPostings(baseNumber);
       if (first === end) return;
       const bound = termWeight * (this.k1 + 1) * this.saturationBound(baseNumber) * boundSlack;
-      lists.push({ slots: base.postingSlots, frequencies: base.postingFrequencies, first, end, termWeight, bound });
+      lists.push({ slots, frequencies, first, end, termWeight, bound });
     });
     if (lists.length === 0) return;
     let extraBound = 0;
@@ -407,13 +425,8 @@ export class SegmentedBm25Index {
     const shared = averages.length === 1;
     let saturation = this.termSaturations[term] as number;
     if (Number.isNaN(saturation)) {
-      saturation = maximumSaturation(
-        base.postingSlots,
-        base.postingFrequencies,
-        base.postingOffsets[term] as number,
-        base.postingOffsets[term + 1] as number,
-        this.chunkNormalizations,
-      );
+      const { slots, frequencies, first, end } = base.chunkPostings(term);
+      saturation = maximumSaturation(slots, frequencies, first, end, this.chunkNormalizations);
       this.termSaturations[term] = saturation;
       averages[term] = this.averageChunkLength;
     }
@@ -441,13 +454,8 @@ export class SegmentedBm25Index {
       termWeights.push(termWeight);
       const scoring: Scoring = { termWeight, k1: this.k1, normalizations: this.chunkNormalizations, scores: this.scores, touched: this.touched, touchedCount };
       if (withSegment && base !== null && baseNumber >= 0) {
-        addPostings(
-          base.postingSlots,
-          base.postingFrequencies,
-          base.postingOffsets[baseNumber] as number,
-          base.postingOffsets[baseNumber + 1] as number,
-          scoring,
-        );
+        const { slots, frequencies, first, end } = base.chunkPostings(baseNumber);
+        addPostings(slots, frequencies, first, end, scoring);
       }
       if (tail !== undefined) addPostings(tail.slots, tail.frequencies, 0, tail.slots.length, scoring);
       touchedCount = scoring.touchedCount;
@@ -472,8 +480,8 @@ export class SegmentedBm25Index {
         touchedCount,
       };
       if (base !== null && baseNumber >= 0) {
-        const first = base.documentPostingOffsets[baseNumber] as number;
-        addPostings(base.documentPostingDocuments, base.documentPostingFrequencies, first, base.documentPostingOffsets[baseNumber + 1] as number, scoring);
+        const { documents, frequencies, first, end } = base.documentPostings(baseNumber);
+        addPostings(documents, frequencies, first, end, scoring);
       }
       if (tail !== undefined) addPostings(tail.documents, tail.frequencies, 0, tail.documents.length, scoring);
       touchedCount = scoring.touchedCount;

@@ -323,3 +323,12 @@ export const silentLogger: Logger = {
 export interface DocumentParser {
   parse(bytes: Uint8Array, meta: { fileName: string; mediaType?: string | null }, signal?: AbortSignal): Promise<ParsedDocument>;
 }
+
+/** A file opened for reading at any position (a lexical segment file, read in parts at start-up). */
+export interface RandomAccessFile {
+  /** Bytes in the file. */
+  readonly size: number;
+  /** Fills all of `target` with the file's bytes from `position` on; fails when the file ends first. */
+  read(target: Uint8Array, position: number): Promise<void>;
+  close(): Promise<void>;
+}

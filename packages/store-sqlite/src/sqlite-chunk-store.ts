@@ -1,9 +1,19 @@
-import { GenerationNotFoundError, TimeSlice, type Chunk, type ChunkPostings, type ChunkStore, type IndexChange, type IndexedChunk } from '@passage/spec';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import {
+  GenerationNotFoundError,
+  TimeSlice,
+  type Chunk,
+  type ChunkPostings,
+  type ChunkStore,
+  type IndexChange,
+  type IndexedChunk,
+  type RandomAccessFile,
+} from '@passage/spec';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './database.js';
+import { openRandomAccessFile } from './random-access-file.js';
 
 interface ChunkRow {
   id: string;
@@ -306,15 +316,15 @@ export class SqliteChunkStore implements ChunkStore {
 
   /**
    * The lexical segment last written for the generation (an index's own bytes, see
-   * LexicalSegment in retrieval), or null. Kept as a file beside the database, read off the event
-   * loop; none for an in-memory database.
+   * LexicalSegment in retrieval), opened for reading at any position, or null. Kept as a file
+   * beside the database, read off the event loop; none for an in-memory database. The open file
+   * keeps the bytes it was opened on, also when a rebuild replaces the file meanwhile.
    */
-  async readLexicalSegment(knowledgeBaseId: string, generation: number): Promise<Uint8Array | null> {
+  async openLexicalSegment(knowledgeBaseId: string, generation: number): Promise<RandomAccessFile | null> {
     const file = this.#segmentFile(knowledgeBaseId, generation);
     if (file === null) return null;
     try {
-      const bytes = await readFile(file);
-      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return await openRandomAccessFile(file);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
