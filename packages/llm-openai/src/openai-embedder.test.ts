@@ -54,6 +54,32 @@ describe('OpenAI-compatible embedder (real openai SDK against a stub /v1/embeddi
     );
   });
 
+  it('puts the configured prefixes before queries and passages and sends their input_type, and sends neither unless configured', async () => {
+    stub.setBehaviours([{ kind: 'embed' }]);
+    const told = await OpenAiEmbedder.create({
+      model: 'e5',
+      baseUrl: stub.baseUrl,
+      dimensions: 6,
+      queryPrefix: 'query: ',
+      passagePrefix: 'passage: ',
+      queryInputType: 'query',
+      passageInputType: 'document',
+    });
+    const plain = await OpenAiEmbedder.create({ model: 'plain', baseUrl: stub.baseUrl, dimensions: 6 });
+    const before = stub.requests.length;
+    assert.deepEqual(await told.embed(['tides'], 'query'), [stubEmbedding('query: tides', 6)]);
+    assert.deepEqual(await told.embed(['the moon moves the sea'], 'passage'), [stubEmbedding('passage: the moon moves the sea', 6)]);
+    assert.deepEqual(await plain.embed(['tides'], 'query'), [stubEmbedding('tides', 6)]);
+    assert.deepEqual(
+      stub.requests.slice(before).map((request) => [request.inputs, request.inputType]),
+      [
+        [['query: tides'], 'query'],
+        [['passage: the moon moves the sea'], 'document'],
+        [['tides'], undefined],
+      ],
+    );
+  });
+
   it('keeps at most maxInFlight requests in flight, across concurrent calls, and uses all of them', async () => {
     // The stub answers only when three requests are in flight together: an embedder that sent
     // fewer at a time would never be answered, one that sent more would show them in maxInFlight.

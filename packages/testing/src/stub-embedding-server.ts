@@ -21,6 +21,8 @@ export interface StubEmbeddingRequest {
   model: string | undefined;
   inputs: string[];
   encodingFormat: string | undefined;
+  /** The `input_type` of the body, if any. */
+  inputType: string | undefined;
   headers: Record<string, string | string[] | undefined>;
   startedAt: number;
   endedAt: number | null;
@@ -77,12 +79,18 @@ export async function startStubEmbeddingServer(options: { dimensions?: number; b
         response.end(JSON.stringify({ error: { message: 'not found', type: 'invalid_request_error' } }));
         return;
       }
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { model?: string; input?: string | string[]; encoding_format?: string };
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as {
+        model?: string;
+        input?: string | string[];
+        encoding_format?: string;
+        input_type?: string;
+      };
       const inputs = typeof body.input === 'string' ? [body.input] : (body.input ?? []);
       const recorded: StubEmbeddingRequest = {
         model: body.model,
         inputs,
         encodingFormat: body.encoding_format,
+        inputType: body.input_type,
         headers: request.headers,
         startedAt: performance.now(),
         endedAt: null,
