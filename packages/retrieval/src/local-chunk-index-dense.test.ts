@@ -88,6 +88,43 @@ describe('LocalChunkIndex with an HNSW graph', () => {
     for (const answer of await answers(again)) for (const id of answer) assert.ok(!removed.has(id), `${id} of the deleted document after a restart`);
   });
 
+  it('after a restart, answers lexical searches before the stored vectors are read; dense searches and a delete wait for them and are exact', async () => {
+    const first = open();
+    for (let document = 0; document < 4; document += 1) {
+      const chunks = documentChunks(`doc-${document}`, 50, 10 + document).map((chunk) => ({ ...chunk, terms: { text: 1, [`only${document}`]: 1 } }));
+      await first.upsertDocumentChunks({ knowledgeBaseId: 'kb', generation: 1, documentId: `doc-${document}` }, chunks);
+    }
+    await first.settleDenseIndex('kb', 1);
+    const before = await answers(first);
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    class HeldVectorsStore extends SqliteChunkStore {
+      override async *vectorPages(knowledgeBaseId: string, generation: number): AsyncGenerator<Array<{ id: string; vector: Float32Array }>> {
+        await released;
+        yield* super.vectorPages(knowledgeBaseId, generation);
+      }
+    }
+    const restarted = new LocalChunkIndex({ store: new HeldVectorsStore(database), onBackgroundError: (error) => assert.fail(error) });
+    indexes.push(restarted);
+    const lexical = await restarted.search({ knowledgeBaseId: 'kb', generation: 1, terms: { only1: 1 }, mode: 'lexical', topK: 100 });
+    assert.equal(lexical.length, 50, 'a lexical search is answered while the vectors are held back');
+    let dense: string[][] | null = null;
+    const denseAnswers = answers(restarted).then((result) => (dense = result));
+    let deleted = false;
+    const deleting = restarted.deleteDocument('kb', 'doc-1').then(() => (deleted = true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(dense, null, 'dense searches wait for the vectors');
+    assert.equal(deleted, false, 'a delete waits for the vectors');
+    release();
+    await Promise.all([denseAnswers, deleting]);
+    const removed = new Set(documentChunks('doc-1', 50, 11).map((chunk) => chunk.id));
+    const after = await answers(restarted);
+    for (const answer of after) for (const id of answer) assert.ok(!removed.has(id), `${id} of the deleted document`);
+    assert.deepEqual(after, await answers(first), 'the same dense answers as the index that saw the delete');
+    assert.notDeepEqual(before, after);
+    assert.deepEqual(await restarted.search({ knowledgeBaseId: 'kb', generation: 1, terms: { only1: 1 }, mode: 'lexical', topK: 100 }), []);
+  });
+
   it('deletes the kept graphs with the knowledge base', async () => {
     const index = open();
     await index.upsertDocumentChunks({ knowledgeBaseId: 'kb', generation: 1, documentId: 'doc' }, documentChunks('doc', 50, 9));

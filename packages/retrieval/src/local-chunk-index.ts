@@ -120,6 +120,16 @@ interface GenerationState {
   dropped: boolean;
   /** A background rebuild of the segment is under way. */
   rebuilding: boolean;
+  /**
+   * Settles once the stored vectors are in `vectors` (read in the background after a segment is
+   * read back, so lexical searches need not wait for them); never rejects: a failure is in
+   * `vectorsError`. Whatever touches `vectors` waits for it.
+   */
+  vectorsReady: Promise<void>;
+  vectorsLoaded: boolean;
+  vectorsError: Error | null;
+  /** Set when the state is let go: a background read of its vectors stops. */
+  abandoned: boolean;
 }
 
 /**
@@ -228,7 +238,11 @@ export class LocalChunkIndex implements ChunkIndex {
     const state = this.#states.get(key);
     this.#states.delete(key);
     await state?.then(
-      (loaded) => Promise.all([loaded.vectors.close(), loaded.lexical.base?.close()]),
+      async (loaded) => {
+        loaded.abandoned = true;
+        await loaded.vectorsReady;
+        await Promise.all([loaded.vectors.close(), loaded.lexical.base?.close()]);
+      },
       () => {},
     );
   }
@@ -240,6 +254,7 @@ export class LocalChunkIndex implements ChunkIndex {
    */
   async settleDenseIndex(knowledgeBaseId: string, generation: number): Promise<{ approximate: boolean; vectors: number }> {
     const state = await this.#state(knowledgeBaseId, generation);
+    await state.vectorsReady;
     await this.#refresh(knowledgeBaseId, state);
     await state.vectors.idle();
     return { approximate: state.vectors.approximate, vectors: state.vectors.size };
@@ -252,6 +267,7 @@ export class LocalChunkIndex implements ChunkIndex {
     }
     const state = await this.#state(request.knowledgeBaseId, request.generation);
     await this.#refresh(request.knowledgeBaseId, state);
+    if (request.mode !== 'lexical') await state.vectorsReady;
     // A segment opened from its file has the query's postings read first (a rebuild may swap the segment meanwhile).
     for (let lexical = state.lexical; ; lexical = state.lexical) {
       await lexical.prepare(request.terms);
@@ -284,6 +300,9 @@ export class LocalChunkIndex implements ChunkIndex {
   }
 
   #denseSearch(state: GenerationState, vector: number[], topK: number): RankedHit[] {
+    if (state.vectorsError !== null) {
+      throw new AppError('internal_error', `The stored vectors of this knowledge base could not be read: ${state.vectorsError.message}`);
+    }
     const [rejected] = state.rejectedVectors.values();
     if (rejected !== undefined) {
       throw new AppError(
@@ -340,6 +359,10 @@ export class LocalChunkIndex implements ChunkIndex {
       refreshing: null,
       dropped: false,
       rebuilding: false,
+      vectorsReady: Promise.resolve(),
+      vectorsLoaded: true,
+      vectorsError: null,
+      abandoned: false,
     };
     const source = this.#source;
     if (source === null) {
@@ -351,25 +374,46 @@ export class LocalChunkIndex implements ChunkIndex {
       return state;
     }
     let segment = await readSegment(source, knowledgeBaseId, generation);
-    if (segment !== null && segment.vectorCount > 0) {
-      const slice = new TimeSlice();
-      for await (const page of source.vectorPages(knowledgeBaseId, generation)) {
-        for (const entry of page) {
-          this.#addVector(state, entry.id, entry.vector);
-          await slice.yieldIfSpent();
-        }
+    if (segment !== null) {
+      state.sequence = segment.sequence;
+      state.lexical = new SegmentedBm25Index(this.#bm25Options, segment);
+      if (segment.vectorCount > 0) {
+        // Lexical searches go on while the vectors are read (a million of them take seconds).
+        state.vectorsLoaded = false;
+        state.vectorsReady = this.#loadVectors(source, knowledgeBaseId, state);
+      } else {
+        await this.#openDense(knowledgeBaseId, state);
       }
+      return state;
     }
-    if (segment === null) {
-      const snapshot = await source.snapshotRows(knowledgeBaseId, generation);
-      const bytes = await buildSegment(snapshot, (id, vector) => this.#addVector(state, id, vector));
-      segment = new LexicalSegment(bytes);
-      await source.writeLexicalSegment(knowledgeBaseId, generation, bytes);
-    }
+    // None written yet (or another version's): built from the store, vectors taken in on the way.
+    const snapshot = await source.snapshotRows(knowledgeBaseId, generation);
+    const bytes = await buildSegment(snapshot, (id, vector) => this.#addVector(state, id, vector));
+    segment = new LexicalSegment(bytes);
+    await source.writeLexicalSegment(knowledgeBaseId, generation, bytes);
     state.sequence = segment.sequence;
     state.lexical = new SegmentedBm25Index(this.#bm25Options, segment);
     await this.#openDense(knowledgeBaseId, state);
     return state;
+  }
+
+  /** Reads the generation's stored vectors into the state, then takes up its dense graph; a failure goes to `vectorsError`. */
+  async #loadVectors(source: LexicalSegmentSource, knowledgeBaseId: string, state: GenerationState): Promise<void> {
+    try {
+      const slice = new TimeSlice();
+      for await (const page of source.vectorPages(knowledgeBaseId, state.generation)) {
+        for (const entry of page) {
+          this.#addVector(state, entry.id, entry.vector);
+          await slice.yieldIfSpent();
+        }
+        if (state.abandoned) return;
+      }
+      await this.#openDense(knowledgeBaseId, state);
+    } catch (error) {
+      state.vectorsError = error instanceof Error ? error : new Error(String(error));
+    } finally {
+      state.vectorsLoaded = true;
+    }
   }
 
   /**
@@ -447,7 +491,7 @@ export class LocalChunkIndex implements ChunkIndex {
   async #refresh(knowledgeBaseId: string, state: GenerationState): Promise<void> {
     await this.#exclusive(state, () => this.#catchUp(knowledgeBaseId, state));
     this.#rebuildIfWorthwhile(knowledgeBaseId, state);
-    if (!state.dropped) state.vectors.maintain(state.sequence);
+    if (!state.dropped && state.vectorsLoaded) state.vectors.maintain(state.sequence);
   }
 
   /** Runs `work` once no refresh of the state is under way, and makes later ones wait for it. */
@@ -470,6 +514,8 @@ export class LocalChunkIndex implements ChunkIndex {
     let changes = await this.#store.changesSince(knowledgeBaseId, rebuilt?.from ?? state.sequence);
     if (rebuilt !== undefined) changes = changes.filter((change) => change.sequence <= state.sequence);
     if (changes.length === 0) return;
+    // Changes touch the vectors too: applied after the stored ones are read, as they were before them.
+    if (rebuilt === undefined) await state.vectorsReady;
     const touched = new Set<string>();
     let cleared = false;
     let dropped = false;
