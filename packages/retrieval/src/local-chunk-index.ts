@@ -376,7 +376,7 @@ export class LocalChunkIndex implements ChunkIndex {
     let segment = await readSegment(source, knowledgeBaseId, generation);
     if (segment !== null) {
       state.sequence = segment.sequence;
-      state.lexical = new SegmentedBm25Index(this.#bm25Options, segment);
+      state.lexical = await SegmentedBm25Index.open(this.#bm25Options, segment);
       if (segment.vectorCount > 0) {
         // Lexical searches go on while the vectors are read (a million of them take seconds).
         state.vectorsLoaded = false;
@@ -392,7 +392,7 @@ export class LocalChunkIndex implements ChunkIndex {
     segment = new LexicalSegment(bytes);
     await source.writeLexicalSegment(knowledgeBaseId, generation, bytes);
     state.sequence = segment.sequence;
-    state.lexical = new SegmentedBm25Index(this.#bm25Options, segment);
+    state.lexical = await SegmentedBm25Index.open(this.#bm25Options, segment);
     await this.#openDense(knowledgeBaseId, state);
     return state;
   }
@@ -584,7 +584,7 @@ export class LocalChunkIndex implements ChunkIndex {
       // The state first comes up to the feed's end; the new segment then catches up to the same point and takes over.
       await this.#catchUp(knowledgeBaseId, state);
       if (state.dropped) return;
-      const rebuilt = { lexical: new SegmentedBm25Index(this.#bm25Options, segment), from: segment.sequence };
+      const rebuilt = { lexical: await SegmentedBm25Index.open(this.#bm25Options, segment), from: segment.sequence };
       await this.#catchUp(knowledgeBaseId, state, rebuilt);
       const replaced = state.lexical;
       state.lexical = rebuilt.lexical;

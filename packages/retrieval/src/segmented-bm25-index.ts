@@ -1,4 +1,5 @@
 import type { Bm25Options } from './bm25-index.js';
+import { TimeSlice } from '@passage/spec';
 import { addPostings, maximumSaturation, type Scoring } from './bm25-scoring.js';
 import type { LexicalSegment } from './lexical-segment.js';
 import { searchPruned, type PrunedTerm } from './pruned-search.js';
@@ -27,6 +28,8 @@ interface TailDocumentList {
 
 /** Terms looked at between two yields of a removal from the segment. */
 const termsPerStep = 65_536;
+/** Slots whose normalization is worked out between two yields. */
+const slotsPerStep = 65_536;
 /** Chunks added between two yields. */
 const chunksPerStep = 256;
 
@@ -91,6 +94,9 @@ export class SegmentedBm25Index {
   private chunkNormalizations = new Float64Array(0);
   private documentNormalizations = new Float64Array(0);
   private normalizationsCurrent = false;
+  /** Moves on whenever the statistics the normalizations come from change. */
+  private statisticsVersion = 0;
+  private normalizing: Promise<void> | null = null;
   private averageChunkLength = 0;
   /**
    * Per term of the segment, its largest saturation f / (f + normalization) and the average chunk
@@ -100,7 +106,11 @@ export class SegmentedBm25Index {
   private termSaturations: Float64Array | null = null;
   private termSaturationAverages: Float64Array | null = null;
 
-  constructor(options: Bm25Options = {}, base: LexicalSegment | null = null) {
+  /**
+   * An index over `base` (and an empty tail). Counting the segment's statistics goes through every
+   * term and chunk on this thread: {@link open} does it in slices.
+   */
+  constructor(options: Bm25Options = {}, base: LexicalSegment | null = null, countSegment = true) {
     this.k1 = options.k1 ?? 1.2;
     this.b = options.b ?? 0.75;
     if (!(this.k1 >= 0) || !Number.isFinite(this.k1)) throw new RangeError(`k1 must be a finite number ≥ 0, got ${this.k1}`);
@@ -112,16 +122,37 @@ export class SegmentedBm25Index {
     this.baseDocumentFrequency = new Int32Array(base?.termCount ?? 0);
     this.chunkLive = new Uint8Array(Math.max(1024, this.baseChunks * 1.25)).fill(1, 0, this.baseChunks);
     this.documentLive = new Uint8Array(Math.max(1024, this.baseDocuments * 1.25)).fill(1, 0, this.baseDocuments);
-    if (base !== null) {
-      for (let term = 0; term < base.termCount; term += 1) {
-        this.baseChunkFrequency[term] = (base.postingOffsets[term + 1] as number) - (base.postingOffsets[term] as number);
-        this.baseDocumentFrequency[term] = (base.documentPostingOffsets[term + 1] as number) - (base.documentPostingOffsets[term] as number);
-      }
-      for (let slot = 0; slot < this.baseChunks; slot += 1) this.totalChunkLength += base.chunkLengths[slot] as number;
-      for (let slot = 0; slot < this.baseDocuments; slot += 1) this.totalDocumentLength += base.documentLengths[slot] as number;
-      this.liveChunks = this.baseChunks;
-      this.liveDocuments = this.baseDocuments;
+    if (countSegment) for (const _step of this.countSegment()) continue;
+  }
+
+  /** {@link constructor}, with the event loop free every few milliseconds while the segment's statistics are counted. */
+  static async open(options: Bm25Options, base: LexicalSegment): Promise<SegmentedBm25Index> {
+    const index = new SegmentedBm25Index(options, base, false);
+    const slice = new TimeSlice();
+    for (const _step of index.countSegment()) await slice.yieldIfSpent();
+    return index;
+  }
+
+  /** Document frequencies, lengths and counts of the segment, in steps of {@link slotsPerStep} terms or slots. */
+  private *countSegment(): Generator<void, void, undefined> {
+    const base = this.base;
+    if (base === null) return;
+    for (let term = 0; term < base.termCount; term += 1) {
+      this.baseChunkFrequency[term] = (base.postingOffsets[term + 1] as number) - (base.postingOffsets[term] as number);
+      this.baseDocumentFrequency[term] = (base.documentPostingOffsets[term + 1] as number) - (base.documentPostingOffsets[term] as number);
+      if (term % slotsPerStep === slotsPerStep - 1) yield;
     }
+    let totalChunkLength = 0;
+    for (let slot = 0; slot < this.baseChunks; slot += 1) {
+      totalChunkLength += base.chunkLengths[slot] as number;
+      if (slot % slotsPerStep === slotsPerStep - 1) yield;
+    }
+    let totalDocumentLength = 0;
+    for (let slot = 0; slot < this.baseDocuments; slot += 1) totalDocumentLength += base.documentLengths[slot] as number;
+    this.totalChunkLength = totalChunkLength;
+    this.totalDocumentLength = totalDocumentLength;
+    this.liveChunks = this.baseChunks;
+    this.liveDocuments = this.baseDocuments;
   }
 
   /** Live chunks. */
@@ -195,7 +226,7 @@ export class SegmentedBm25Index {
       this.chunkLive[slot] = 1;
       this.liveChunks += 1;
       this.totalChunkLength += length;
-      this.normalizationsCurrent = false;
+      this.statisticsChanged();
       if (++sinceYield >= chunksPerStep) {
         sinceYield = 0;
         yield;
@@ -224,17 +255,21 @@ export class SegmentedBm25Index {
     this.documentLive[documentSlot] = 1;
     this.liveDocuments += 1;
     this.totalDocumentLength += length;
-    this.normalizationsCurrent = false;
+    this.statisticsChanged();
   }
 
   /**
-   * Makes the segment's postings of the query's terms ready for {@link search}: at once unless the
-   * segment was opened from a file that is still being read (see LexicalSegment), when they are read.
+   * Makes what {@link search} needs ready without holding the event loop: the segment's postings of
+   * the query's terms (read, if the segment was opened from a file that is still being read; see
+   * LexicalSegment) and the length normalizations after a change (worked out in slices).
    */
   async prepare(queryTerms: Record<string, number>): Promise<void> {
     const base = this.base;
-    if (base === null || base.loaded) return;
-    await base.preparePostings(Object.keys(queryTerms).map((term) => base.termNumber(term)));
+    if (base !== null && !base.loaded) await base.preparePostings(Object.keys(queryTerms).map((term) => base.termNumber(term)));
+    if (!this.normalizationsCurrent && this.liveChunks > 0) {
+      this.normalizing ??= this.computeNormalizationsInSlices().finally(() => (this.normalizing = null));
+      await this.normalizing;
+    }
   }
 
   /** Waits until the whole segment is in memory, which {@link removeDocument} needs for a document of the segment. */
@@ -268,7 +303,7 @@ export class SegmentedBm25Index {
     this.totalDocumentLength -= base.documentLengths[slot] as number;
     if (this.liveChunks === 0) this.totalChunkLength = 0;
     if (this.liveDocuments === 0) this.totalDocumentLength = 0;
-    this.normalizationsCurrent = false;
+    this.statisticsChanged();
     const slots = base.postingSlots;
     const documents = base.documentPostingDocuments;
     for (let term = 0; term < base.termCount; term += 1) {
@@ -308,7 +343,7 @@ export class SegmentedBm25Index {
     this.totalDocumentLength -= this.tailDocumentLengths[offset] as number;
     if (this.liveChunks === 0) this.totalChunkLength = 0;
     if (this.liveDocuments === 0) this.totalDocumentLength = 0;
-    this.normalizationsCurrent = false;
+    this.statisticsChanged();
   }
 
   /**
@@ -490,25 +525,65 @@ export class SegmentedBm25Index {
   }
 
   private computeNormalizations(slotCount: number, documentSlotCount: number): void {
-    const k1 = this.k1;
-    const b = this.b;
     if (this.chunkNormalizations.length < slotCount) this.chunkNormalizations = new Float64Array(this.scores.length);
     if (this.documentNormalizations.length < documentSlotCount) this.documentNormalizations = new Float64Array(this.documentScores.length);
+    for (const _step of this.normalizationSteps(this.chunkNormalizations, this.documentNormalizations, slotCount, documentSlotCount)) continue;
+    this.averageChunkLength = this.totalChunkLength / this.liveChunks;
+    this.normalizationsCurrent = true;
+  }
+
+  /**
+   * The normalizations for today's statistics into new arrays, a slice at a time with the event
+   * loop free between (a million chunks take tens of milliseconds): they replace the current ones
+   * only if nothing changed the statistics meanwhile (else the next search computes them itself).
+   */
+  private async computeNormalizationsInSlices(): Promise<void> {
+    const version = this.statisticsVersion;
+    const slotCount = this.baseChunks + this.tailChunkIds.length;
+    const documentSlotCount = this.baseDocuments + this.tailDocumentIds.length;
+    const chunkNormalizations = new Float64Array(Math.max(slotCount, this.scores.length));
+    const documentNormalizations = new Float64Array(Math.max(documentSlotCount, this.documentScores.length));
+    const slice = new TimeSlice();
+    for (const _step of this.normalizationSteps(chunkNormalizations, documentNormalizations, slotCount, documentSlotCount)) {
+      await slice.yieldIfSpent();
+      if (this.statisticsVersion !== version) return;
+    }
+    if (this.statisticsVersion !== version || this.normalizationsCurrent) return;
+    this.chunkNormalizations = chunkNormalizations;
+    this.documentNormalizations = documentNormalizations;
+    this.averageChunkLength = this.totalChunkLength / this.liveChunks;
+    this.normalizationsCurrent = true;
+  }
+
+  /** Writes k1 · (1 − b + b · |d| / avgdl) of each live slot (−1 for a removed one) into the arrays, in steps of {@link slotsPerStep} slots. */
+  private *normalizationSteps(
+    chunkNormalizations: Float64Array,
+    documentNormalizations: Float64Array,
+    slotCount: number,
+    documentSlotCount: number,
+  ): Generator<void, void, undefined> {
+    const k1 = this.k1;
+    const b = this.b;
     const baseLengths = this.base?.chunkLengths;
     const averageChunkLength = this.totalChunkLength / this.liveChunks;
-    this.averageChunkLength = averageChunkLength;
     for (let slot = 0; slot < slotCount; slot += 1) {
       const length = slot < this.baseChunks ? ((baseLengths as Float64Array)[slot] as number) : (this.tailChunkLengths[slot - this.baseChunks] as number);
-      this.chunkNormalizations[slot] = this.chunkLive[slot] === 0 ? -1 : k1 * (1 - b + (b * length) / averageChunkLength);
+      chunkNormalizations[slot] = this.chunkLive[slot] === 0 ? -1 : k1 * (1 - b + (b * length) / averageChunkLength);
+      if (slot % slotsPerStep === slotsPerStep - 1) yield;
     }
     const baseDocumentLengths = this.base?.documentLengths;
     const averageDocumentLength = this.totalDocumentLength / this.liveDocuments;
     for (let slot = 0; slot < documentSlotCount; slot += 1) {
       const length =
         slot < this.baseDocuments ? ((baseDocumentLengths as Float64Array)[slot] as number) : (this.tailDocumentLengths[slot - this.baseDocuments] as number);
-      this.documentNormalizations[slot] = this.documentLive[slot] === 0 ? -1 : k1 * (1 - b + (b * length) / averageDocumentLength);
+      documentNormalizations[slot] = this.documentLive[slot] === 0 ? -1 : k1 * (1 - b + (b * length) / averageDocumentLength);
+      if (slot % slotsPerStep === slotsPerStep - 1) yield;
     }
-    this.normalizationsCurrent = true;
+  }
+
+  private statisticsChanged(): void {
+    this.normalizationsCurrent = false;
+    this.statisticsVersion += 1;
   }
 
   private documentSlot(documentId: string): number {
