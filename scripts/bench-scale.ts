@@ -403,7 +403,7 @@ async function segmentProbe(file: string): Promise<ProbeResult> {
   // Opened as a restart does: every part but the postings now, the query's postings per term, the rest in the background.
   const segment = await LexicalSegment.open(await openRandomAccessFile(file));
   const read = performance.now();
-  const lexical = new SegmentedBm25Index({}, segment);
+  const lexical = await SegmentedBm25Index.open({}, segment);
   const opened = performance.now();
   await lexical.prepare(queries[0] as Record<string, number>);
   lexical.search(queries[0] as Record<string, number>, 10, defaultDocumentWeight);

@@ -108,7 +108,7 @@ export class SegmentedBm25Index {
 
   /**
    * An index over `base` (and an empty tail). Counting the segment's statistics goes through every
-   * term and chunk on this thread: {@link open} does it in slices.
+   * term and chunk on this thread unless `countSegment` is false, which leaves it to {@link open}, in slices.
    */
   constructor(options: Bm25Options = {}, base: LexicalSegment | null = null, countSegment = true) {
     this.k1 = options.k1 ?? 1.2;
