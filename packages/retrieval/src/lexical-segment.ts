@@ -252,6 +252,17 @@ function readHeader(bytes: Uint8Array): SegmentHeader {
   if (header.format !== formatName || !readableVersions.includes(header.version)) {
     throw new LexicalSegmentFormatError(`not a ${formatName} of version ${readableVersions.join(' or ')}: ${header.format} ${header.version}`);
   }
+  for (const name of sectionOrder) {
+    if (name === 'termSaturations' && !(header.version >= 2 && header.saturation !== undefined)) continue;
+    const section = (header.sections as Partial<Record<Section, unknown>> | undefined)?.[name];
+    if (
+      !Array.isArray(section) ||
+      !section.every((value) => Number.isSafeInteger(value) && (value as number) >= 0) ||
+      (section[0] as number) % alignment !== 0
+    ) {
+      throw new LexicalSegmentFormatError(`section ${name} has no valid place in the header`);
+    }
+  }
   return header;
 }
 

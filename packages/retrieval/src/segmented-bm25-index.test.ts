@@ -261,7 +261,19 @@ describe('LexicalSegment', () => {
 
   it('opened from a file that is not a segment, or cut short, is refused as a format error and closed', async () => {
     const bytes = segmentOf(corpus.slice(0, 30)).bytes;
-    for (const damaged of [new Uint8Array(16), bytes.subarray(0, bytes.byteLength - 64), bytes.subarray(0, 2)]) {
+    const header = (text: string) => {
+      const encoded = Buffer.from(text, 'utf8');
+      const damaged = new Uint8Array(bytes.byteLength);
+      damaged.set(bytes);
+      new DataView(damaged.buffer).setUint32(0, encoded.length, true);
+      damaged.set(encoded, 4);
+      return damaged;
+    };
+    const headerLength = new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
+    const original = JSON.parse(Buffer.from(bytes.subarray(4, 4 + headerLength)).toString('utf8')) as { sections: Record<string, number[]> };
+    const negative = header(JSON.stringify({ ...original, sections: { ...original.sections, postingSlots: [-8, 4] } }));
+    const unaligned = header(JSON.stringify({ ...original, sections: { ...original.sections, chunkLengths: [3, 1] } }));
+    for (const damaged of [new Uint8Array(16), bytes.subarray(0, bytes.byteLength - 64), bytes.subarray(0, 2), negative, unaligned]) {
       const { file } = heldFile(damaged);
       await assert.rejects(LexicalSegment.open(file), LexicalSegmentFormatError);
       assert.equal(file.closed, true);
