@@ -100,8 +100,13 @@ if (values.embedder !== 'fixture' && values.embedder !== 'none') throw new Error
 async function fixtureEmbedder(): Promise<Embedder | null> {
   if (values.embedder === 'none') return null;
   const directory = await mkdtemp(path.join(tmpdir(), 'passage-scale-model-'));
-  const model = await writeFixtureModel(directory);
-  return TransformersEmbedder.load({ model: model.directory });
+  try {
+    const model = await writeFixtureModel(directory);
+    return await TransformersEmbedder.load({ model: model.directory });
+  } finally {
+    // Loaded into memory: the files are no longer needed (each run left its folder in the temporary directory).
+    await rm(directory, { recursive: true, force: true });
+  }
 }
 
 interface Vocabulary {
