@@ -201,9 +201,6 @@ export function encodeLexicalSegment(parts: LexicalSegmentParts): Uint8Array {
 /** Thrown when bytes are not a segment of this format (another version, or damaged). */
 export class LexicalSegmentFormatError extends Error {}
 
-/** A segment file opened for reading at any position (what {@link LexicalSegment.open} reads from). */
-export type LexicalSegmentFile = RandomAccessFile;
-
 /** A term's chunk postings: slots ascending in [first, end) of `slots`, their frequencies at the same places. */
 export interface ChunkPostingRange {
   slots: Int32Array;
@@ -232,7 +229,7 @@ type ArrayType = new (buffer: ArrayBufferLike, byteOffset: number, length: numbe
 interface OpenedSegment {
   header: SegmentHeader;
   parts: Partial<Record<Section, SectionArray>>;
-  file: LexicalSegmentFile;
+  file: RandomAccessFile;
 }
 
 interface TermPostings {
@@ -336,6 +333,8 @@ export class LexicalSegment {
   readonly termSaturations: Float64Array | null;
   readonly saturation: SaturationParameters | null;
   readonly #header: SegmentHeader;
+  /** Each section's array type, from the header. */
+  readonly #types: Record<Section, ArrayType>;
   readonly #termText: Buffer;
   readonly #termOffsets: Uint32Array;
   readonly #chunkIdText: Buffer;
@@ -349,7 +348,7 @@ export class LexicalSegment {
   #documentPostingDocuments: DocumentSlotArray | null = null;
   #documentPostingFrequencies: FrequencyArray | null = null;
   /** While the whole file is not in memory: the file, the terms read so far and those being read. */
-  #file: LexicalSegmentFile | null = null;
+  #file: RandomAccessFile | null = null;
   readonly #terms = new Map<number, TermPostings>();
   readonly #termReads = new Map<number, Promise<void>>();
   #loading: Promise<void> = Promise.resolve();
@@ -370,6 +369,7 @@ export class LexicalSegment {
       this.#file = opened.file;
     }
     this.#header = header;
+    this.#types = sectionTypes(header);
     const part = (name: Section) => parts[name] as SectionArray;
     const text = (name: Section) => {
       const array = part(name);
@@ -417,7 +417,7 @@ export class LexicalSegment {
    * {@link LexicalSegmentFormatError} for a file that is not a readable segment; the file is then
    * closed. The segment owns the file from here on: {@link close} closes it.
    */
-  static async open(file: LexicalSegmentFile): Promise<LexicalSegment> {
+  static async open(file: RandomAccessFile): Promise<LexicalSegment> {
     let segment: LexicalSegment;
     try {
       if (file.size < 4) throw new LexicalSegmentFormatError('not a lexical segment: the file is shorter than its header length');
@@ -587,7 +587,7 @@ export class LexicalSegment {
   async #readTerm(term: number): Promise<void> {
     const file = this.#file;
     if (file === null) throw this.#loadError ?? new Error('the lexical segment file is closed');
-    const types = sectionTypes(this.#header);
+    const types = this.#types;
     const read = async <T extends SectionArray>(name: Section, first: number, end: number): Promise<T> => {
       const type = types[name];
       const size = elementBytes(type);
@@ -613,7 +613,7 @@ export class LexicalSegment {
   }
 
   async #loadWhole(): Promise<void> {
-    const file = this.#file as LexicalSegmentFile;
+    const file = this.#file as RandomAccessFile;
     const bytes = new Uint8Array(file.size);
     for (let position = 0; position < bytes.byteLength; position += loadPieceBytes) {
       if (this.#closed) return;

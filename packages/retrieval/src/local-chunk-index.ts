@@ -11,11 +11,12 @@ import {
   type GenerationSchema,
   type IndexedChunk,
   type IndexSearchRequest,
+  type RandomAccessFile,
   type SearchHit,
 } from '@passage/spec';
 import type { Bm25Options } from './bm25-index.js';
 import { DenseIndex, removeDenseIndexFiles, type DenseIndexOptions } from './dense-index.js';
-import { LexicalSegment, LexicalSegmentFormatError, type LexicalSegmentFile } from './lexical-segment.js';
+import { LexicalSegment, LexicalSegmentFormatError } from './lexical-segment.js';
 import { LexicalSegmentBuilder, type LexicalSegmentRow } from './lexical-segment-builder.js';
 import { buildLexicalSegmentInThread, type SegmentRowPage } from './lexical-segment-thread.js';
 import { defaultRrfK, reciprocalRankFusion } from './reciprocal-rank-fusion.js';
@@ -47,7 +48,7 @@ export interface LexicalSegmentSource {
   ): Promise<{ sequence: number; pages: AsyncIterable<Array<{ id: string; documentId: string; terms: string; vector: Float32Array | null }>> }>;
   vectorPages(knowledgeBaseId: string, generation: number): AsyncIterable<Array<{ id: string; vector: Float32Array }>>;
   /** The generation's segment file, opened for reading (see LexicalSegment.open), or null when there is none. */
-  openLexicalSegment(knowledgeBaseId: string, generation: number): Promise<LexicalSegmentFile | null>;
+  openLexicalSegment(knowledgeBaseId: string, generation: number): Promise<RandomAccessFile | null>;
   writeLexicalSegment(knowledgeBaseId: string, generation: number, bytes: Uint8Array): Promise<void>;
 }
 
