@@ -277,18 +277,38 @@ export class LocalChunkIndex implements ChunkIndex {
       if (lexical === state.lexical) break;
     }
     const topK = request.topK;
-    // Ranking is one synchronous step: many questions at once take it in turns. The generation
-    // may have been dropped by the time this one's turn comes.
-    const ranked = await this.#turns.run((): RankedHit[] => {
-      if (state.dropped) throw new GenerationNotFoundError(request.knowledgeBaseId, request.generation);
-      if (request.mode === 'lexical') return this.#lexicalSearch(state, request.terms, topK);
-      if (request.mode === 'dense') return this.#denseSearch(state, request.vector ?? [], topK);
-      const candidates = Math.max(topK, this.#fusionCandidates);
-      return reciprocalRankFusion([this.#lexicalSearch(state, request.terms, candidates), this.#denseSearch(state, request.vector ?? [], candidates)], {
-        k: this.#rrfK,
-        limit: topK,
-      });
-    }, request.signal);
+    // Ranking runs on this thread in steps of well under a millisecond: many questions at once take
+    // it in turns, with the event loop free between slices of a few milliseconds. The generation may
+    // have been dropped by the time this one's turn comes, or between its steps.
+    const ranked = await this.#turns.runSteps(
+      function* (this: LocalChunkIndex): Generator<void, RankedHit[], undefined> {
+        const live = () => {
+          if (state.dropped) throw new GenerationNotFoundError(request.knowledgeBaseId, request.generation);
+        };
+        live();
+        if (request.mode === 'dense') return this.#denseSearch(state, request.vector ?? [], topK);
+        const lexicalTopK = request.mode === 'lexical' ? topK : Math.max(topK, this.#fusionCandidates);
+        const lexical = state.lexical.searchSteps(request.terms, lexicalTopK, this.#documentWeight);
+        let lexicalHits: RankedHit[];
+        try {
+          for (;;) {
+            const next = lexical.next();
+            if (next.done === true) {
+              lexicalHits = next.value;
+              break;
+            }
+            yield;
+            live();
+          }
+        } finally {
+          // Given up (dropped, or the caller aborted): its scratch scores are cleared.
+          lexical.return([]);
+        }
+        if (request.mode === 'lexical') return lexicalHits;
+        return reciprocalRankFusion([lexicalHits, this.#denseSearch(state, request.vector ?? [], lexicalTopK)], { k: this.#rrfK, limit: topK });
+      }.bind(this),
+      request.signal,
+    );
     if (ranked.length === 0) return [];
     const chunks = await this.#store.getChunks(ranked.map((entry) => entry.id));
     const chunksById = new Map(chunks.map((chunk) => [chunk.id, chunk]));
@@ -296,10 +316,6 @@ export class LocalChunkIndex implements ChunkIndex {
       const chunk = chunksById.get(entry.id);
       return chunk === undefined ? [] : [{ chunk, score: entry.score }];
     });
-  }
-
-  #lexicalSearch(state: GenerationState, terms: Record<string, number>, topK: number): RankedHit[] {
-    return state.lexical.search(terms, topK, this.#documentWeight);
   }
 
   #denseSearch(state: GenerationState, vector: number[], topK: number): RankedHit[] {

@@ -44,6 +44,21 @@ const slack = 1 + 1e-9;
  * many candidates it looked at (slots taken from the essential lists).
  */
 export function searchPruned(input: PrunedSearchInput): number {
+  const steps = searchPrunedSteps(input);
+  for (;;) {
+    const next = steps.next();
+    if (next.done === true) return next.value;
+  }
+}
+
+/** Candidates looked at between two yields of {@link searchPrunedSteps}: well under a millisecond of work. */
+const candidatesPerStep = 1024;
+
+/**
+ * {@link searchPruned} in steps of {@link candidatesPerStep} candidates: it yields between them (the
+ * lists and the heap must not change meanwhile) and returns what searchPruned returns.
+ */
+export function* searchPrunedSteps(input: PrunedSearchInput): Generator<void, number, undefined> {
   const { terms, k1, normalizations, extra, extraBound, heap } = input;
   const count = terms.length;
   if (count === 0) return 0;
@@ -77,6 +92,7 @@ export function searchPruned(input: PrunedSearchInput): number {
     }
     if (candidate === 0x7fffffff) break;
     candidates += 1;
+    if (candidates % candidatesPerStep === 0) yield;
     const normalization = normalizations[candidate] as number;
     let upper = 0;
     for (let rank = essentialFrom; rank < count; rank += 1) {

@@ -139,6 +139,44 @@ describe('SegmentedBm25Index', () => {
     for (const query of testQueries) assert.deepEqual(index.search(query, 25, 0.3), referenceReplaced(query, 25, 0.3));
   });
 
+  it('searches in steps as search does; a search whose index changes between its steps starts again and ranks the changed index', () => {
+    const index = new SegmentedBm25Index({}, segmentOf(corpus));
+    const reference = referenceIndex(corpus);
+    let steps = 0;
+    for (const query of testQueries) {
+      const searching = index.searchSteps(query, 20, 0.3);
+      let next = searching.next();
+      for (; next.done !== true; next = searching.next()) steps += 1;
+      assert.deepEqual(next.value, reference(query, 20, 0.3));
+    }
+    assert.ok(steps >= testQueries.length, `the searches yielded ${steps} times in all`);
+    const removed = new Set(['d-0002', 'd-0100']);
+    const added = [{ id: 'c-new', documentId: 'd-new', terms: { w1: 4, w2: 1, 词7: 2 } }];
+    const changed = [...corpus.filter((chunk) => !removed.has(chunk.documentId)), ...added];
+    const changedReference = referenceIndex(changed);
+    const query = { w1: 1, w2: 1, w3: 1, 词7: 1 };
+    const searching = index.searchSteps(query, 20, 0.3);
+    assert.equal(searching.next().done, false);
+    for (const documentId of removed) drain(index.removeDocument(documentId));
+    drain(index.addDocument('d-new', added));
+    let next = searching.next();
+    while (next.done !== true) next = searching.next();
+    assert.deepEqual(next.value, changedReference(query, 20, 0.3));
+    assert.ok(next.value.some((hit) => hit.id === 'c-new'));
+  });
+
+  it('a search closed between its steps leaves no trace: later searches rank as before', () => {
+    const index = new SegmentedBm25Index({}, segmentOf(corpus));
+    const reference = referenceIndex(corpus);
+    for (const query of testQueries.slice(0, 20)) {
+      const searching = index.searchSteps(query, 10, 0.3);
+      searching.next();
+      searching.next();
+      searching.return([]);
+    }
+    for (const query of testQueries) assert.deepEqual(index.search(query, 20, 0.3), reference(query, 20, 0.3));
+  });
+
   it('refuses to add a document twice and ignores the removal of an unknown one', () => {
     const index = new SegmentedBm25Index({}, segmentOf(corpus.slice(0, 30)));
     const [first] = corpus;

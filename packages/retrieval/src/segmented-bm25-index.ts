@@ -2,7 +2,7 @@ import type { Bm25Options } from './bm25-index.js';
 import { TimeSlice } from '@passage/spec';
 import { addPostings, maximumSaturation, type Scoring } from './bm25-scoring.js';
 import type { LexicalSegment } from './lexical-segment.js';
-import { searchPruned, type PrunedTerm } from './pruned-search.js';
+import { searchPrunedSteps, type PrunedTerm } from './pruned-search.js';
 import { TopHeap, type RankedHit } from './top-heap.js';
 
 /** A chunk of a document as the index takes it. */
@@ -355,6 +355,49 @@ export class SegmentedBm25Index {
    * query's terms must be in memory: {@link prepare} first, unless the segment is loaded.
    */
   search(queryTerms: Record<string, number>, topK: number, documentWeight: number, options: SegmentSearchOptions = {}): RankedHit[] {
+    const steps = this.searchSteps(queryTerms, topK, documentWeight, options);
+    for (;;) {
+      const next = steps.next();
+      if (next.done === true) return next.value;
+    }
+  }
+
+  /**
+   * {@link search} in steps of well under a millisecond, yielding between them, so that a search of
+   * a million chunks need not hold the event loop. Searches of one index must not interleave (they
+   * share scratch space: take them in turns); changes may come between the steps, and a search that
+   * sees one (a document added or removed, statistics changed) when it resumes starts again, so it
+   * returns what {@link search} gives on the index as it is at the end.
+   */
+  *searchSteps(
+    queryTerms: Record<string, number>,
+    topK: number,
+    documentWeight: number,
+    options: SegmentSearchOptions = {},
+  ): Generator<void, RankedHit[], undefined> {
+    for (;;) {
+      const version = this.statisticsVersion;
+      const attempt = this.searchAttempt(queryTerms, topK, documentWeight, options);
+      try {
+        for (;;) {
+          const next = attempt.next();
+          if (next.done === true) return next.value;
+          yield;
+          if (this.statisticsVersion !== version) break;
+        }
+      } finally {
+        // An attempt given up (a change, or the caller closed the search) clears its scratch scores; a finished one has.
+        attempt.return([]);
+      }
+    }
+  }
+
+  private *searchAttempt(
+    queryTerms: Record<string, number>,
+    topK: number,
+    documentWeight: number,
+    options: SegmentSearchOptions,
+  ): Generator<void, RankedHit[], undefined> {
     if (!(topK >= 1) || this.liveChunks === 0) return [];
     const slotCount = this.baseChunks + this.tailChunkIds.length;
     const documentSlotCount = this.baseDocuments + this.tailDocumentIds.length;
@@ -379,10 +422,11 @@ export class SegmentedBm25Index {
     const touched = this.touched;
     const exhaustive = options.exhaustive === true || base === null;
     const chunkWeights: number[] = [];
-    const touchedCount = this.accumulateChunks(terms, exhaustive, chunkWeights);
+    let touchedCount = 0;
     let touchedDocumentCount = 0;
     try {
-      if (documentWeight > 0) touchedDocumentCount = this.accumulateDocuments(terms);
+      touchedCount = yield* this.accumulateChunks(terms, exhaustive, chunkWeights, (count) => (touchedCount = count));
+      if (documentWeight > 0) touchedDocumentCount = yield* this.accumulateDocuments(terms, (count) => (touchedDocumentCount = count));
       const documentScores = this.documentScores;
       const baseDocuments = base?.chunkDocuments;
       const baseChunks = this.baseChunks;
@@ -397,7 +441,7 @@ export class SegmentedBm25Index {
         }
         if (heap.wouldAccept(slot, score)) heap.push(slot, score);
       }
-      if (!exhaustive) this.searchSegment(terms, chunkWeights, documentWeight, touchedDocumentCount, heap);
+      if (!exhaustive) yield* this.searchSegment(terms, chunkWeights, documentWeight, touchedDocumentCount, heap);
       return heap.sorted();
     } finally {
       for (let index = 0; index < touchedCount; index += 1) scores[touched[index] as number] = 0;
@@ -406,13 +450,13 @@ export class SegmentedBm25Index {
   }
 
   /** The segment's chunks into the heap, pruned: each query term's list with the bound of its contribution. */
-  private searchSegment(
+  private *searchSegment(
     terms: Array<[string, number, number]>,
     chunkWeights: number[],
     documentWeight: number,
     touchedDocumentCount: number,
     heap: TopHeap,
-  ): void {
+  ): Generator<void, void, undefined> {
     const base = this.base as LexicalSegment;
     const lists: PrunedTerm[] = [];
     terms.forEach(([, , baseNumber], index) => {
@@ -433,7 +477,7 @@ export class SegmentedBm25Index {
       }
     }
     const chunkDocuments = base.chunkDocuments;
-    searchPruned({
+    yield* searchPrunedSteps({
       terms: lists,
       k1: this.k1,
       normalizations: this.chunkNormalizations,
@@ -475,7 +519,12 @@ export class SegmentedBm25Index {
    * Adds the tail's postings of each term to the scores (and the segment's too when `withSegment`);
    * `termWeights` gets each term's weight (0 for a term in no live chunk), in the query's order.
    */
-  private accumulateChunks(terms: Array<[string, number, number]>, withSegment: boolean, termWeights: number[]): number {
+  private *accumulateChunks(
+    terms: Array<[string, number, number]>,
+    withSegment: boolean,
+    termWeights: number[],
+    progress: (touchedCount: number) => void,
+  ): Generator<void, number, undefined> {
     const base = this.base;
     let touchedCount = 0;
     for (const [term, weight, baseNumber] of terms) {
@@ -494,11 +543,13 @@ export class SegmentedBm25Index {
       }
       if (tail !== undefined) addPostings(tail.slots, tail.frequencies, 0, tail.slots.length, scoring);
       touchedCount = scoring.touchedCount;
+      progress(touchedCount);
+      yield;
     }
     return touchedCount;
   }
 
-  private accumulateDocuments(terms: Array<[string, number, number]>): number {
+  private *accumulateDocuments(terms: Array<[string, number, number]>, progress: (touchedCount: number) => void): Generator<void, number, undefined> {
     const base = this.base;
     let touchedCount = 0;
     for (const [term, weight, baseNumber] of terms) {
@@ -520,6 +571,8 @@ export class SegmentedBm25Index {
       }
       if (tail !== undefined) addPostings(tail.documents, tail.frequencies, 0, tail.documents.length, scoring);
       touchedCount = scoring.touchedCount;
+      progress(touchedCount);
+      yield;
     }
     return touchedCount;
   }

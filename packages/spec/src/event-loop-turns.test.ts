@@ -71,3 +71,63 @@ test('EventLoopTurns: a step that throws rejects its caller only; a caller whose
     AbortedError,
   );
 });
+
+test('EventLoopTurns.runSteps keeps the turn across iterations of the event loop, with due timers between its slices, and later steps wait for it', async () => {
+  const turns = new EventLoopTurns({ sliceMs: 5 });
+  const log: string[] = [];
+  const ticker = setInterval(() => log.push('timer'), 0);
+  const long = turns.runSteps(function* () {
+    for (let step = 0; step < 10; step += 1) {
+      log.push(`long ${step}`);
+      busyFor(2);
+      yield;
+    }
+    return 'long done';
+  });
+  const short = turns.run(() => {
+    log.push('short');
+    return 'short done';
+  });
+  assert.deepEqual(await Promise.all([long, short]), ['long done', 'short done']);
+  clearInterval(ticker);
+  const work = log.filter((entry) => entry !== 'timer');
+  assert.deepEqual(work, [...Array.from({ length: 10 }, (_, step) => `long ${step}`), 'short']);
+  // 2 ms steps in 5 ms slices: at most three in a row, and timers ran between the slices.
+  let inARow = 0;
+  for (const entry of log) {
+    inARow = entry === 'timer' ? 0 : inARow + 1;
+    assert.ok(inARow <= 3, `four steps ran without a timer between them: ${log.join(', ')}`);
+  }
+  assert.ok(log.indexOf('timer') < log.indexOf('long 9'), `no timer ran before the last step: ${log.join(', ')}`);
+});
+
+test('EventLoopTurns.runSteps: aborting between slices closes the generator (its finally runs) and rejects with AbortedError; a throwing step rejects', async () => {
+  const turns = new EventLoopTurns({ sliceMs: 1 });
+  const leaving = new AbortController();
+  let closed = false;
+  let steps = 0;
+  const aborted = turns.runSteps(function* () {
+    try {
+      for (;;) {
+        steps += 1;
+        busyFor(2);
+        if (steps === 3) setImmediate(() => leaving.abort());
+        yield;
+      }
+    } finally {
+      closed = true;
+    }
+  }, leaving.signal);
+  await assert.rejects(aborted, AbortedError);
+  assert.equal(closed, true);
+  assert.ok(steps >= 3 && steps < 10, `ran ${steps} steps`);
+  assert.equal(turns.waiting, 0);
+  await assert.rejects(
+    turns.runSteps(function* () {
+      yield;
+      throw new Error('step failed');
+    }),
+    /step failed/,
+  );
+  assert.equal(await turns.run(() => 'after'), 'after');
+});

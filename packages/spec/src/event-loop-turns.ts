@@ -8,7 +8,8 @@ export interface EventLoopTurnsOptions {
 }
 
 interface Waiting {
-  run: () => void;
+  /** Runs the caller's work until it is done (true) or the slice that began at `started` is spent (false: more next time). */
+  run: (started: number) => boolean;
   leave: () => void;
 }
 
@@ -42,20 +43,57 @@ export class EventLoopTurns {
    * Aborting `signal` while the step waits gives up its place and rejects with AbortedError.
    */
   run<Result>(step: () => Result, signal?: AbortSignal): Promise<Result> {
+    // One step: a generator that is done at its first resumption.
+    // eslint-disable-next-line require-yield
+    return this.runSteps(function* (): Generator<void, Result, undefined> {
+      return step();
+    }, signal);
+  }
+
+  /**
+   * Runs a long piece of work that yields between its steps (a search over a million chunks, say)
+   * on its turn: `start` is called when the turn comes, and the generator it returns is resumed
+   * for as long as the slice lasts, then again at the next iteration of the event loop, keeping the
+   * turn (the steps of later callers wait) until it returns. Resolves with what it returns, rejects
+   * with what it throws. Aborting `signal` before it is done gives up its place (the generator is
+   * closed, so its `finally` blocks run) and rejects with AbortedError.
+   */
+  runSteps<Result>(start: () => Generator<void, Result, undefined>, signal?: AbortSignal): Promise<Result> {
     if (signal?.aborted === true) return Promise.reject(new AbortedError());
     return new Promise<Result>((resolve, reject) => {
+      let steps: Generator<void, Result, undefined> | null = null;
+      const fail = (error: unknown) => {
+        signal?.removeEventListener('abort', entry.leave);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      };
       const entry: Waiting = {
-        run: () => {
-          signal?.removeEventListener('abort', entry.leave);
+        run: (started) => {
           try {
-            resolve(step());
+            steps ??= start();
+            for (;;) {
+              const next = steps.next();
+              if (next.done === true) {
+                signal?.removeEventListener('abort', entry.leave);
+                resolve(next.value);
+                return true;
+              }
+              if (performance.now() - started >= this.#sliceMs) return false;
+            }
           } catch (error) {
-            reject(error instanceof Error ? error : new Error(String(error)));
+            fail(error);
+            return true;
           }
         },
         leave: () => {
           const position = this.#waiting.indexOf(entry);
           if (position >= 0) this.#waiting.splice(position, 1);
+          try {
+            steps?.return(undefined as never);
+          } catch (error) {
+            // Its cleanup failed: the caller hears of that rather than of the abort it asked for.
+            reject(error instanceof Error ? error : new Error(String(error)));
+            return;
+          }
           reject(new AbortedError());
         },
       };
@@ -73,7 +111,10 @@ export class EventLoopTurns {
       this.#scheduled = false;
       const started = performance.now();
       do {
-        this.#waiting.shift()?.run();
+        const head = this.#waiting[0];
+        if (head === undefined) break;
+        // Work left when the slice ran out keeps its place at the head of the line.
+        if (head.run(started) && this.#waiting[0] === head) this.#waiting.shift();
       } while (this.#waiting.length > 0 && performance.now() - started < this.#sliceMs);
       if (this.#waiting.length > 0) this.#schedule();
     });
