@@ -1,5 +1,5 @@
 import type { Bm25Options } from './bm25-index.js';
-import { documentSlotArray, encodeLexicalSegment, frequencyArray } from './lexical-segment.js';
+import { documentSlotArray, encodeLexicalSegment, frequencyArray, type FrequencyArray } from './lexical-segment.js';
 
 /** One chunk as a segment is built from it: terms as the store keeps them (JSON text) or parsed. */
 export interface LexicalSegmentRow {
@@ -30,6 +30,13 @@ class GrowingArray<T extends Int32Array | Uint32Array | Float64Array> {
 }
 
 const encoder = new TextEncoder();
+
+/** The counts in the smallest frequency array that holds them (the largest is `maximum`). */
+function narrowed(counts: Uint32Array, maximum: number): FrequencyArray {
+  const array = frequencyArray(counts.length, maximum, true);
+  array.set(counts);
+  return array;
+}
 
 /** Concatenated UTF-8 of the strings in the given order, with offsets (count + 1). */
 function packStrings(strings: readonly string[], order?: ArrayLike<number>): { bytes: Uint8Array; offsets: Uint32Array } {
@@ -213,10 +220,13 @@ export class LexicalSegmentBuilder {
 
     // Document postings: each document's summed frequencies, then inverted as above.
     const sums = new Float64Array(termCount);
+    const chunksWithTerm = new Uint32Array(termCount);
     const touchedTerms = new Int32Array(termCount);
     const documentForwardStarts = new Uint32Array(documentCount + 1);
     const documentForwardTerms = new GrowingArray((capacity) => new Int32Array(capacity));
     const documentForwardSums = new GrowingArray((capacity) => new Float64Array(capacity));
+    const documentForwardChunks = new GrowingArray((capacity) => new Uint32Array(capacity));
+    let mostChunksWithTerm = 0;
     const documentPostingOffsets = new Uint32Array(termCount + 1);
     const documentLengths = new Float64Array(documentCount);
     let documentIntegral = true;
@@ -229,14 +239,20 @@ export class LexicalSegmentBuilder {
           const term = termRank[forwardTerms[entry] as number] as number;
           if (sums[term] === 0) touchedTerms[touched++] = term;
           sums[term] = (sums[term] as number) + (forwardFrequencies[entry] as number);
+          // A chunk lists a term once.
+          chunksWithTerm[term] = (chunksWithTerm[term] as number) + 1;
         }
       }
       let length = 0;
       for (let index = 0; index < touched; index += 1) {
         const term = touchedTerms[index] as number;
         const sum = sums[term] as number;
+        const chunks = chunksWithTerm[term] as number;
         documentForwardTerms.push(term);
         documentForwardSums.push(sum);
+        documentForwardChunks.push(chunks);
+        if (chunks > mostChunksWithTerm) mostChunksWithTerm = chunks;
+        chunksWithTerm[term] = 0;
         (documentPostingOffsets[term + 1] as number) += 1;
         if (sum > documentMaximum) documentMaximum = sum;
         if (documentIntegral && !Number.isInteger(sum)) documentIntegral = false;
@@ -289,6 +305,9 @@ export class LexicalSegmentBuilder {
       documentLengths,
       termSaturations,
       saturation: { k1, b, averageChunkLength },
+      documentTermOffsets: documentForwardStarts,
+      documentTerms: documentForwardTerms.trimmed(),
+      documentTermChunks: narrowed(documentForwardChunks.trimmed(), mostChunksWithTerm),
     });
   }
 }

@@ -14,18 +14,22 @@
  * - chunks by slot: id (UTF-8 bytes and offsets), length (sum of frequencies), document slot;
  * - documents by slot, sorted by id: id, first chunk slot (a document's chunks are consecutive) and
  *   length;
- * - per term (version 2 on): the largest saturation f / (f + k1 · (1 − b + b · |c| / avgdl)) of its
- *   chunk postings, for the k1, b and average chunk length the header names: what dynamic pruning
- *   bounds a term's contribution with (see pruned-search.ts).
- * A 4-byte header length and a JSON header come first. Version 1 files (without the saturations)
- * are still read: the index then works the bounds out itself, per term on first use.
+ * - per term: the largest saturation f / (f + k1 · (1 − b + b · |c| / avgdl)) of its chunk postings,
+ *   for the k1, b and average chunk length the header names: what dynamic pruning bounds a term's
+ *   contribution with (see pruned-search.ts);
+ * - per document (version 3): its terms (in the order its chunks first use them) and how many of its
+ *   chunks hold each, which is what
+ *   removing it takes off the statistics, so that a removal reads one document's list instead of
+ *   every term's postings.
+ * A 4-byte header length and a JSON header come first. Earlier versions are not read: the index
+ * builds the segment again from the store.
  */
 import type { RandomAccessFile } from '@passage/spec';
 
 const formatName = 'passage-lexical-segment';
-const formatVersion = 2;
+const formatVersion = 3;
 /** Versions this code reads. */
-const readableVersions: readonly number[] = [1, 2];
+const readableVersions: readonly number[] = [3];
 const alignment = 8;
 
 type Section =
@@ -45,7 +49,10 @@ type Section =
   | 'documentIdOffsets'
   | 'documentChunkStarts'
   | 'documentLengths'
-  | 'termSaturations';
+  | 'termSaturations'
+  | 'documentTermOffsets'
+  | 'documentTerms'
+  | 'documentTermChunks';
 
 type SectionArray = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array;
 
@@ -91,9 +98,11 @@ interface SegmentHeader {
   termCount: number;
   frequencyType: FrequencyType;
   documentFrequencyType: FrequencyType;
-  /** Type of the document postings' slots (version 2 on; Int32 before). */
-  documentSlotType?: 'u16' | 'i32';
-  /** What `termSaturations` was computed with (version 2 on). */
+  /** Type of the document postings' slots. */
+  documentSlotType: 'u16' | 'i32';
+  /** Type of the per-document chunk counts of its terms. */
+  documentTermChunkType: FrequencyType;
+  /** What `termSaturations` was computed with; absent when the section is. */
   saturation?: SaturationParameters;
   sections: Record<Section, [byteOffset: number, length: number]>;
 }
@@ -127,6 +136,12 @@ export interface LexicalSegmentParts {
   documentLengths: Float64Array;
   termSaturations: Float64Array;
   saturation: SaturationParameters;
+  /** By document slot (count + 1): where its entries of `documentTerms` and `documentTermChunks` start. */
+  documentTermOffsets: Uint32Array;
+  /** Per document: the numbers of the terms of its chunks. */
+  documentTerms: Int32Array;
+  /** Per document and term: how many of its chunks hold the term. */
+  documentTermChunks: FrequencyArray;
 }
 
 const sectionOrder: readonly Section[] = [
@@ -147,6 +162,9 @@ const sectionOrder: readonly Section[] = [
   'documentChunkStarts',
   'documentLengths',
   'termSaturations',
+  'documentTermOffsets',
+  'documentTerms',
+  'documentTermChunks',
 ];
 
 const alignUp = (value: number) => Math.ceil(value / alignment) * alignment;
@@ -175,6 +193,7 @@ export function encodeLexicalSegment(parts: LexicalSegmentParts): Uint8Array {
     frequencyType: frequencyTypeOf(parts.postingFrequencies),
     documentFrequencyType: frequencyTypeOf(parts.documentPostingFrequencies),
     documentSlotType: parts.documentPostingDocuments instanceof Uint16Array ? 'u16' : 'i32',
+    documentTermChunkType: frequencyTypeOf(parts.documentTermChunks),
     saturation: parts.saturation,
     sections,
   });
@@ -217,11 +236,28 @@ export interface DocumentPostingRange {
   end: number;
 }
 
-/** The sections that grow with the postings: read per term on demand until the whole file is in memory. */
-const postingSections: ReadonlySet<Section> = new Set(['postingSlots', 'postingFrequencies', 'documentPostingDocuments', 'documentPostingFrequencies']);
+/** The sections that grow with the postings: in a segment opened from a file, read per term (or per document) when needed. */
+const postingSections: ReadonlySet<Section> = new Set([
+  'postingSlots',
+  'postingFrequencies',
+  'documentPostingDocuments',
+  'documentPostingFrequencies',
+  'documentTerms',
+  'documentTermChunks',
+]);
 
-/** Bytes read at a time when a whole opened file is brought into memory. */
-const loadPieceBytes = 8 * 1024 * 1024;
+/** Default of {@link LexicalSegmentOpenOptions.cacheBytes}: 256 MiB. */
+export const defaultPostingsCacheBytes = 256 * 1024 * 1024;
+
+/** Options of {@link LexicalSegment.open}. */
+export interface LexicalSegmentOpenOptions {
+  /**
+   * Bytes of postings kept in memory once their search has ended, the terms used longest ago
+   * dropped first (the postings of searches under way are kept whatever their size). Default 256 MiB
+   * (LEXICAL_CACHE_MB).
+   */
+  cacheBytes?: number;
+}
 
 type ArrayType = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => SectionArray;
 
@@ -237,6 +273,21 @@ interface TermPostings {
   documents: DocumentPostingRange;
 }
 
+/** A cached term's postings, their size and how many searches under way hold them. */
+interface CachedTerm {
+  postings: TermPostings;
+  bytes: number;
+  holders: number;
+}
+
+/** A document's terms and how many of its chunks hold each, in [first, end). */
+export interface DocumentTermsRange {
+  terms: Int32Array;
+  chunks: FrequencyArray;
+  first: number;
+  end: number;
+}
+
 function readHeader(bytes: Uint8Array): SegmentHeader {
   let header: SegmentHeader;
   try {
@@ -250,7 +301,7 @@ function readHeader(bytes: Uint8Array): SegmentHeader {
     throw new LexicalSegmentFormatError(`not a ${formatName} of version ${readableVersions.join(' or ')}: ${header.format} ${header.version}`);
   }
   for (const name of sectionOrder) {
-    if (name === 'termSaturations' && !(header.version >= 2 && header.saturation !== undefined)) continue;
+    if (name === 'termSaturations' && header.saturation === undefined) continue;
     const section = (header.sections as Partial<Record<Section, unknown>> | undefined)?.[name];
     if (
       !Array.isArray(section) ||
@@ -289,6 +340,9 @@ function sectionTypes(header: SegmentHeader): Record<Section, ArrayType> {
     documentChunkStarts: Uint32Array,
     documentLengths: Float64Array,
     termSaturations: Float64Array,
+    documentTermOffsets: Uint32Array,
+    documentTerms: Int32Array,
+    documentTermChunks: frequencyType(header.documentTermChunkType),
   };
 }
 
@@ -300,7 +354,7 @@ function viewsOf(header: SegmentHeader, bytes: Uint8Array, only?: (name: Section
   const views: Partial<Record<Section, SectionArray>> = {};
   for (const name of sectionOrder) {
     if (only !== undefined && !only(name)) continue;
-    if (name === 'termSaturations' && !(header.version >= 2 && header.saturation !== undefined)) continue;
+    if (name === 'termSaturations' && header.saturation === undefined) continue;
     const [offset, length] = header.sections[name];
     const type = types[name];
     if (offset + length * elementBytes(type) > bytes.byteLength) throw new LexicalSegmentFormatError(`section ${name} runs past the end of the segment`);
@@ -313,9 +367,10 @@ function viewsOf(header: SegmentHeader, bytes: Uint8Array, only?: (name: Section
  * A segment: views of its bytes, no copies. Made from the whole bytes (`new LexicalSegment(bytes)`,
  * after a build) or opened from a file ({@link LexicalSegment.open}, at a start): then every part but
  * the postings is read at once (the term dictionary, chunk and document tables: a tenth of the file
- * or so), a query's postings are read per term before it is searched ({@link preparePostings}), and
- * the whole file is read into memory in the background, after which it is used as a whole and the
- * file is closed.
+ * or so), and a search reads the postings of its terms from the file ({@link acquirePostings}),
+ * which keeps those of recent searches in memory up to a budget. A segment of a million chunks thus
+ * holds about a tenth of its file in memory instead of all of it; the operating system's cache
+ * keeps the file's busy parts close.
  */
 export class LexicalSegment {
   readonly sequence: number;
@@ -329,7 +384,8 @@ export class LexicalSegment {
   readonly chunkDocuments: Int32Array;
   readonly documentChunkStarts: Uint32Array;
   readonly documentLengths: Float64Array;
-  /** Per term, the largest saturation of its chunk postings under {@link saturation}; null in a version 1 file. */
+  readonly documentTermOffsets: Uint32Array;
+  /** Per term, the largest saturation of its chunk postings under {@link saturation}; null when the file has none. */
   readonly termSaturations: Float64Array | null;
   readonly saturation: SaturationParameters | null;
   readonly #header: SegmentHeader;
@@ -341,22 +397,25 @@ export class LexicalSegment {
   readonly #chunkIdOffsets: Uint32Array;
   readonly #documentIdText: Buffer;
   readonly #documentIdOffsets: Uint32Array;
-  /** The whole segment, once in memory. */
-  #bytes: Uint8Array | null = null;
+  /** The whole segment, when it was made from its bytes. */
+  readonly #bytes: Uint8Array | null = null;
   #postingSlots: Int32Array | null = null;
   #postingFrequencies: FrequencyArray | null = null;
   #documentPostingDocuments: DocumentSlotArray | null = null;
   #documentPostingFrequencies: FrequencyArray | null = null;
-  /** While the whole file is not in memory: the file, the terms read so far and those being read. */
+  #documentTerms: Int32Array | null = null;
+  #documentTermChunks: FrequencyArray | null = null;
+  /** Opened from a file: the file, the terms in memory (least recently used first) and those being read. */
   #file: RandomAccessFile | null = null;
-  readonly #terms = new Map<number, TermPostings>();
-  readonly #termReads = new Map<number, Promise<void>>();
-  #loading: Promise<void> = Promise.resolve();
-  #loadError: Error | null = null;
+  readonly #cacheBytes: number;
+  readonly #cache = new Map<number, CachedTerm>();
+  #cachedBytes = 0;
+  readonly #reads = new Map<number, Promise<TermPostings>>();
+  readonly #pendingReads = new Set<Promise<unknown>>();
   #closed = false;
 
   /** The segment in `bytes` (all of it). `opened` is {@link LexicalSegment.open}'s: then `bytes` is not read. */
-  constructor(bytes: Uint8Array, opened?: OpenedSegment) {
+  constructor(bytes: Uint8Array, opened?: OpenedSegment, options: LexicalSegmentOpenOptions = {}) {
     let header: SegmentHeader;
     let parts: Partial<Record<Section, SectionArray>>;
     if (opened === undefined) {
@@ -368,6 +427,9 @@ export class LexicalSegment {
       ({ header, parts } = opened);
       this.#file = opened.file;
     }
+    const cacheBytes = options.cacheBytes ?? defaultPostingsCacheBytes;
+    if (!(cacheBytes >= 0)) throw new RangeError(`cacheBytes must be a number ≥ 0, got ${cacheBytes}`);
+    this.#cacheBytes = cacheBytes;
     this.#header = header;
     this.#types = sectionTypes(header);
     const part = (name: Section) => parts[name] as SectionArray;
@@ -392,10 +454,18 @@ export class LexicalSegment {
     this.#documentIdOffsets = part('documentIdOffsets') as Uint32Array;
     this.documentChunkStarts = part('documentChunkStarts') as Uint32Array;
     this.documentLengths = part('documentLengths') as Float64Array;
+    this.documentTermOffsets = part('documentTermOffsets') as Uint32Array;
     const stored = parts.termSaturations !== undefined;
     this.termSaturations = stored ? (part('termSaturations') as Float64Array) : null;
     this.saturation = stored ? (header.saturation as SaturationParameters) : null;
-    if (opened === undefined) this.#takePostings(parts);
+    if (opened === undefined) {
+      this.#postingSlots = parts.postingSlots as Int32Array;
+      this.#postingFrequencies = parts.postingFrequencies as FrequencyArray;
+      this.#documentPostingDocuments = parts.documentPostingDocuments as DocumentSlotArray;
+      this.#documentPostingFrequencies = parts.documentPostingFrequencies as FrequencyArray;
+      this.#documentTerms = parts.documentTerms as Int32Array;
+      this.#documentTermChunks = parts.documentTermChunks as FrequencyArray;
+    }
     if (
       (this.termSaturations !== null && this.termSaturations.length !== this.termCount) ||
       this.#termOffsets.length !== this.termCount + 1 ||
@@ -403,22 +473,22 @@ export class LexicalSegment {
       this.documentPostingOffsets.length !== this.termCount + 1 ||
       this.chunkLengths.length !== this.chunkCount ||
       this.documentChunkStarts.length !== this.documentCount + 1 ||
+      this.documentTermOffsets.length !== this.documentCount + 1 ||
       (this.termCount > 0 &&
         ((this.postingOffsets[this.termCount] as number) > header.sections.postingSlots[1] ||
-          (this.documentPostingOffsets[this.termCount] as number) > header.sections.documentPostingDocuments[1]))
+          (this.documentPostingOffsets[this.termCount] as number) > header.sections.documentPostingDocuments[1])) ||
+      (this.documentCount > 0 && (this.documentTermOffsets[this.documentCount] as number) > header.sections.documentTerms[1])
     ) {
       throw new LexicalSegmentFormatError('section sizes do not match the header');
     }
   }
 
   /**
-   * Opens a segment file: reads the header and every part but the postings now, and starts reading
-   * the whole file into memory in the background (see the class). Throws
-   * {@link LexicalSegmentFormatError} for a file that is not a readable segment; the file is then
-   * closed. The segment owns the file from here on: {@link close} closes it.
+   * Opens a segment file: reads the header and every part but the postings now (see the class).
+   * Throws {@link LexicalSegmentFormatError} for a file that is not a readable segment; the file is
+   * then closed. The segment owns the file from here on: {@link close} closes it.
    */
-  static async open(file: RandomAccessFile): Promise<LexicalSegment> {
-    let segment: LexicalSegment;
+  static async open(file: RandomAccessFile, options: LexicalSegmentOpenOptions = {}): Promise<LexicalSegment> {
     try {
       if (file.size < 4) throw new LexicalSegmentFormatError('not a lexical segment: the file is shorter than its header length');
       const length = new Uint8Array(4);
@@ -433,7 +503,7 @@ export class LexicalSegment {
       await Promise.all(
         sectionOrder.map(async (name) => {
           if (postingSections.has(name)) return;
-          if (name === 'termSaturations' && !(header.version >= 2 && header.saturation !== undefined)) return;
+          if (name === 'termSaturations' && header.saturation === undefined) return;
           const [offset, count] = header.sections[name];
           const type = types[name];
           const byteLength = count * elementBytes(type);
@@ -447,70 +517,98 @@ export class LexicalSegment {
         const [offset, count] = header.sections[name];
         if (offset + count * elementBytes(types[name]) > file.size) throw new LexicalSegmentFormatError(`section ${name} runs past the end of the segment`);
       }
-      segment = new LexicalSegment(new Uint8Array(0), { header, parts, file });
+      return new LexicalSegment(new Uint8Array(0), { header, parts, file }, options);
     } catch (error) {
       await file.close();
       throw error;
     }
-    segment.#loading = segment.#loadWhole().catch((error: unknown) => {
-      segment.#loadError = error instanceof Error ? error : new Error(String(error));
-    });
-    return segment;
   }
 
-  /** Whether the whole segment is in memory (always, unless it was opened from a file that is still being read). */
-  get loaded(): boolean {
+  /** Whether the whole segment is in memory (made from its bytes), rather than read from its file as needed. */
+  get whole(): boolean {
     return this.#bytes !== null;
   }
 
-  /** The segment's bytes; only once {@link loaded}. */
+  /** The segment's bytes; only when {@link whole}. */
   get bytes(): Uint8Array {
-    return this.#whole(this.#bytes);
+    return this.#inMemory(this.#bytes);
   }
 
   get postingSlots(): Int32Array {
-    return this.#whole(this.#postingSlots);
+    return this.#inMemory(this.#postingSlots);
   }
 
   get postingFrequencies(): FrequencyArray {
-    return this.#whole(this.#postingFrequencies);
+    return this.#inMemory(this.#postingFrequencies);
   }
 
   get documentPostingDocuments(): DocumentSlotArray {
-    return this.#whole(this.#documentPostingDocuments);
+    return this.#inMemory(this.#documentPostingDocuments);
   }
 
   get documentPostingFrequencies(): FrequencyArray {
-    return this.#whole(this.#documentPostingFrequencies);
+    return this.#inMemory(this.#documentPostingFrequencies);
+  }
+
+  get documentTerms(): Int32Array {
+    return this.#inMemory(this.#documentTerms);
+  }
+
+  get documentTermChunks(): FrequencyArray {
+    return this.#inMemory(this.#documentTermChunks);
+  }
+
+  /** Bytes of postings held in memory for a segment opened from a file (0 for a whole one). */
+  get cachedBytes(): number {
+    return this.#cachedBytes;
   }
 
   /**
-   * Waits until the whole segment is in memory (at once when it is): what work that goes through
-   * every term's postings (removing a document) needs. Rejects when reading the file failed.
+   * Makes the postings of these terms (numbers from {@link termNumber}; −1 is left out) available to
+   * {@link chunkPostings} and {@link documentPostings} until the returned release is called: read
+   * from the file (at most once at a time per term) unless in memory. A whole segment needs nothing.
    */
-  async whenLoaded(): Promise<void> {
-    await this.#loading;
-    if (this.#bytes === null) throw this.#loadError ?? new Error('the lexical segment was closed before it was read');
-  }
-
-  /** Makes the postings of these terms (numbers from {@link termNumber}; −1 is left out) available to {@link chunkPostings} and {@link documentPostings}. */
-  async preparePostings(terms: readonly number[]): Promise<void> {
-    if (this.#bytes !== null) return;
-    await Promise.all(
-      terms
-        .filter((term) => term >= 0 && !this.#terms.has(term))
-        .map((term) => {
-          let reading = this.#termReads.get(term);
-          if (reading === undefined) {
-            reading = this.#readTerm(term).finally(() => this.#termReads.delete(term));
-            this.#termReads.set(term, reading);
+  async acquirePostings(terms: readonly number[]): Promise<() => void> {
+    if (this.#bytes !== null) return () => {};
+    const wanted = [...new Set(terms.filter((term) => term >= 0 && term < this.termCount))];
+    const held: number[] = [];
+    const release = () => {
+      for (const term of held.splice(0)) {
+        const cached = this.#cache.get(term);
+        if (cached !== undefined) cached.holders -= 1;
+      }
+      this.#evict();
+    };
+    try {
+      await Promise.all(
+        wanted.map(async (term) => {
+          let cached = this.#cache.get(term);
+          if (cached === undefined) {
+            const postings = await this.#read(term);
+            cached = this.#cache.get(term);
+            if (cached === undefined) {
+              cached = { postings, bytes: postingBytes(postings), holders: 0 };
+              this.#cache.set(term, cached);
+              this.#cachedBytes += cached.bytes;
+            }
+          } else {
+            // Used again: to the end of the line the cache drops terms from.
+            this.#cache.delete(term);
+            this.#cache.set(term, cached);
           }
-          return reading;
+          cached.holders += 1;
+          held.push(term);
         }),
-    );
+      );
+    } catch (error) {
+      release();
+      throw error;
+    }
+    this.#evict();
+    return release;
   }
 
-  /** The term's chunk postings; with the segment not yet {@link loaded}, only for a term prepared with {@link preparePostings}. */
+  /** The term's chunk postings; in a segment opened from a file, only while acquired ({@link acquirePostings}). */
   chunkPostings(term: number): ChunkPostingRange {
     if (this.#postingSlots !== null) {
       return {
@@ -520,7 +618,7 @@ export class LexicalSegment {
         end: this.postingOffsets[term + 1] as number,
       };
     }
-    return this.#prepared(term).chunks;
+    return this.#acquired(term).chunks;
   }
 
   /** The term's document postings, as {@link chunkPostings}. */
@@ -533,15 +631,38 @@ export class LexicalSegment {
         end: this.documentPostingOffsets[term + 1] as number,
       };
     }
-    return this.#prepared(term).documents;
+    return this.#acquired(term).documents;
   }
 
-  /** Stops reading the file (if it is still being read) and closes it; what is in memory stays usable. */
+  /** A document's terms and how many of its chunks hold each, for a {@link whole} segment. */
+  documentTermsInMemory(slot: number): DocumentTermsRange {
+    return {
+      terms: this.documentTerms,
+      chunks: this.documentTermChunks,
+      first: this.documentTermOffsets[slot] as number,
+      end: this.documentTermOffsets[slot + 1] as number,
+    };
+  }
+
+  /** A document's terms and how many of its chunks hold each: from memory, or read from the file. */
+  async readDocumentTerms(slot: number): Promise<DocumentTermsRange> {
+    const first = this.documentTermOffsets[slot] as number;
+    const end = this.documentTermOffsets[slot + 1] as number;
+    if (this.#documentTerms !== null) return { terms: this.#documentTerms, chunks: this.#documentTermChunks as FrequencyArray, first, end };
+    const [terms, chunks] = await Promise.all([
+      this.#readSection<Int32Array>('documentTerms', first, end),
+      this.#readSection<FrequencyArray>('documentTermChunks', first, end),
+    ]);
+    return { terms, chunks, first: 0, end: end - first };
+  }
+
+  /** Waits for reads under way and closes the file; a whole segment and postings acquired stay usable. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#loading;
-    await Promise.allSettled(this.#termReads.values());
-    await this.#closeFile();
+    await Promise.allSettled(this.#pendingReads);
+    const file = this.#file;
+    this.#file = null;
+    await file?.close();
   }
 
   /** The term's number, or −1. */
@@ -566,74 +687,78 @@ export class LexicalSegment {
     return this.#termText.toString('utf8', this.#termOffsets[number], this.#termOffsets[number + 1]);
   }
 
-  #whole<T>(value: T | null): T {
-    if (value === null) throw new Error('the lexical segment is still being read: await whenLoaded() first');
+  #inMemory<T>(value: T | null): T {
+    if (value === null) throw new Error('the lexical segment was opened from its file: its postings are read per term');
     return value;
   }
 
-  #prepared(term: number): TermPostings {
-    const postings = this.#terms.get(term);
-    if (postings === undefined) throw new Error(`the postings of term ${term} were not prepared: await preparePostings() first`);
-    return postings;
+  #acquired(term: number): TermPostings {
+    const cached = this.#cache.get(term);
+    if (cached === undefined || cached.holders === 0) throw new Error(`the postings of term ${term} are not acquired: await acquirePostings() first`);
+    return cached.postings;
   }
 
-  #takePostings(parts: Partial<Record<Section, SectionArray>>): void {
-    this.#postingSlots = parts.postingSlots as Int32Array;
-    this.#postingFrequencies = parts.postingFrequencies as FrequencyArray;
-    this.#documentPostingDocuments = parts.documentPostingDocuments as DocumentSlotArray;
-    this.#documentPostingFrequencies = parts.documentPostingFrequencies as FrequencyArray;
+  /** Drops the terms used longest ago, that no search holds, until the cache fits its budget. */
+  #evict(): void {
+    if (this.#cachedBytes <= this.#cacheBytes) return;
+    for (const [term, cached] of this.#cache) {
+      if (this.#cachedBytes <= this.#cacheBytes) break;
+      if (cached.holders > 0) continue;
+      this.#cache.delete(term);
+      this.#cachedBytes -= cached.bytes;
+    }
   }
 
-  async #readTerm(term: number): Promise<void> {
-    const file = this.#file;
-    if (file === null) throw this.#loadError ?? new Error('the lexical segment file is closed');
-    const types = this.#types;
-    const read = async <T extends SectionArray>(name: Section, first: number, end: number): Promise<T> => {
-      const type = types[name];
-      const size = elementBytes(type);
-      const target = new Uint8Array((end - first) * size);
-      if (target.byteLength > 0) await file.read(target, this.#header.sections[name][0] + first * size);
-      return new type(target.buffer, 0, end - first) as T;
-    };
+  /** The term's postings from the file: one read at a time per term, shared by whoever asks meanwhile. */
+  #read(term: number): Promise<TermPostings> {
+    let reading = this.#reads.get(term);
+    if (reading === undefined) {
+      reading = this.#readTerm(term).finally(() => this.#reads.delete(term));
+      this.#reads.set(term, reading);
+    }
+    return reading;
+  }
+
+  async #readTerm(term: number): Promise<TermPostings> {
     const first = this.postingOffsets[term] as number;
     const end = this.postingOffsets[term + 1] as number;
     const documentFirst = this.documentPostingOffsets[term] as number;
     const documentEnd = this.documentPostingOffsets[term + 1] as number;
     const [slots, frequencies, documents, documentFrequencies] = await Promise.all([
-      read<Int32Array>('postingSlots', first, end),
-      read<FrequencyArray>('postingFrequencies', first, end),
-      read<DocumentSlotArray>('documentPostingDocuments', documentFirst, documentEnd),
-      read<FrequencyArray>('documentPostingFrequencies', documentFirst, documentEnd),
+      this.#readSection<Int32Array>('postingSlots', first, end),
+      this.#readSection<FrequencyArray>('postingFrequencies', first, end),
+      this.#readSection<DocumentSlotArray>('documentPostingDocuments', documentFirst, documentEnd),
+      this.#readSection<FrequencyArray>('documentPostingFrequencies', documentFirst, documentEnd),
     ]);
-    if (this.#bytes !== null) return;
-    this.#terms.set(term, {
+    return {
       chunks: { slots, frequencies, first: 0, end: end - first },
       documents: { documents, frequencies: documentFrequencies, first: 0, end: documentEnd - documentFirst },
-    });
+    };
   }
 
-  async #loadWhole(): Promise<void> {
-    const file = this.#file as RandomAccessFile;
-    const bytes = new Uint8Array(file.size);
-    for (let position = 0; position < bytes.byteLength; position += loadPieceBytes) {
-      if (this.#closed) return;
-      await file.read(bytes.subarray(position, Math.min(bytes.byteLength, position + loadPieceBytes)), position);
-    }
-    if (this.#closed) return;
-    const header = readHeader(bytes);
-    if (JSON.stringify(header) !== JSON.stringify(this.#header)) throw new LexicalSegmentFormatError('the segment file changed while it was read');
-    this.#takePostings(viewsOf(header, bytes, (name) => postingSections.has(name)));
-    this.#bytes = bytes;
-    this.#terms.clear();
-    await Promise.allSettled(this.#termReads.values());
-    await this.#closeFile();
-  }
-
-  async #closeFile(): Promise<void> {
+  /** Elements [first, end) of a section, read from the file into an array of their own. */
+  async #readSection<T extends SectionArray>(name: Section, first: number, end: number): Promise<T> {
     const file = this.#file;
-    this.#file = null;
-    await file?.close();
+    if (file === null || this.#closed) throw new Error('the lexical segment file is closed');
+    const type = this.#types[name];
+    const size = elementBytes(type);
+    const target = new Uint8Array((end - first) * size);
+    if (target.byteLength > 0) {
+      const reading = file.read(target, this.#header.sections[name][0] + first * size);
+      this.#pendingReads.add(reading);
+      try {
+        await reading;
+      } finally {
+        this.#pendingReads.delete(reading);
+      }
+    }
+    return new type(target.buffer, 0, end - first) as T;
   }
+}
+
+function postingBytes(postings: TermPostings): number {
+  const { chunks, documents } = postings;
+  return chunks.slots.byteLength + chunks.frequencies.byteLength + documents.documents.byteLength + documents.frequencies.byteLength;
 }
 
 function binarySearch(text: Buffer, offsets: Uint32Array, count: number, key: string): number {

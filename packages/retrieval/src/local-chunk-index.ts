@@ -16,7 +16,7 @@ import {
 } from '@passage/spec';
 import type { Bm25Options } from './bm25-index.js';
 import { DenseIndex, removeDenseIndexFiles, type DenseIndexOptions } from './dense-index.js';
-import { LexicalSegment, LexicalSegmentFormatError } from './lexical-segment.js';
+import { LexicalSegment, LexicalSegmentFormatError, defaultPostingsCacheBytes, type LexicalSegmentOpenOptions } from './lexical-segment.js';
 import { LexicalSegmentBuilder, type LexicalSegmentRow } from './lexical-segment-builder.js';
 import { buildLexicalSegmentInThread, type SegmentRowPage } from './lexical-segment-thread.js';
 import { defaultRrfK, reciprocalRankFusion } from './reciprocal-rank-fusion.js';
@@ -95,6 +95,12 @@ export interface LocalChunkIndexOptions {
    * the segment's chunks, if more). Default 20,000.
    */
   tailChunksBeforeRebuild?: number;
+  /**
+   * Bytes of segment postings each loaded generation keeps in memory after its searches, in bytes:
+   * a segment is searched from its file, the postings of its recent terms kept up to this budget.
+   * Default 256 MiB (LEXICAL_CACHE_MB).
+   */
+  lexicalCacheBytes?: number;
   /** Told about a background rebuild that failed (searches go on with the index as it was). Default: a process warning. */
   onBackgroundError?: (error: Error) => void;
   /**
@@ -165,6 +171,7 @@ export class LocalChunkIndex implements ChunkIndex {
   readonly #rrfK: number;
   readonly #fusionCandidates: number;
   readonly #tailChunksBeforeRebuild: number;
+  readonly #segmentOptions: LexicalSegmentOpenOptions;
   readonly #onBackgroundError: (error: Error) => void;
   readonly #dense: DenseIndexOptions;
   readonly #states = new Map<string, Promise<GenerationState>>();
@@ -178,6 +185,7 @@ export class LocalChunkIndex implements ChunkIndex {
     this.#rrfK = options.rrfK ?? defaultRrfK;
     this.#fusionCandidates = options.fusionCandidates ?? defaultFusionCandidates;
     this.#tailChunksBeforeRebuild = options.tailChunksBeforeRebuild ?? defaultTailChunksBeforeRebuild;
+    this.#segmentOptions = { cacheBytes: options.lexicalCacheBytes ?? defaultPostingsCacheBytes };
     this.#onBackgroundError = options.onBackgroundError ?? ((error) => process.emitWarning(error));
     this.#dense = { onBackgroundError: this.#onBackgroundError, ...options.dense };
     // Checks the dense options now rather than at the first search.
@@ -192,6 +200,8 @@ export class LocalChunkIndex implements ChunkIndex {
     if (!Number.isInteger(this.#tailChunksBeforeRebuild) || this.#tailChunksBeforeRebuild < 1) {
       throw new RangeError(`tailChunksBeforeRebuild must be a positive integer, got ${this.#tailChunksBeforeRebuild}`);
     }
+    const cacheBytes = this.#segmentOptions.cacheBytes as number;
+    if (!(cacheBytes >= 0)) throw new RangeError(`lexicalCacheBytes must be a number ≥ 0, got ${cacheBytes}`);
   }
 
   async createGeneration(target: { knowledgeBaseId: string; generation: number }, _schema: GenerationSchema, signal?: AbortSignal): Promise<void> {
@@ -271,11 +281,18 @@ export class LocalChunkIndex implements ChunkIndex {
     const state = await this.#state(request.knowledgeBaseId, request.generation);
     await this.#refresh(request.knowledgeBaseId, state);
     if (request.mode !== 'lexical') await state.vectorsReady;
-    // A segment opened from its file has the query's postings read first (a rebuild may swap the segment meanwhile).
-    for (let lexical = state.lexical; ; lexical = state.lexical) {
-      await lexical.prepare(request.terms);
-      if (lexical === state.lexical) break;
+    // A segment opened from its file has the query's postings read first; they stay in memory until
+    // the ranking is done. A rebuild may swap the segment meanwhile: the one prepared is searched.
+    const lexical = request.mode === 'dense' ? null : state.lexical;
+    const release = lexical === null ? () => {} : await lexical.prepare(request.terms);
+    try {
+      return await this.#rank(state, lexical, request);
+    } finally {
+      release();
     }
+  }
+
+  async #rank(state: GenerationState, lexicalIndex: SegmentedBm25Index | null, request: IndexSearchRequest): Promise<SearchHit[]> {
     const topK = request.topK;
     // Ranking runs on this thread in steps of well under a millisecond: many questions at once take
     // it in turns, with the event loop free between slices of a few milliseconds. The generation may
@@ -288,7 +305,7 @@ export class LocalChunkIndex implements ChunkIndex {
         live();
         if (request.mode === 'dense') return this.#denseSearch(state, request.vector ?? [], topK);
         const lexicalTopK = request.mode === 'lexical' ? topK : Math.max(topK, this.#fusionCandidates);
-        const lexical = state.lexical.searchSteps(request.terms, lexicalTopK, this.#documentWeight);
+        const lexical = (lexicalIndex as SegmentedBm25Index).searchSteps(request.terms, lexicalTopK, this.#documentWeight);
         let lexicalHits: RankedHit[];
         try {
           for (;;) {
@@ -392,7 +409,7 @@ export class LocalChunkIndex implements ChunkIndex {
       await this.#openDense(knowledgeBaseId, state);
       return state;
     }
-    let segment = await readSegment(source, knowledgeBaseId, generation);
+    let segment = await readSegment(source, knowledgeBaseId, generation, this.#segmentOptions);
     if (segment !== null) {
       state.sequence = segment.sequence;
       state.lexical = await SegmentedBm25Index.open(this.#bm25Options, segment);
@@ -408,8 +425,9 @@ export class LocalChunkIndex implements ChunkIndex {
     // None written yet (or another version's): built from the store, vectors taken in on the way.
     const snapshot = await source.snapshotRows(knowledgeBaseId, generation);
     const bytes = await buildSegment(snapshot, (id, vector) => this.#addVector(state, id, vector));
-    segment = new LexicalSegment(bytes);
     await source.writeLexicalSegment(knowledgeBaseId, generation, bytes);
+    // Searched from the file just written, as after a restart: the built bytes are not kept.
+    segment = (await readSegment(source, knowledgeBaseId, generation, this.#segmentOptions)) ?? new LexicalSegment(bytes);
     state.sequence = segment.sequence;
     state.lexical = await SegmentedBm25Index.open(this.#bm25Options, segment);
     await this.#openDense(knowledgeBaseId, state);
@@ -501,8 +519,8 @@ export class LocalChunkIndex implements ChunkIndex {
         await slice.yieldIfSpent();
       }
     }
-    // Removing a document of the segment goes through every term's postings.
-    if (lexical.base?.loaded === false && lexical.hasDocument(documentId)) await lexical.whenSegmentLoaded();
+    // A document of a segment read from its file: its terms are read first.
+    await lexical.prepareRemoval(documentId);
     for (const _step of lexical.removeDocument(documentId)) await slice.yieldIfSpent();
   }
 
@@ -595,10 +613,10 @@ export class LocalChunkIndex implements ChunkIndex {
   async #rebuild(source: LexicalSegmentSource, knowledgeBaseId: string, state: GenerationState): Promise<void> {
     const snapshot = await source.snapshotRows(knowledgeBaseId, state.generation, { vectors: false });
     const bytes = await buildSegment(snapshot, () => {});
-    const segment = new LexicalSegment(bytes);
     // Written even when the generation was closed meanwhile: it serves the next start.
     await source.writeLexicalSegment(knowledgeBaseId, state.generation, bytes);
     if (!this.#states.has(stateKey(knowledgeBaseId, state.generation))) return;
+    const segment = (await readSegment(source, knowledgeBaseId, state.generation, this.#segmentOptions)) ?? new LexicalSegment(bytes);
     await this.#exclusive(state, async () => {
       // The state first comes up to the feed's end; the new segment then catches up to the same point and takes over.
       await this.#catchUp(knowledgeBaseId, state);
@@ -612,11 +630,16 @@ export class LocalChunkIndex implements ChunkIndex {
   }
 }
 
-async function readSegment(source: LexicalSegmentSource, knowledgeBaseId: string, generation: number): Promise<LexicalSegment | null> {
+async function readSegment(
+  source: LexicalSegmentSource,
+  knowledgeBaseId: string,
+  generation: number,
+  options: LexicalSegmentOpenOptions,
+): Promise<LexicalSegment | null> {
   const file = await source.openLexicalSegment(knowledgeBaseId, generation);
   if (file === null) return null;
   try {
-    return await LexicalSegment.open(file);
+    return await LexicalSegment.open(file, options);
   } catch (error) {
     // Written by another version of this code, or damaged: built again from the store.
     if (error instanceof LexicalSegmentFormatError) return null;

@@ -58,13 +58,12 @@ function segmentOf(chunks: Chunk[], options: ConstructorParameters<typeof Lexica
   return new LexicalSegment(builder.finish(1));
 }
 
-/** The segment's bytes as version 1 wrote them: no term saturations in the header or the sections. */
-function asVersion1(segment: LexicalSegment): LexicalSegment {
+/** The segment's bytes without term saturations in the header or the sections (as when they were not stored). */
+function withoutSaturations(segment: LexicalSegment): LexicalSegment {
   const bytes = segment.bytes.slice();
   const view = new DataView(bytes.buffer);
   const length = view.getUint32(0, true);
   const header = JSON.parse(Buffer.from(bytes.buffer, 4, length).toString('utf8')) as Record<string, unknown> & { sections: Record<string, unknown> };
-  header.version = 1;
   delete header.saturation;
   delete header.sections.termSaturations;
   const encoded = Buffer.from(JSON.stringify(header), 'utf8');
@@ -113,14 +112,14 @@ describe('pruned segment search', () => {
     assertSameAsExhaustive(index, queries(40, 9), 'segment, tail and deletes');
   });
 
-  it('stays exact with bounds it works out itself: a version 1 file, and k1 and b other than the stored ones', () => {
+  it('stays exact with bounds it works out itself: a file without them, and k1 and b other than the stored ones', () => {
     const chunks = corpus(200, 12, 11);
     const segment = segmentOf(chunks);
     assert.notEqual(segment.termSaturations, null);
-    const old = asVersion1(segment);
+    const old = withoutSaturations(segment);
     assert.equal(old.termSaturations, null);
     const testQueries = queries(30, 12);
-    assertSameAsExhaustive(new SegmentedBm25Index({}, old), testQueries, 'version 1');
+    assertSameAsExhaustive(new SegmentedBm25Index({}, old), testQueries, 'no stored saturations');
     assertSameAsExhaustive(new SegmentedBm25Index({ k1: 0.9, b: 0.4 }, segment), testQueries, 'k1 0.9, b 0.4');
     assertSameAsExhaustive(new SegmentedBm25Index({ k1: 0, b: 1 }, segment), testQueries, 'k1 0');
     const index = new SegmentedBm25Index({}, old);

@@ -230,20 +230,17 @@ describe('LexicalSegment', () => {
     assert.throws(() => new LexicalSegment(bytes), LexicalSegmentFormatError);
   });
 
-  /** The segment's bytes as an opened file that holds back the read of the whole file until `release`, and counts what it hands over. */
-  function heldFile(bytes: Uint8Array, failWhole?: Error) {
-    let release = () => {};
-    const released = new Promise<void>((resolve) => (release = resolve));
+  /** The segment's bytes as an opened file that counts what it hands over, and fails its reads while `failure` is set. */
+  function countingFile(bytes: Uint8Array) {
     const file = {
       size: bytes.byteLength,
       bytesRead: 0,
       closed: false,
+      failure: null as Error | null,
       async read(target: Uint8Array, position: number) {
+        await new Promise((resolve) => setImmediate(resolve));
         if (file.closed) throw new Error('read after close');
-        if (target.byteLength === bytes.byteLength) {
-          await released;
-          if (failWhole !== undefined) throw failWhole;
-        }
+        if (file.failure !== null) throw file.failure;
         if (position + target.byteLength > bytes.byteLength) throw new Error('past the end');
         target.set(bytes.subarray(position, position + target.byteLength));
         file.bytesRead += target.byteLength;
@@ -252,49 +249,62 @@ describe('LexicalSegment', () => {
         file.closed = true;
       },
     };
-    return { file, release };
+    return file;
   }
 
-  it('opened from a file, ranks as in memory before the whole file is read (reading only the asked terms), and after', async () => {
+  it('opened from a file, ranks as in memory, reading only the asked terms, and keeps to its cache budget the postings no search holds', async () => {
     const inMemory = segmentOf(corpus, 11);
-    const { file, release } = heldFile(inMemory.bytes);
-    const opened = await LexicalSegment.open(file);
-    assert.equal(opened.loaded, false);
+    const file = countingFile(inMemory.bytes);
+    const budget = 4096;
+    const opened = await LexicalSegment.open(file, { cacheBytes: budget });
+    assert.equal(opened.whole, false);
     assert.equal(opened.sequence, 11);
     const index = new SegmentedBm25Index({}, opened);
     const reference = new SegmentedBm25Index({}, inMemory);
     const readAtOpen = file.bytesRead;
     const asked = new Set<number>();
+    // Held by a search under way from the start: its postings stay whatever the budget.
+    const [heldQuery] = queries(1, 99) as [Record<string, number>];
+    const releaseHeld = await index.prepare(heldQuery);
     for (const query of queries(20, 12)) {
       for (const term of Object.keys(query)) asked.add(opened.termNumber(term));
-      await index.prepare(query);
+      const release = await index.prepare(query);
       assert.deepEqual(index.search(query, 10, 0.3), reference.search(query, 10, 0.3));
       assert.deepEqual(index.search(query, 10, 0.3, { exhaustive: true }), reference.search(query, 10, 0.3));
+      release();
     }
+    assert.deepEqual(index.search(heldQuery, 10, 0.3), reference.search(heldQuery, 10, 0.3));
+    releaseHeld();
+    assert.ok(opened.cachedBytes <= budget, `${opened.cachedBytes} bytes of postings kept, over the budget of ${budget}`);
     const postingBytes = inMemory.postingSlots.byteLength + inMemory.postingFrequencies.byteLength;
     assert.ok(file.bytesRead - readAtOpen < postingBytes, `${file.bytesRead - readAtOpen} bytes of postings read for 20 queries, of ${postingBytes}`);
     const notAsked = Array.from({ length: opened.termCount }, (_, term) => term).find((term) => !asked.has(term)) as number;
-    assert.throws(() => opened.chunkPostings(notAsked), /not prepared/);
-    assert.throws(() => opened.postingSlots, /still being read/);
-    release();
-    await opened.whenLoaded();
-    assert.equal(opened.loaded, true);
+    assert.throws(() => opened.chunkPostings(notAsked), /not acquired/);
+    assert.throws(() => opened.postingSlots, /read per term/);
+    await opened.close();
     assert.equal(file.closed, true);
-    assert.deepEqual(Buffer.from(opened.bytes), Buffer.from(inMemory.bytes));
-    for (const query of queries(20, 13)) assert.deepEqual(index.search(query, 10, 0.3), reference.search(query, 10, 0.3));
   });
 
-  it('opened from a file, removes a document once the whole file is read, with the same statistics as in memory', async () => {
+  it('opened from a file, removes a document by reading its terms only, with the same statistics as in memory', async () => {
     const inMemory = segmentOf(corpus);
-    const { file, release } = heldFile(inMemory.bytes);
+    const file = countingFile(inMemory.bytes);
     const index = new SegmentedBm25Index({}, await LexicalSegment.open(file));
     const reference = new SegmentedBm25Index({}, inMemory);
-    const waiting = index.whenSegmentLoaded();
-    release();
-    await waiting;
-    for (const _step of index.removeDocument('d-0004')) continue;
-    for (const _step of reference.removeDocument('d-0004')) continue;
-    for (const query of queries(20, 14)) assert.deepEqual(index.search(query, 10, 0.3), reference.search(query, 10, 0.3));
+    assert.throws(() => drain(index.removeDocument('d-0004')), /prepareRemoval/);
+    const before = file.bytesRead;
+    await index.prepareRemoval('d-0004');
+    await index.prepareRemoval('d-0005');
+    assert.ok(file.bytesRead - before < 4096, `${file.bytesRead - before} bytes read for two documents' terms`);
+    for (const documentId of ['d-0004', 'd-0005']) {
+      drain(index.removeDocument(documentId));
+      drain(reference.removeDocument(documentId));
+    }
+    assert.equal(index.size, reference.size);
+    for (const query of queries(20, 14)) {
+      const release = await index.prepare(query);
+      assert.deepEqual(index.search(query, 10, 0.3), reference.search(query, 10, 0.3));
+      release();
+    }
   });
 
   it('opened from a file that is not a segment, or cut short, is refused as a format error and closed', async () => {
@@ -311,37 +321,48 @@ describe('LexicalSegment', () => {
     const original = JSON.parse(Buffer.from(bytes.subarray(4, 4 + headerLength)).toString('utf8')) as { sections: Record<string, number[]> };
     const negative = header(JSON.stringify({ ...original, sections: { ...original.sections, postingSlots: [-8, 4] } }));
     const unaligned = header(JSON.stringify({ ...original, sections: { ...original.sections, chunkLengths: [3, 1] } }));
-    for (const damaged of [new Uint8Array(16), bytes.subarray(0, bytes.byteLength - 64), bytes.subarray(0, 2), negative, unaligned]) {
-      const { file } = heldFile(damaged);
+    const olderVersion = header(JSON.stringify({ ...original, version: 2 }));
+    for (const damaged of [new Uint8Array(16), bytes.subarray(0, bytes.byteLength - 64), bytes.subarray(0, 2), negative, unaligned, olderVersion]) {
+      const file = countingFile(damaged);
       await assert.rejects(LexicalSegment.open(file), LexicalSegmentFormatError);
       assert.equal(file.closed, true);
     }
   });
 
-  it('opened from a file whose whole read fails, says so to whoever waits for it, and still serves prepared terms', async () => {
+  it('opened from a file whose reads fail, fails the searches that need them, keeps nothing of them, and serves them once reads work again', async () => {
     const inMemory = segmentOf(corpus);
-    const failure = new Error('EIO: i/o error, read');
-    const { file, release } = heldFile(inMemory.bytes, failure);
+    const file = countingFile(inMemory.bytes);
     const opened = await LexicalSegment.open(file);
-    release();
-    await assert.rejects(opened.whenLoaded(), failure);
     const index = new SegmentedBm25Index({}, opened);
     const [query] = queries(1, 15) as [Record<string, number>];
-    await index.prepare(query);
+    const failure = new Error('EIO: i/o error, read');
+    file.failure = failure;
+    await assert.rejects(index.prepare(query), failure);
+    assert.equal(opened.cachedBytes, 0);
+    await assert.rejects(index.prepareRemoval('d-0001'), failure);
+    file.failure = null;
+    const release = await index.prepare(query);
     assert.deepEqual(index.search(query, 10, 0.3), new SegmentedBm25Index({}, inMemory).search(query, 10, 0.3));
+    release();
     await opened.close();
     assert.equal(file.closed, true);
   });
 
-  it('opened from a file and closed before the whole file is read, stops reading and closes the file', async () => {
-    const { file, release } = heldFile(segmentOf(corpus).bytes);
+  it('closed, waits for the reads under way and closes the file; postings held stay usable, new ones are refused', async () => {
+    const inMemory = segmentOf(corpus);
+    const file = countingFile(inMemory.bytes);
     const opened = await LexicalSegment.open(file);
-    const closing = opened.close();
-    release();
-    await closing;
+    const index = new SegmentedBm25Index({}, opened);
+    const [held, other] = queries(2, 16) as [Record<string, number>, Record<string, number>];
+    const release = await index.prepare(held);
+    const reading = index.prepare(other);
+    await opened.close();
     assert.equal(file.closed, true);
-    assert.equal(opened.loaded, false);
-    await assert.rejects(opened.whenLoaded(), /closed before it was read/);
+    (await reading)();
+    assert.deepEqual(index.search(held, 10, 0.3), new SegmentedBm25Index({}, inMemory).search(held, 10, 0.3));
+    release();
+    const unread = Array.from({ length: opened.termCount }, (_, number) => opened.term(number)).find((term) => !(term in held) && !(term in other)) as string;
+    await assert.rejects(index.prepare({ [unread]: 1 }), /closed/);
   });
 
   it('is built the same in a worker thread, from terms as JSON text', async () => {

@@ -1,7 +1,7 @@
 import type { Bm25Options } from './bm25-index.js';
 import { TimeSlice } from '@passage/spec';
 import { addPostings, maximumSaturation, type Scoring } from './bm25-scoring.js';
-import type { LexicalSegment } from './lexical-segment.js';
+import type { DocumentTermsRange, LexicalSegment } from './lexical-segment.js';
 import { searchPrunedSteps, type PrunedTerm } from './pruned-search.js';
 import { TopHeap, type RankedHit } from './top-heap.js';
 
@@ -105,6 +105,8 @@ export class SegmentedBm25Index {
    */
   private termSaturations: Float64Array | null = null;
   private termSaturationAverages: Float64Array | null = null;
+  /** The terms of segment documents about to be removed, read from the segment's file by {@link prepareRemoval}. */
+  private readonly removalTerms = new Map<number, DocumentTermsRange>();
 
   /**
    * An index over `base` (and an empty tail). Counting the segment's statistics goes through every
@@ -260,26 +262,41 @@ export class SegmentedBm25Index {
 
   /**
    * Makes what {@link search} needs ready without holding the event loop: the segment's postings of
-   * the query's terms (read, if the segment was opened from a file that is still being read; see
-   * LexicalSegment) and the length normalizations after a change (worked out in slices).
+   * the query's terms (read from its file, for a segment opened from one; see LexicalSegment) and
+   * the length normalizations after a change (worked out in slices). Call the returned release once
+   * the searches of these terms are done: until then their postings stay in memory.
    */
-  async prepare(queryTerms: Record<string, number>): Promise<void> {
+  async prepare(queryTerms: Record<string, number>): Promise<() => void> {
     const base = this.base;
-    if (base !== null && !base.loaded) await base.preparePostings(Object.keys(queryTerms).map((term) => base.termNumber(term)));
-    if (!this.normalizationsCurrent && this.liveChunks > 0) {
-      this.normalizing ??= this.computeNormalizationsInSlices().finally(() => (this.normalizing = null));
-      await this.normalizing;
+    const release = base === null ? () => {} : await base.acquirePostings(Object.keys(queryTerms).map((term) => base.termNumber(term)));
+    try {
+      if (!this.normalizationsCurrent && this.liveChunks > 0) {
+        this.normalizing ??= this.computeNormalizationsInSlices().finally(() => (this.normalizing = null));
+        await this.normalizing;
+      }
+    } catch (error) {
+      release();
+      throw error;
     }
+    return release;
   }
 
-  /** Waits until the whole segment is in memory, which {@link removeDocument} needs for a document of the segment. */
-  async whenSegmentLoaded(): Promise<void> {
-    await this.base?.whenLoaded();
+  /**
+   * Reads what {@link removeDocument} needs for a document of the segment opened from its file (its
+   * terms, one small read); nothing to do for a document of the tail, one not in the index, or a
+   * segment in memory.
+   */
+  async prepareRemoval(documentId: string): Promise<void> {
+    const base = this.base;
+    if (base === null || base.whole) return;
+    const slot = this.documentSlot(documentId);
+    if (slot < 0 || slot >= this.baseDocuments || this.removalTerms.has(slot)) return;
+    this.removalTerms.set(slot, await base.readDocumentTerms(slot));
   }
 
   /**
    * Removes a document and its chunks, in steps; nothing happens when it is not in the index. A
-   * document of the segment needs the whole segment in memory ({@link whenSegmentLoaded}).
+   * document of a segment opened from its file needs {@link prepareRemoval} first.
    */
   *removeDocument(documentId: string): Generator<void, void, undefined> {
     const slot = this.documentSlot(documentId);
@@ -289,6 +306,9 @@ export class SegmentedBm25Index {
       return;
     }
     const base = this.base as LexicalSegment;
+    const documentTerms = base.whole ? base.documentTermsInMemory(slot) : this.removalTerms.get(slot);
+    if (documentTerms === undefined) throw new Error(`the terms of document ${documentId} were not read: await prepareRemoval() first`);
+    this.removalTerms.delete(slot);
     const start = base.documentChunkStarts[slot] as number;
     const end = base.documentChunkStarts[slot + 1] as number;
     // Marked dead first: searches between the steps below never return its chunks.
@@ -304,22 +324,12 @@ export class SegmentedBm25Index {
     if (this.liveChunks === 0) this.totalChunkLength = 0;
     if (this.liveDocuments === 0) this.totalDocumentLength = 0;
     this.statisticsChanged();
-    const slots = base.postingSlots;
-    const documents = base.documentPostingDocuments;
-    for (let term = 0; term < base.termCount; term += 1) {
-      const first = base.postingOffsets[term] as number;
-      const last = base.postingOffsets[term + 1] as number;
-      if (first < last && (slots[first] as number) < end && (slots[last - 1] as number) >= start) {
-        const count = lowerBound(slots, first, last, end) - lowerBound(slots, first, last, start);
-        this.baseChunkFrequency[term] = (this.baseChunkFrequency[term] as number) - count;
-      }
-      const documentFirst = base.documentPostingOffsets[term] as number;
-      const documentLast = base.documentPostingOffsets[term + 1] as number;
-      if (documentFirst < documentLast && (documents[documentFirst] as number) <= slot && (documents[documentLast - 1] as number) >= slot) {
-        const at = lowerBound(documents, documentFirst, documentLast, slot);
-        if (at < documentLast && documents[at] === slot) this.baseDocumentFrequency[term] = (this.baseDocumentFrequency[term] as number) - 1;
-      }
-      if (term % termsPerStep === termsPerStep - 1) yield;
+    const { terms, chunks, first, end: last } = documentTerms;
+    for (let entry = first; entry < last; entry += 1) {
+      const term = terms[entry] as number;
+      this.baseChunkFrequency[term] = (this.baseChunkFrequency[term] as number) - (chunks[entry] as number);
+      this.baseDocumentFrequency[term] = (this.baseDocumentFrequency[term] as number) - 1;
+      if ((entry - first) % termsPerStep === termsPerStep - 1) yield;
     }
   }
 
@@ -655,20 +665,6 @@ export class SegmentedBm25Index {
   private chunkId(slot: number): string {
     return slot < this.baseChunks ? (this.base as LexicalSegment).chunkId(slot) : (this.tailChunkIds[slot - this.baseChunks] as string);
   }
-}
-
-/** One query term's scoring into a score accumulator. */
-
-/** The first index in [first, last) whose value is ≥ target (the values ascending). */
-function lowerBound(values: Int32Array | Uint16Array, first: number, last: number, target: number): number {
-  let low = first;
-  let high = last;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((values[middle] as number) < target) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }
 
 function ensureLength(array: Uint8Array, length: number): Uint8Array {
