@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, stat, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { seededRandom } from '@passage/spec';
@@ -159,6 +159,27 @@ describe('DenseIndex', () => {
     otherModel.add(randomVectors(400, 8, 13));
     await otherModel.open(nothingChanged);
     assert.equal(otherModel.approximate, false, 'a graph of another dimension is not used');
+  });
+
+  it("keeps the ids of the graph's keys in a file of their own, and builds again when that file is damaged", async () => {
+    const vectors = randomVectors(400, 16, 15);
+    await built(vectors);
+    const names = await readdir(directory);
+    const idsFile = names.find((name) => name.endsWith('.usearch.ids'));
+    assert.ok(idsFile !== undefined, `no ids file among ${names.join(', ')}`);
+    const description = names.find((name) => name.endsWith('.json'))!;
+    assert.ok((await stat(path.join(directory, description))).size < 1024, 'the description stays small');
+    const restarted = open();
+    restarted.add(vectors);
+    await restarted.open(nothingChanged);
+    assert.equal(restarted.approximate, true);
+    assert.equal(restarted.search(vectors[7]!.vector, 1)[0]?.id, vectors[7]!.id);
+    await writeFile(path.join(directory, idsFile), Buffer.from('v-1'), { flag: 'r+' });
+    const afterDamage = open();
+    afterDamage.add(vectors);
+    await afterDamage.open(nothingChanged);
+    assert.equal(afterDamage.approximate, false, 'a graph whose ids file is damaged is not used');
+    assert.deepEqual(await readdir(directory), [], 'and its files are deleted');
   });
 
   it('builds the graph of 10,000 vectors off this thread: it spends a small part of the CPU the build takes, and its event loop keeps turning', async () => {

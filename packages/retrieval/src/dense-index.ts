@@ -4,7 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { TimeSlice } from '@passage/spec';
 import type { Index as UsearchIndex } from 'usearch';
-import { loadUsearch, newUsearchIndex, parseGraphDescription, sha256OfFile, type HnswGraphDescription, type HnswParameters } from './hnsw-graph.js';
+import {
+  loadUsearch,
+  newUsearchIndex,
+  parseGraphDescription,
+  readGraphIds,
+  sha256OfFile,
+  type HnswGraphDescription,
+  type HnswParameters,
+} from './hnsw-graph.js';
 import { buildHnswGraphInThread, type HnswVectorPage } from './hnsw-graph-thread.js';
 import type { RankedHit } from './top-heap.js';
 import { VectorIndex, type VectorEntry } from './vector-index.js';
@@ -77,9 +85,10 @@ interface LoadedGraph {
  * vectors added since are searched exactly beside it (the tail), removed or replaced ones are
  * filtered out of its answers, and once these changes pass {@link DenseIndexOptions.changesBeforeRebuild}
  * a new graph is built in the background and takes over. With a folder, the graph is kept as a file
- * (`<knowledge base>.<generation>.<build>.usearch`, memory-mapped, plus a JSON description with the
- * chunk id of each key, the change feed position of the build and the file's SHA-256); at start it
- * is checked against that description and brought up to date from the feed, else built again.
+ * (`<knowledge base>.<generation>.<build>.usearch`, memory-mapped, the chunk id of each key beside it
+ * in `….usearch.ids`, and a JSON description with the change feed position of the build and both
+ * files' SHA-256); at start it is checked against that description and brought up to date from the
+ * feed, else built again.
  */
 export class DenseIndex {
   /** Every live vector. */
@@ -249,13 +258,18 @@ export class DenseIndex {
       await removeDenseIndexFiles(directory, this.#knowledgeBaseId, this.#generation);
       return;
     }
+    const ids = await readGraphIds(path.join(directory, usable.idsFile), usable.idCount);
+    if (ids === null || this.#closed) {
+      await removeDenseIndexFiles(directory, this.#knowledgeBaseId, this.#generation);
+      return;
+    }
     const graphFile = path.join(directory, usable.graphFile);
     const index = newUsearchIndex(usearch, usable.dimensions, this.#parameters);
     index.view(graphFile);
     const during = new Set<string>();
     this.#changedDuringBuild = during;
     try {
-      const graph = await this.#reconcile(index, usable.ids, changed, graphFile, true);
+      const graph = await this.#reconcile(index, ids, changed, graphFile, true);
       if (this.#closed) return;
       applyChanges(graph, during, this.exact);
       this.#graph = graph;
@@ -287,11 +301,13 @@ export class DenseIndex {
       return false;
     }
     const graphFile = path.join(directory, description.graphFile);
+    const idsFile = path.join(directory, description.idsFile);
     const size = await stat(graphFile).then(
       (stats) => stats.size,
       () => -1,
     );
-    return size === description.bytes && (await sha256OfFile(graphFile)) === description.sha256;
+    if (size !== description.bytes || (await sha256OfFile(graphFile)) !== description.sha256) return false;
+    return (await sha256OfFile(idsFile).catch(() => null)) === description.idsSha256;
   }
 
   /**
@@ -368,7 +384,7 @@ export class DenseIndex {
         pages(),
       );
       if (this.#closed || this.exact.dimensions !== dimensions) {
-        await rm(graphFile, { force: true });
+        await removeGraphFiles(graphFile);
         return;
       }
       const index = newUsearchIndex(usearch, dimensions, this.#parameters);
@@ -382,7 +398,7 @@ export class DenseIndex {
       this.#changedDuringBuild = null;
       if (temporary === null) {
         await rename(partial, this.#descriptionFile(directory));
-        if (previous?.graphFile != null && previous.graphFile !== graphFile) await rm(previous.graphFile, { force: true });
+        if (previous?.graphFile != null && previous.graphFile !== graphFile) await removeGraphFiles(previous.graphFile);
       }
     } finally {
       await rm(partial, { force: true });
@@ -411,6 +427,11 @@ function applyChanges(graph: LoadedGraph, ids: Set<string>, exact: VectorIndex):
     if (vector === undefined) graph.tail.remove([id]);
     else graph.tail.add([{ id, vector }]);
   }
+}
+
+/** A graph file and the ids file the build wrote beside it. */
+async function removeGraphFiles(graphFile: string): Promise<void> {
+  await Promise.all([rm(graphFile, { force: true }), rm(`${graphFile}.ids`, { force: true })]);
 }
 
 function fileBase(knowledgeBaseId: string, generation: number): string {

@@ -1,7 +1,7 @@
 /**
  * The thread that builds an HNSW graph (see hnsw-graph-thread.ts): it takes pages of vectors as
  * they come, inserts them with usearch (its own native threads: `threads`), and on `finish` saves
- * the graph, hashes the file and writes the description beside it.
+ * the graph and the ids of its keys, hashes both files and writes the description beside them.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { lowerThisThreadsPriority } from '@passage/spec';
 import * as usearch from 'usearch';
-import { hnswGraphFormat, newUsearchIndex, type HnswGraphDescription } from './hnsw-graph.js';
+import { encodeGraphIds, hnswGraphFormat, newUsearchIndex, type HnswGraphDescription } from './hnsw-graph.js';
 import type { HnswThreadReply, HnswThreadRequest } from './hnsw-graph-thread.js';
 
 const port = parentPort;
@@ -40,6 +40,9 @@ port.on('message', (message: HnswThreadRequest) => {
       if (index === null || start === null) throw new Error('finish before start');
       index.save(start.graphFile);
       const bytes = readFileSync(start.graphFile);
+      const idsFile = `${start.graphFile}.ids`;
+      const idBytes = encodeGraphIds(ids);
+      writeFileSync(idsFile, idBytes);
       const description: HnswGraphDescription = {
         format: hnswGraphFormat,
         knowledgeBaseId: start.knowledgeBaseId,
@@ -51,7 +54,9 @@ port.on('message', (message: HnswThreadRequest) => {
         graphFile: path.basename(start.graphFile),
         bytes: bytes.byteLength,
         sha256: createHash('sha256').update(bytes).digest('hex'),
-        ids,
+        idsFile: path.basename(idsFile),
+        idCount: ids.length,
+        idsSha256: createHash('sha256').update(idBytes).digest('hex'),
       };
       writeFileSync(start.descriptionFile, JSON.stringify(description));
       reply({ kind: 'done', count: ids.length, bytes: bytes.byteLength, buildMs: performance.now() - started });

@@ -1,12 +1,15 @@
 /**
  * The HNSW graph of the embedded store's approximate dense search: usearch's index (unum-cloud's
  * USearch, prebuilt N-API binaries inside its npm package, so nothing compiles at install), its file
- * beside the SQLite database and the small JSON description that says which chunks its keys are and
- * what it was built from. Building happens in a worker thread (hnsw-graph-thread.ts); this thread
+ * beside the SQLite database, the list of which chunk each key is (a binary file beside it, decoded in
+ * time slices at a start: a million ids as JSON took 130 ms to parse in one step) and a small JSON
+ * description of what it was built from. Building happens in a worker thread (hnsw-graph-thread.ts); this thread
  * only maps the finished file (`view`: memory-mapped, read-only) and searches it.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { TimeSlice } from '@passage/spec';
 import type { Index as UsearchIndex } from 'usearch';
 
 type UsearchModule = typeof import('usearch');
@@ -36,11 +39,60 @@ export interface HnswGraphDescription {
   bytes: number;
   /** SHA-256 of the graph file, hex. */
   sha256: string;
-  /** The chunk id of each key: key i is ids[i]. */
-  ids: string[];
+  /** The file, in the same folder, of the chunk id of each key (see {@link encodeGraphIds}). */
+  idsFile: string;
+  /** How many keys the graph has (ids in the ids file). */
+  idCount: number;
+  /** SHA-256 of the ids file, hex. */
+  idsSha256: string;
 }
 
-export const hnswGraphFormat = 'passage-hnsw-1';
+/** Version 1 kept the ids in the description itself; such graphs are built again. */
+export const hnswGraphFormat = 'passage-hnsw-2';
+
+/**
+ * The ids file: the count (Uint32), then count + 1 byte offsets into the UTF-8 text that follows
+ * (Uint32 each, from the text's start), then the ids' UTF-8 bytes one after the other; little-endian.
+ */
+export function encodeGraphIds(ids: readonly string[]): Uint8Array {
+  const encoded = ids.map((id) => Buffer.from(id, 'utf8'));
+  const text = encoded.reduce((total, bytes) => total + bytes.length, 0);
+  const header = 4 * (ids.length + 2);
+  const bytes = new Uint8Array(header + text);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, ids.length, true);
+  let offset = 0;
+  encoded.forEach((id, index) => {
+    view.setUint32(4 + 4 * index, offset, true);
+    bytes.set(id, header + offset);
+    offset += id.length;
+  });
+  view.setUint32(4 + 4 * ids.length, offset, true);
+  return bytes;
+}
+
+/**
+ * The ids of an ids file read from `file`, decoded with the event loop free every few milliseconds;
+ * null when the file does not hold `count` well-formed ids.
+ */
+export async function readGraphIds(file: string, count: number): Promise<string[] | null> {
+  const bytes = await readFile(file);
+  if (bytes.byteLength < 4 || bytes.readUInt32LE(0) !== count) return null;
+  const header = 4 * (count + 2);
+  if (bytes.byteLength < header) return null;
+  const ids = new Array<string>(count);
+  const slice = new TimeSlice();
+  let previous = 0;
+  for (let index = 0; index < count; index += 1) {
+    const start = bytes.readUInt32LE(4 + 4 * index);
+    const end = bytes.readUInt32LE(8 + 4 * index);
+    if (start !== previous || end < start || header + end > bytes.byteLength) return null;
+    ids[index] = bytes.toString('utf8', header + start, header + end);
+    previous = end;
+    if ((index & 4095) === 4095) await slice.yieldIfSpent();
+  }
+  return header + previous === bytes.byteLength ? ids : null;
+}
 
 let usearchModule: Promise<UsearchModule | null> | null = null;
 
@@ -99,8 +151,10 @@ export function parseGraphDescription(text: string): HnswGraphDescription | null
     candidate.graphFile.includes('/') ||
     !Number.isInteger(candidate.bytes) ||
     typeof candidate.sha256 !== 'string' ||
-    !Array.isArray(candidate.ids) ||
-    !candidate.ids.every((id) => typeof id === 'string')
+    typeof candidate.idsFile !== 'string' ||
+    candidate.idsFile.includes('/') ||
+    !Number.isInteger(candidate.idCount) ||
+    typeof candidate.idsSha256 !== 'string'
   ) {
     return null;
   }
