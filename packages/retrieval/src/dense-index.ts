@@ -14,6 +14,7 @@ import {
   type HnswParameters,
 } from './hnsw-graph.js';
 import { buildHnswGraphInThread, type HnswVectorPage } from './hnsw-graph-thread.js';
+import { IdTable } from './id-table.js';
 import type { RankedHit } from './top-heap.js';
 import { VectorIndex, type VectorEntry } from './vector-index.js';
 
@@ -66,8 +67,8 @@ export interface DenseIndexOptions {
 /** The graph in use: usearch's index mapped from its file, which chunk each key is, and what changed since it was built. */
 interface LoadedGraph {
   index: UsearchIndex;
-  ids: string[];
-  keyOf: Map<string, number>;
+  /** The chunk id of each key (key i is number i). */
+  ids: IdTable;
   /** Keys whose chunk was removed or re-added since the build: never returned from the graph. */
   stale: Set<number>;
   /** The vectors added (or re-added) since the build, searched exactly beside the graph. */
@@ -149,8 +150,8 @@ export class DenseIndex {
       this.#changedDuringBuild?.add(entry.id);
       const graph = this.#graph;
       if (graph === null) continue;
-      const key = graph.keyOf.get(entry.id);
-      if (key !== undefined) graph.stale.add(key);
+      const key = graph.ids.numberOf(entry.id);
+      if (key >= 0) graph.stale.add(key);
       graph.tail.add([{ id: entry.id, vector: this.exact.vectorOf(entry.id) as Float32Array }]);
     }
   }
@@ -162,8 +163,8 @@ export class DenseIndex {
     for (const id of list) {
       this.#changedDuringBuild?.add(id);
       if (graph === null) continue;
-      const key = graph.keyOf.get(id);
-      if (key !== undefined) graph.stale.add(key);
+      const key = graph.ids.numberOf(id);
+      if (key >= 0) graph.stale.add(key);
     }
     graph?.tail.remove(list);
   }
@@ -179,7 +180,7 @@ export class DenseIndex {
     if (!(norm > 0) || !Number.isFinite(norm)) return [];
     const unit = Float32Array.from(query, (value) => value / norm);
 
-    const total = graph.ids.length;
+    const total = graph.ids.size;
     const live = total - graph.stale.size;
     const hits: RankedHit[] = [];
     if (live > 0) {
@@ -191,7 +192,7 @@ export class DenseIndex {
         for (let position = 0; position < matches.keys.length; position += 1) {
           const key = Number(matches.keys[position]);
           if (graph.stale.has(key)) continue;
-          hits.push({ id: graph.ids[key] as string, score: 1 - (matches.distances[position] as number) });
+          hits.push({ id: graph.ids.idOf(key), score: 1 - (matches.distances[position] as number) });
         }
         if (hits.length >= topK || wanted >= total || matches.keys.length < wanted) break;
         wanted = Math.min(total, wanted * 2);
@@ -213,7 +214,7 @@ export class DenseIndex {
     const graph = this.#graph;
     if (graph !== null) {
       const changes = graph.stale.size + graph.tail.size;
-      if (changes < Math.max(this.#changesBeforeRebuild, Math.floor(graph.ids.length / 20))) return;
+      if (changes < Math.max(this.#changesBeforeRebuild, Math.floor(graph.ids.size / 20))) return;
     }
     this.#building = this.#build(sequence)
       .catch((error: unknown) => {
@@ -315,26 +316,29 @@ export class DenseIndex {
    * stale, and the vectors the graph lacks (or holds an older version of) go to the tail.
    * `everyVector` compares all of them (a graph from a file); else only the `changed` ones.
    */
-  async #reconcile(index: UsearchIndex, ids: string[], changed: Set<string>, graphFile: string | null, everyVector: boolean): Promise<LoadedGraph> {
+  async #reconcile(index: UsearchIndex, ids: IdTable, changed: Set<string>, graphFile: string | null, everyVector: boolean): Promise<LoadedGraph> {
     const slice = new TimeSlice();
-    const keyOf = new Map<string, number>();
     const stale = new Set<number>();
-    for (let key = 0; key < ids.length; key += 1) {
-      const id = ids[key] as string;
-      keyOf.set(id, key);
-      if ((everyVector && !this.exact.has(id)) || changed.has(id)) stale.add(key);
-      if ((key & 1023) === 0) await slice.yieldIfSpent();
+    if (everyVector) {
+      for (let key = 0; key < ids.size; key += 1) {
+        if (!this.exact.has(ids.idOf(key))) stale.add(key);
+        if ((key & 1023) === 0) await slice.yieldIfSpent();
+      }
+    }
+    for (const id of changed) {
+      const key = ids.numberOf(id);
+      if (key >= 0) stale.add(key);
     }
     const tail = new VectorIndex();
     const candidates = everyVector ? this.exact.ids() : [...changed];
     for (let position = 0; position < candidates.length; position += 1) {
       const id = candidates[position] as string;
-      const key = keyOf.get(id);
+      const key = ids.numberOf(id);
       const vector = this.exact.vectorOf(id);
-      if (vector !== undefined && (key === undefined || stale.has(key))) tail.add([{ id, vector }]);
+      if (vector !== undefined && (key < 0 || stale.has(key))) tail.add([{ id, vector }]);
       if ((position & 1023) === 0) await slice.yieldIfSpent();
     }
-    return { index, ids, keyOf, stale, tail, graphFile };
+    return { index, ids, stale, tail, graphFile };
   }
 
   async #build(sequence: number): Promise<void> {
@@ -389,7 +393,7 @@ export class DenseIndex {
       }
       const index = newUsearchIndex(usearch, dimensions, this.#parameters);
       index.view(graphFile);
-      const graph = await this.#reconcile(index, ids, new Set(changed), temporary === null ? graphFile : null, false);
+      const graph = await this.#reconcile(index, await IdTable.of(ids), new Set(changed), temporary === null ? graphFile : null, false);
       if (this.#closed) return;
       // What changed while the reconciliation let the event loop run, too.
       applyChanges(graph, changed, this.exact);
@@ -421,8 +425,8 @@ const pageVectors = 1024;
 /** Marks the graph's keys of `ids` stale and puts their present vectors in its tail (synchronously: nothing changes meanwhile). */
 function applyChanges(graph: LoadedGraph, ids: Set<string>, exact: VectorIndex): void {
   for (const id of ids) {
-    const key = graph.keyOf.get(id);
-    if (key !== undefined) graph.stale.add(key);
+    const key = graph.ids.numberOf(id);
+    if (key >= 0) graph.stale.add(key);
     const vector = exact.vectorOf(id);
     if (vector === undefined) graph.tail.remove([id]);
     else graph.tail.add([{ id, vector }]);

@@ -9,8 +9,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { TimeSlice } from '@passage/spec';
 import type { Index as UsearchIndex } from 'usearch';
+import { IdTable } from './id-table.js';
 
 type UsearchModule = typeof import('usearch');
 
@@ -72,26 +72,17 @@ export function encodeGraphIds(ids: readonly string[]): Uint8Array {
 }
 
 /**
- * The ids of an ids file read from `file`, decoded with the event loop free every few milliseconds;
- * null when the file does not hold `count` well-formed ids.
+ * The ids of an ids file read from `file`, as a table (no string decoded; indexed with the event
+ * loop free every few milliseconds); null when the file does not hold `count` well-formed ids.
  */
-export async function readGraphIds(file: string, count: number): Promise<string[] | null> {
+export async function readGraphIds(file: string, count: number): Promise<IdTable | null> {
   const bytes = await readFile(file);
   if (bytes.byteLength < 4 || bytes.readUInt32LE(0) !== count) return null;
   const header = 4 * (count + 2);
   if (bytes.byteLength < header) return null;
-  const ids = new Array<string>(count);
-  const slice = new TimeSlice();
-  let previous = 0;
-  for (let index = 0; index < count; index += 1) {
-    const start = bytes.readUInt32LE(4 + 4 * index);
-    const end = bytes.readUInt32LE(8 + 4 * index);
-    if (start !== previous || end < start || header + end > bytes.byteLength) return null;
-    ids[index] = bytes.toString('utf8', header + start, header + end);
-    previous = end;
-    if ((index & 4095) === 4095) await slice.yieldIfSpent();
-  }
-  return header + previous === bytes.byteLength ? ids : null;
+  // A copy: the file's bytes need not be 4-byte aligned in their buffer.
+  const offsets = new Uint32Array(bytes.buffer.slice(bytes.byteOffset + 4, bytes.byteOffset + header));
+  return IdTable.fromEncoded(bytes.subarray(header), offsets);
 }
 
 let usearchModule: Promise<UsearchModule | null> | null = null;

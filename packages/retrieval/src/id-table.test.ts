@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { encodeGraphIds } from './hnsw-graph.js';
+import { IdTable } from './id-table.js';
+
+const ids = Array.from({ length: 20_000 }, (_, index) => (index % 5 === 0 ? `文档-${index}:块` : `kb_1:doc-${index}:${index % 7}`));
+
+test('IdTable numbers ids in their order, finds each by its UTF-8, and says −1 for others', async () => {
+  const table = await IdTable.of(ids);
+  assert.equal(table.size, ids.length);
+  ids.forEach((id, number) => {
+    assert.equal(table.numberOf(id), number);
+    assert.equal(table.idOf(number), id);
+  });
+  for (const other of ['', 'kb_1:doc-1:2', '文档-0:块x', 'x'.repeat(1000)]) assert.equal(table.numberOf(other), -1);
+  const repeated = await IdTable.of(['a', 'b', 'a']);
+  assert.equal(repeated.numberOf('a'), 0, 'a repeated id keeps its first number');
+  assert.equal(repeated.idOf(2), 'a');
+});
+
+test("IdTable made from an ids file's bytes equals the one made from the strings; offsets that do not fit the text are refused", async () => {
+  const bytes = encodeGraphIds(ids);
+  const header = 4 * (ids.length + 2);
+  const offsets = new Uint32Array(bytes.buffer.slice(4, header));
+  const table = await IdTable.fromEncoded(bytes.subarray(header), offsets);
+  assert.ok(table !== null);
+  for (const number of [0, 1, 4, 5, 19_999]) assert.equal(table.idOf(number), ids[number]);
+  assert.equal(table.numberOf(ids[12_345] as string), 12_345);
+  const descending = offsets.slice();
+  descending[3] = 0;
+  assert.equal(await IdTable.fromEncoded(bytes.subarray(header), descending), null);
+  assert.equal(await IdTable.fromEncoded(bytes.subarray(header, bytes.byteLength - 1), offsets), null);
+});
