@@ -46,6 +46,7 @@ export async function createStorage(config: Config, logger: Logger): Promise<Sto
       ? new LocalChunkIndex({
           store: new SqliteChunkStore(embeddedDatabase()),
           rrfK: config.RRF_K,
+          lexicalCacheBytes: config.LEXICAL_CACHE_MB * 1024 * 1024,
           dense: {
             mode: config.DENSE_INDEX,
             approximateFrom: config.DENSE_APPROXIMATE_FROM,

@@ -108,6 +108,9 @@ export const configSchema = z.object({
   /** Replicas that must confirm a write before it counts (`write_consistency_factor`); at most QDRANT_REPLICAS. */
   QDRANT_WRITE_CONSISTENCY: integer(1, 1, 16),
 
+  /** Megabytes of lexical postings each loaded knowledge base keeps in memory after its searches (the embedded store reads them from its segment file). */
+  LEXICAL_CACHE_MB: integer(256, 0, 1_048_576),
+
   /** The embedded store's dense search: `exact` compares every vector, `approximate` an HNSW graph, `auto` the graph once a knowledge base holds DENSE_APPROXIMATE_FROM vectors. */
   // Exact by default: on bench:search's random vectors the graph's recall@10 at 100k was 0.24 (ef 256), far from 0.95.
   DENSE_INDEX: z.enum(['auto', 'exact', 'approximate']).default('exact'),
