@@ -45,13 +45,19 @@ export class IdTable {
     return this.#offsets.length - 1;
   }
 
-  /** A table of `ids`, numbered in their order; a repeated id keeps its first number. Indexed with the event loop free every few milliseconds. */
+  /** A table of `ids`, numbered in their order; a repeated id keeps its first number. Made with the event loop free every few milliseconds. */
   static async of(ids: readonly string[]): Promise<IdTable> {
-    const encoded = ids.map((id) => encoder.encode(id));
+    const slice = new TimeSlice();
     const offsets = new Uint32Array(ids.length + 1);
-    encoded.forEach((bytes, index) => (offsets[index + 1] = (offsets[index] as number) + bytes.length));
+    for (let index = 0; index < ids.length; index += 1) {
+      offsets[index + 1] = (offsets[index] as number) + Buffer.byteLength(ids[index] as string, 'utf8');
+      if ((index & 4095) === 4095) await slice.yieldIfSpent();
+    }
     const text = new Uint8Array(offsets[ids.length] as number);
-    encoded.forEach((bytes, index) => text.set(bytes, offsets[index]));
+    for (let index = 0; index < ids.length; index += 1) {
+      encoder.encodeInto(ids[index] as string, text.subarray(offsets[index], offsets[index + 1]));
+      if ((index & 4095) === 4095) await slice.yieldIfSpent();
+    }
     return IdTable.#indexed(new IdTable(text, offsets));
   }
 
