@@ -96,7 +96,7 @@ export interface LocalChunkIndexOptions {
    */
   tailChunksBeforeRebuild?: number;
   /**
-   * Bytes of segment postings each loaded generation keeps in memory after its searches, in bytes:
+   * How many bytes of segment postings each loaded generation keeps in memory after its searches:
    * a segment is searched from its file, the postings of its recent terms kept up to this budget.
    * Default 256 MiB (LEXICAL_CACHE_MB).
    */
