@@ -31,3 +31,22 @@ test("IdTable made from an ids file's bytes equals the one made from the strings
   assert.equal(await IdTable.fromEncoded(bytes.subarray(header), descending), null);
   assert.equal(await IdTable.fromEncoded(bytes.subarray(header, bytes.byteLength - 1), offsets), null);
 });
+
+test('IdTable takes ids one at a time (numbers in order, its index growing) and forgets some: their numbers are never given again', () => {
+  const table = IdTable.empty();
+  ids.forEach((id, number) => assert.equal(table.add(id), number));
+  assert.throws(() => table.add(ids[3] as string), /in the table already/);
+  for (let number = 0; number < ids.length; number += 3) assert.equal(table.forget(ids[number] as string), number);
+  assert.equal(table.forget(ids[0] as string), -1);
+  assert.equal(table.numberOf(ids[0] as string), -1);
+  assert.equal(table.idOf(0), ids[0], 'a forgotten number still names its id');
+  assert.equal(table.numberOf(ids[1] as string), 1);
+  // Added again: a new number; growing the index keeps the forgotten ones out.
+  assert.equal(table.add(ids[0] as string), ids.length);
+  for (let extra = 0; extra < 30_000; extra += 1) table.add(`extra-${extra}`);
+  assert.equal(table.numberOf(ids[0] as string), ids.length);
+  assert.equal(table.numberOf(ids[3] as string), -1);
+  assert.equal(table.numberOf(ids[4] as string), 4);
+  assert.equal(table.numberOf('extra-29999'), ids.length + 30_000);
+  assert.equal(table.size, ids.length + 30_001);
+});

@@ -415,6 +415,7 @@ export class LocalChunkIndex implements ChunkIndex {
       state.lexical = await SegmentedBm25Index.open(this.#bm25Options, segment);
       if (segment.vectorCount > 0) {
         // Lexical searches go on while the vectors are read (a million of them take seconds).
+        state.vectors.exact.reserve(segment.vectorCount);
         state.vectorsLoaded = false;
         state.vectorsReady = this.#loadVectors(source, knowledgeBaseId, state);
       } else {

@@ -123,4 +123,19 @@ describe('VectorIndex', () => {
       byCosine.map((hit) => hit.id),
     );
   });
+
+  it('ranks the same after reserve, whether it adds fewer vectors than reserved or more', () => {
+    const entries = randomEntries(300, 8, 21);
+    const plain = indexOf(entries);
+    for (const reserved of [100, 1000]) {
+      const index = new VectorIndex();
+      index.reserve(reserved);
+      index.add(entries);
+      index.remove(['v-0007']);
+      plain.remove(['v-0007']);
+      assert.equal(index.size, 299);
+      for (const query of randomEntries(5, 8, 22)) assert.deepEqual(index.search(query.vector, 10), plain.search(query.vector, 10));
+      plain.add([entries[7] as VectorEntry]);
+    }
+  });
 });
