@@ -319,9 +319,11 @@ export class DenseIndex {
   async #reconcile(index: UsearchIndex, ids: IdTable, changed: Set<string>, graphFile: string | null, everyVector: boolean): Promise<LoadedGraph> {
     const slice = new TimeSlice();
     const stale = new Set<number>();
+    const exactIds = this.exact.idTable;
+    // Ids compared as UTF-8 between the two tables: a million of them make no strings.
     if (everyVector) {
       for (let key = 0; key < ids.size; key += 1) {
-        if (!this.exact.has(ids.idOf(key))) stale.add(key);
+        if (exactIds.numberOfIdIn(ids, key) < 0) stale.add(key);
         if ((key & 1023) === 0) await slice.yieldIfSpent();
       }
     }
@@ -330,13 +332,20 @@ export class DenseIndex {
       if (key >= 0) stale.add(key);
     }
     const tail = new VectorIndex();
-    const candidates = everyVector ? this.exact.ids() : [...changed];
-    for (let position = 0; position < candidates.length; position += 1) {
-      const id = candidates[position] as string;
-      const key = ids.numberOf(id);
+    const addToTail = (id: string) => {
       const vector = this.exact.vectorOf(id);
-      if (vector !== undefined && (key < 0 || stale.has(key))) tail.add([{ id, vector }]);
-      if ((position & 1023) === 0) await slice.yieldIfSpent();
+      if (vector !== undefined) tail.add([{ id, vector }]);
+    };
+    if (everyVector) {
+      for (let slot = 0; slot < exactIds.size; slot += 1) {
+        if (this.exact.isLive(slot)) {
+          const key = ids.numberOfIdIn(exactIds, slot);
+          if (key < 0 || stale.has(key)) addToTail(exactIds.idOf(slot));
+        }
+        if ((slot & 1023) === 0) await slice.yieldIfSpent();
+      }
+    } else {
+      for (const id of changed) addToTail(id);
     }
     return { index, ids, stale, tail, graphFile };
   }

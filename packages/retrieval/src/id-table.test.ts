@@ -50,3 +50,13 @@ test('IdTable takes ids one at a time (numbers in order, its index growing) and 
   assert.equal(table.numberOf('extra-29999'), ids.length + 30_000);
   assert.equal(table.size, ids.length + 30_001);
 });
+
+test("IdTable finds another table's id by its bytes, as it finds the string", async () => {
+  const table = await IdTable.of(ids);
+  const other = IdTable.empty();
+  for (const id of ['x', ids[9] as string, 'kb_1:doc-1:1x', ids[10] as string]) other.add(id);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((number) => table.numberOfIdIn(other, number)),
+    [-1, 9, -1, 10],
+  );
+});

@@ -107,6 +107,11 @@ export class IdTable {
     return this.#find(this.#scratch, 0, length);
   }
 
+  /** The number here of the id `other` numbers `number` (compared as UTF-8, no string made), or −1. */
+  numberOfIdIn(other: IdTable, number: number): number {
+    return this.#find(other.#text, other.#offsets[number] as number, other.#offsets[number + 1] as number);
+  }
+
   /** The id numbered `number` (a forgotten one too). */
   idOf(number: number): string {
     return Buffer.from(this.#text.buffer, this.#text.byteOffset, this.#text.byteLength).toString('utf8', this.#offsets[number], this.#offsets[number + 1]);

@@ -47,6 +47,16 @@ export class VectorIndex {
     return this.#ids.numberOf(id) >= 0;
   }
 
+  /** The ids of the slots (slot i is number i; a removed slot's number is forgotten): for lookups without strings. */
+  get idTable(): IdTable {
+    return this.#ids;
+  }
+
+  /** Whether the slot holds a vector. */
+  isLive(slot: number): boolean {
+    return this.#live[slot] === 1;
+  }
+
   /** The ids of the stored vectors, in slot order (a copy). */
   ids(): string[] {
     const ids: string[] = [];
