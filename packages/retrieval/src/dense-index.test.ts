@@ -161,6 +161,23 @@ describe('DenseIndex', () => {
     assert.equal(otherModel.approximate, false, 'a graph of another dimension is not used');
   });
 
+  it('builds its graph from the vectors held: one replaced or removed before the build is in it once, with its last vector, or not at all', async () => {
+    const vectors = randomVectors(300, 16, 16);
+    const index = open();
+    index.add(vectors);
+    const replacement = randomVectors(1, 16, 17)[0]!.vector;
+    index.add([{ id: 'v-5', vector: replacement }]);
+    index.remove(['v-6']);
+    index.maintain(1);
+    await index.idle();
+    assert.equal(index.approximate, true);
+    const hits = index.search(replacement, 300);
+    assert.equal(hits.filter((hit) => hit.id === 'v-5').length, 1);
+    assert.equal(hits[0]?.id, 'v-5');
+    assert.equal(hits.filter((hit) => hit.id === 'v-6').length, 0);
+    assert.equal(new Set(hits.map((hit) => hit.id)).size, hits.length);
+  });
+
   it("keeps the ids of the graph's keys in a file of their own, and builds again when that file is damaged", async () => {
     const vectors = randomVectors(400, 16, 15);
     await built(vectors);

@@ -366,13 +366,20 @@ export class DenseIndex {
     try {
       const ids: string[] = [];
       const exact = this.exact;
-      const candidates = exact.ids();
+      // The slots held now, by their ids as this table numbers them: each page's ids are decoded when
+      // it is made (a million at once held the event loop ~300 ms). The table stays valid if the index
+      // compacts meanwhile (it then takes a new one); what changes meanwhile is in `changed`.
+      const table = exact.idTable;
+      const slots = table.size;
       async function* pages(): AsyncGenerator<HnswVectorPage> {
         const slice = new TimeSlice();
-        for (let offset = 0; offset < candidates.length; offset += pageVectors) {
+        for (let offset = 0; offset < slots; offset += pageVectors) {
           const page: string[] = [];
-          const vectors = new Float32Array(Math.min(pageVectors, candidates.length - offset) * dimensions);
-          for (const id of candidates.slice(offset, offset + pageVectors)) {
+          const end = Math.min(slots, offset + pageVectors);
+          const vectors = new Float32Array((end - offset) * dimensions);
+          for (let slot = offset; slot < end; slot += 1) {
+            if (table.isForgotten(slot)) continue;
+            const id = table.idOf(slot);
             const vector = exact.dimensions === dimensions ? exact.vectorOf(id) : undefined;
             if (vector === undefined) continue;
             vectors.set(vector, page.length * dimensions);

@@ -40,6 +40,8 @@ test('IdTable takes ids one at a time (numbers in order, its index growing) and 
   assert.equal(table.forget(ids[0] as string), -1);
   assert.equal(table.numberOf(ids[0] as string), -1);
   assert.equal(table.idOf(0), ids[0], 'a forgotten number still names its id');
+  assert.equal(table.isForgotten(0), true);
+  assert.equal(table.isForgotten(1), false);
   assert.equal(table.numberOf(ids[1] as string), 1);
   // Added again: a new number; growing the index keeps the forgotten ones out.
   assert.equal(table.add(ids[0] as string), ids.length);

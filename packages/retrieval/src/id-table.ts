@@ -112,6 +112,11 @@ export class IdTable {
     return this.#find(other.#text, other.#offsets[number] as number, other.#offsets[number + 1] as number);
   }
 
+  /** Whether `number` was forgotten (its id taken out of the index). */
+  isForgotten(number: number): boolean {
+    return this.#forgotten[number] === 1;
+  }
+
   /** The id numbered `number` (a forgotten one too). */
   idOf(number: number): string {
     return Buffer.from(this.#text.buffer, this.#text.byteOffset, this.#text.byteLength).toString('utf8', this.#offsets[number], this.#offsets[number + 1]);
