@@ -18,9 +18,8 @@
  *   for the k1, b and average chunk length the header names: what dynamic pruning bounds a term's
  *   contribution with (see pruned-search.ts);
  * - per document (version 3): its terms (in the order its chunks first use them) and how many of its
- *   chunks hold each, which is what
- *   removing it takes off the statistics, so that a removal reads one document's list instead of
- *   every term's postings.
+ *   chunks hold each: what removing it takes off the statistics, so that a removal reads one
+ *   document's list instead of every term's postings.
  * A 4-byte header length and a JSON header come first. Earlier versions are not read: the index
  * builds the segment again from the store.
  */
@@ -399,12 +398,13 @@ export class LexicalSegment {
   readonly #documentIdOffsets: Uint32Array;
   /** The whole segment, when it was made from its bytes. */
   readonly #bytes: Uint8Array | null = null;
-  #postingSlots: Int32Array | null = null;
-  #postingFrequencies: FrequencyArray | null = null;
-  #documentPostingDocuments: DocumentSlotArray | null = null;
-  #documentPostingFrequencies: FrequencyArray | null = null;
-  #documentTerms: Int32Array | null = null;
-  #documentTermChunks: FrequencyArray | null = null;
+  /** The sections read per term or per document: in memory for a whole segment, null for one opened from its file. */
+  readonly #postingSlots: Int32Array | null;
+  readonly #postingFrequencies: FrequencyArray | null;
+  readonly #documentPostingDocuments: DocumentSlotArray | null;
+  readonly #documentPostingFrequencies: FrequencyArray | null;
+  readonly #documentTerms: Int32Array | null;
+  readonly #documentTermChunks: FrequencyArray | null;
   /** Opened from a file: the file, the terms in memory (least recently used first) and those being read. */
   #file: RandomAccessFile | null = null;
   readonly #cacheBytes: number;
@@ -458,14 +458,13 @@ export class LexicalSegment {
     const stored = parts.termSaturations !== undefined;
     this.termSaturations = stored ? (part('termSaturations') as Float64Array) : null;
     this.saturation = stored ? (header.saturation as SaturationParameters) : null;
-    if (opened === undefined) {
-      this.#postingSlots = parts.postingSlots as Int32Array;
-      this.#postingFrequencies = parts.postingFrequencies as FrequencyArray;
-      this.#documentPostingDocuments = parts.documentPostingDocuments as DocumentSlotArray;
-      this.#documentPostingFrequencies = parts.documentPostingFrequencies as FrequencyArray;
-      this.#documentTerms = parts.documentTerms as Int32Array;
-      this.#documentTermChunks = parts.documentTermChunks as FrequencyArray;
-    }
+    // Absent from an opened segment's parts: read from the file as needed.
+    this.#postingSlots = (parts.postingSlots as Int32Array | undefined) ?? null;
+    this.#postingFrequencies = (parts.postingFrequencies as FrequencyArray | undefined) ?? null;
+    this.#documentPostingDocuments = (parts.documentPostingDocuments as DocumentSlotArray | undefined) ?? null;
+    this.#documentPostingFrequencies = (parts.documentPostingFrequencies as FrequencyArray | undefined) ?? null;
+    this.#documentTerms = (parts.documentTerms as Int32Array | undefined) ?? null;
+    this.#documentTermChunks = (parts.documentTermChunks as FrequencyArray | undefined) ?? null;
     if (
       (this.termSaturations !== null && this.termSaturations.length !== this.termCount) ||
       this.#termOffsets.length !== this.termCount + 1 ||

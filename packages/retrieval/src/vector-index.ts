@@ -57,13 +57,6 @@ export class VectorIndex {
     return this.#live[slot] === 1;
   }
 
-  /** The ids of the stored vectors, in slot order (a copy). */
-  ids(): string[] {
-    const ids: string[] = [];
-    for (let slot = 0; slot < this.#ids.size; slot += 1) if (this.#live[slot] === 1) ids.push(this.#ids.idOf(slot));
-    return ids;
-  }
-
   /** Makes room for `count` vectors in an empty index (a hint: adding that many then grows nothing, so no step copies them all). */
   reserve(count: number): void {
     if (this.#ids.size > 0 || !Number.isInteger(count) || count <= 0) return;
