@@ -7,22 +7,23 @@
  * object with the same figures. Progress goes to standard error.
  *
  * Configuration comes from the environment as for the server (CHUNK_TOKENS, CHUNK_OVERLAP_TOKENS,
- * EMBEDDING_PROVIDER, EMBEDDING_MODEL, EMBEDDING_BATCH_SIZE, RRF_K, RETRIEVAL_MODE);
+ * EMBEDDING_PROVIDER, EMBEDDING_MODEL, EMBEDDING_BATCH_SIZE, HYBRID_FUSION, RRF_K, RETRIEVAL_MODE);
  * `--mode` takes several modes, comma-separated, searched over one ingestion; with a reranker, each
  * mode is measured without and with it (one result, and one JSON line with `--json`, each).
  * `--embedding-provider`, `--embedding-model` and `--embedding-precision` override the embedding
  * variables, `--rerank-provider`, `--rerank-model`, `--rerank-candidates` and `--rerank-precision`
  * the RERANK_* ones. The mode defaults as the server's does: RETRIEVAL_MODE, else hybrid with an
- * embedder, else lexical. `--sample-documents <n>` and `--sample-queries <n>` (`--seed`) evaluate a
+ * embedder, else lexical. `--fusion dbsf,rrf` measures hybrid mode with each fusion (default
+ * HYBRID_FUSION) over the same ingestion. `--sample-documents <n>` and `--sample-queries <n>` (`--seed`) evaluate a
  * reproducible sample of the set (see sampleDataset): for runs the full set makes too slow.
  */
 import { parseArgs } from 'node:util';
 import { ProgressBar, loadBeirDataset, runEvaluations, sampleDataset, type EvaluationResult } from '@passage/evaluation';
 import { createEmbedder, createReranker, exitOnConfigError } from '@passage/runtime';
-import { AbortedError, loadConfig, type Config, type Embedder, type Logger, type Reranker, type RetrievalMode } from '@passage/spec';
+import { AbortedError, loadConfig, type Config, type Embedder, type Logger, type HybridFusion, type Reranker, type RetrievalMode } from '@passage/spec';
 
 const usage =
-  'usage: npm run eval -- --dataset <dir> [--mode lexical|dense|hybrid[,…]] [--json] [--embedding-provider none|local|openai] ' +
+  'usage: npm run eval -- --dataset <dir> [--mode lexical|dense|hybrid[,…]] [--fusion dbsf|rrf[,…]] [--json] [--embedding-provider none|local|openai] ' +
   '[--embedding-model <id or folder>] [--embedding-precision fp32|q8] [--rerank-provider none|local|http] [--rerank-model <id or folder>] ' +
   '[--rerank-candidates <n>] [--rerank-precision fp32|q8] [--sample-documents <n>] [--sample-queries <n>] [--seed <n>] [--chunk-depth <n>] [--concurrency <n>]';
 
@@ -31,6 +32,7 @@ const { values } = parseArgs({
   options: {
     dataset: { type: 'string' },
     mode: { type: 'string' },
+    fusion: { type: 'string' },
     json: { type: 'boolean', default: false },
     'embedding-provider': { type: 'string' },
     'embedding-model': { type: 'string' },
@@ -57,6 +59,12 @@ const modes: readonly RetrievalMode[] = ['lexical', 'dense', 'hybrid'];
 const requestedModes = values.mode?.split(',').map((mode) => mode.trim());
 if (requestedModes !== undefined && !requestedModes.every((mode) => modes.includes(mode as RetrievalMode))) {
   console.error(`--mode must be one or more of ${modes.join(', ')}, comma-separated\n${usage}`);
+  process.exit(2);
+}
+const fusions: readonly HybridFusion[] = ['dbsf', 'rrf'];
+const requestedFusions = values.fusion?.split(',').map((fusion) => fusion.trim());
+if (requestedFusions !== undefined && !requestedFusions.every((fusion) => fusions.includes(fusion as HybridFusion))) {
+  console.error(`--fusion must be one or more of ${fusions.join(', ')}, comma-separated\n${usage}`);
   process.exit(2);
 }
 const positiveInteger = (flag: string, text: string | undefined): number | undefined => {
@@ -127,8 +135,13 @@ try {
     console.error('The reranker could not be loaded (see the warning above): not measuring without it');
     process.exit(2);
   }
-  // With a reranker, each mode is measured without it and with it.
-  const variants = selectedModes.flatMap((selected) => (reranker === null ? [false] : [false, true]).map((rerank) => ({ mode: selected, rerank })));
+  // Hybrid mode is measured with each fusion asked for; with a reranker, each is measured without it and with it.
+  const selectedFusions = (requestedFusions as HybridFusion[] | undefined) ?? [config.HYBRID_FUSION];
+  const variants = selectedModes.flatMap((selected) =>
+    (selected === 'hybrid' ? selectedFusions : [undefined]).flatMap((fusion) =>
+      (reranker === null ? [false] : [false, true]).map((rerank) => ({ mode: selected, rerank, ...(fusion === undefined ? {} : { fusion }) })),
+    ),
+  );
   results = await runEvaluations({
     dataset,
     mode: selectedModes[0]!,
@@ -138,6 +151,7 @@ try {
     rerankCandidates: config.RERANK_CANDIDATES,
     chunking: { targetTokens: config.CHUNK_TOKENS, overlapTokens: config.CHUNK_OVERLAP_TOKENS },
     embeddingBatchSize: config.EMBEDDING_BATCH_SIZE,
+    fusion: config.HYBRID_FUSION,
     rrfK: config.RRF_K,
     ...(chunkDepth === undefined ? {} : { chunkDepth }),
     ...(concurrency === undefined ? {} : { concurrency }),
@@ -169,7 +183,7 @@ for (const result of results) {
     !result.reranked || reranker === null ? null : { provider: config.RERANK_PROVIDER, model: reranker.name, candidates: config.RERANK_CANDIDATES };
   const chunksPerSecond = result.chunks / Math.max(1e-9, result.ingestSeconds);
   console.log(
-    `${result.dataset}, ${result.mode}${embedder === null || result.mode === 'lexical' ? '' : ` (${embedder.name})`}${rerank === null ? '' : ` + rerank (${rerank.model}, ${rerank.candidates})`}: ` +
+    `${result.dataset}, ${result.mode}${result.fusion === null ? '' : ` (${result.fusion})`}${embedder === null || result.mode === 'lexical' ? '' : ` (${embedder.name})`}${rerank === null ? '' : ` + rerank (${rerank.model}, ${rerank.candidates})`}: ` +
       `${result.queries} queries, ${result.documents} documents${result.failedDocuments > 0 ? ` (${result.failedDocuments} failed)` : ''}, ${result.chunks} chunks`,
   );
   for (const [label, value] of figures) if (value !== undefined) console.log(`  ${label.padEnd(17)} ${value.toFixed(4)}`);

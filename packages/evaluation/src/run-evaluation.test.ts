@@ -78,6 +78,7 @@ describe('runEvaluation', () => {
       {
         dataset: path.basename(directory),
         mode: 'lexical',
+        fusion: null,
         reranked: false,
         queries: 4,
         'ndcg@10': 0.75,
@@ -130,6 +131,29 @@ describe('runEvaluation', () => {
     assert.ok(reranked?.rerankP50Ms !== undefined && reranked.rerankP50Ms >= 0);
     assert.ok(reranked['mrr@10'] < plain['mrr@10'], `mrr@10 ${reranked['mrr@10']} reversed, ${plain['mrr@10']} in first-stage order`);
     assert.equal(reranked.chunks, plain?.chunks);
+  });
+
+  it("names each hybrid variant's fusion (the variant's, else the run's), and none for the other modes", async () => {
+    const results = await runEvaluations({
+      dataset,
+      mode: 'hybrid',
+      embedder: new LetterEmbedder(),
+      fusion: 'rrf',
+      variants: [
+        { mode: 'lexical', rerank: false },
+        { mode: 'hybrid', rerank: false },
+        { mode: 'hybrid', rerank: false, fusion: 'dbsf' },
+      ],
+    });
+    assert.deepEqual(
+      results.map((result) => [result.mode, result.fusion]),
+      [
+        ['lexical', null],
+        ['hybrid', 'rrf'],
+        ['hybrid', 'dbsf'],
+      ],
+    );
+    assert.ok(results.every((result) => result.chunks === results[0]?.chunks && result['recall@10'] > 0));
   });
 
   it('measures a variant: without titles the title-only query fails', async () => {

@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { IngestionService, type ChunkingOptions } from '@passage/ingestion';
-import { LocalChunkIndex, Retriever, createAnalyzer, type AnalyzerOptions, type LocalChunkIndexOptions } from '@passage/retrieval';
+import { LocalChunkIndex, Retriever, createAnalyzer, defaultHybridFusion, type AnalyzerOptions, type LocalChunkIndexOptions } from '@passage/retrieval';
 import {
   AppError,
   generationSchemaOf,
@@ -21,6 +21,7 @@ import {
   newKnowledgeBaseId,
   throwIfAborted,
   type Embedder,
+  type HybridFusion,
   type Reranker,
   type RetrievalMode,
 } from '@passage/spec';
@@ -49,7 +50,9 @@ export interface EvaluationOptions {
   chunking?: ChunkingOptions;
   /** Texts per embedding request (EMBEDDING_BATCH_SIZE). Default 32. */
   embeddingBatchSize?: number;
-  /** RRF's k for hybrid searches (RRF_K). Default 60. */
+  /** How hybrid searches fuse their lists, unless a variant names it (HYBRID_FUSION). Default `dbsf`. */
+  fusion?: HybridFusion;
+  /** RRF's k for hybrid searches fused by `rrf` (RRF_K). Default 60. */
   rrfK?: number;
   /** Chunks retrieved per query; documents are ranked from them by their best chunk. Default 100. */
   chunkDepth?: number;
@@ -71,11 +74,15 @@ export interface EvaluationVariant {
   mode: RetrievalMode;
   /** Rerank the first stage's hits (needs `reranker`). */
   rerank: boolean;
+  /** How a hybrid search fuses its lists. Default: `options.fusion`. */
+  fusion?: HybridFusion;
 }
 
 export interface EvaluationResult {
   dataset: string;
   mode: RetrievalMode;
+  /** How the lists were fused: hybrid mode only, else null. */
+  fusion: HybridFusion | null;
   /** Whether the reranker reordered the first stage's hits. */
   reranked: boolean;
   /** Queries with relevance judgements: the ones the document metrics average over. */
@@ -126,6 +133,7 @@ export async function runEvaluations(options: EvaluationOptions & { variants?: E
   const index = new LocalChunkIndex({
     ...options.index,
     store: new SqliteChunkStore(database),
+    ...(options.fusion === undefined ? {} : { fusion: options.fusion }),
     ...(options.rrfK === undefined ? {} : { rrfK: options.rrfK }),
   });
   try {
@@ -228,6 +236,7 @@ export async function runEvaluations(options: EvaluationOptions & { variants?: E
           query: query.text,
           topK: chunkDepth,
           mode: variant.mode,
+          ...(variant.fusion === undefined ? {} : { fusion: variant.fusion }),
           rerank: variant.rerank,
           onRerank: (timing) => rerankMs.push(timing.rerankMs),
           ...(signal === undefined ? {} : { signal }),
@@ -253,6 +262,7 @@ export async function runEvaluations(options: EvaluationOptions & { variants?: E
       results.push({
         dataset: dataset.name,
         mode: variant.mode,
+        fusion: variant.mode === 'hybrid' ? (variant.fusion ?? options.fusion ?? defaultHybridFusion) : null,
         reranked: variant.rerank && reranker !== null,
         queries: ndcg.length,
         'ndcg@10': mean(ndcg),

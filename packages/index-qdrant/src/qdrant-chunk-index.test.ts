@@ -154,8 +154,8 @@ describe('Qdrant adapter requests', () => {
     ]);
   });
 
-  it("searches the requested generation's collection: sparse alone, dense alone, and hybrid with prefetches fused by RRF", async () => {
-    const index = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'modes', rrfK: 60 });
+  it("searches the requested generation's collection: sparse alone, dense alone, and hybrid with prefetches fused by dbsf, or by RRF when configured or asked", async () => {
+    const index = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'modes', fusion: 'rrf', rrfK: 60 });
     const plain = new QdrantChunkIndex({ url: fake.url, collectionPrefix: 'modes' });
     await index.createGeneration({ knowledgeBaseId: 'kb_m', generation: 1 }, { embeddingModel: 'tiny', denseDimensions: 2 });
     const target = { knowledgeBaseId: 'kb_m', generation: 1, documentId: 'd1' };
@@ -183,6 +183,7 @@ describe('Qdrant adapter requests', () => {
     await plain.search({ knowledgeBaseId: 'kb_m', generation: 1, terms: { apple: 1 }, vector: [1, 0], mode: 'hybrid', topK: 5 });
     await plain.search({ knowledgeBaseId: 'kb_m', generation: 1, terms: { apple: 1 }, vector: [1, 0], mode: 'hybrid', topK: 5 });
     assert.equal(ofOperation('get_collection').length, lookupsBefore + 1, 'another process reads the vector size once');
+    await plain.search({ knowledgeBaseId: 'kb_m', generation: 1, terms: { apple: 1 }, vector: [1, 0], mode: 'hybrid', fusion: 'rrf', topK: 5 });
 
     const sent = ofOperation('query_points').slice(before);
     const apple = querySparseVector({ apple: 1 });
@@ -205,7 +206,8 @@ describe('Qdrant adapter requests', () => {
         { query: apple, using: 'bm25', limit: 5, with_payload: true },
         { query: [0, 1], using: 'dense', limit: 1, with_payload: true },
         fused([0.1, 1], { rrf: { k: 60 } }),
-        fused([1, 0], { fusion: 'rrf' }),
+        fused([1, 0], { fusion: 'dbsf' }),
+        fused([1, 0], { fusion: 'dbsf' }),
         fused([1, 0], { fusion: 'rrf' }),
       ],
     );

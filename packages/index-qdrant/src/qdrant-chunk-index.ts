@@ -8,6 +8,7 @@ import {
   type Chunk,
   type ChunkIndex,
   type GenerationSchema,
+  type HybridFusion,
   type IndexedChunk,
   type IndexSearchRequest,
   type Logger,
@@ -24,7 +25,12 @@ export interface QdrantChunkIndexOptions {
   apiKey?: string;
   /** Start of every collection and alias name. Default: `passage`. */
   collectionPrefix?: string;
-  /** k of reciprocal rank fusion in hybrid searches (RRF_K). Default: Qdrant's own (`fusion: "rrf"`). */
+  /**
+   * How hybrid searches fuse the sparse and dense prefetches when a request names no fusion
+   * (HYBRID_FUSION): `dbsf` (`fusion: "dbsf"`) or `rrf`. Default `dbsf`, as the embedded index.
+   */
+  fusion?: HybridFusion;
+  /** k of reciprocal rank fusion in hybrid searches fused by `rrf` (RRF_K). Default: Qdrant's own (`fusion: "rrf"`). */
   rrfK?: number;
   /** Candidates each of the sparse and the dense prefetch brings to a hybrid fusion, at least topK. Default: 100, as the embedded index. */
   fusionCandidates?: number;
@@ -69,7 +75,7 @@ const payloadIndexes: Array<{ field: keyof ChunkPayload; schema: Schemas['Payloa
 /**
  * The chunk index in Qdrant: a named sparse vector `bm25` (the analyzer's terms, BM25-weighted,
  * `modifier: "idf"`) and, with an embedder, a named dense vector `dense`; hybrid searches fuse the
- * two with the Query API (prefetch both, reciprocal rank fusion). One collection per knowledge base
+ * two with the Query API (prefetch both, then distribution-based score fusion or reciprocal rank fusion). One collection per knowledge base
  * and generation (collection-names.ts), so IDF statistics are those of the knowledge base alone,
  * as in the embedded index, and deleting a knowledge base drops its collections.
  *
@@ -283,14 +289,15 @@ export class QdrantChunkIndex implements ChunkIndex {
     } else if (request.mode === 'dense' || !hasTerms) {
       query = { query: request.vector!, using: denseName, limit, with_payload: true };
     } else {
-      // Candidates from each side, then reciprocal rank fusion of the two rankings.
+      // Candidates from each side, then Qdrant fuses the two: by their scores' distributions, or by rank.
       const candidates = Math.max(limit, this.#options.fusionCandidates ?? 100);
+      const fusion = request.fusion ?? this.#options.fusion ?? 'dbsf';
       query = {
         prefetch: [
           { query: sparse, using: sparseName, limit: candidates },
           { query: request.vector!, using: denseName, limit: candidates },
         ],
-        query: this.#options.rrfK === undefined ? { fusion: 'rrf' } : { rrf: { k: this.#options.rrfK } },
+        query: fusion === 'dbsf' ? { fusion: 'dbsf' } : this.#options.rrfK === undefined ? { fusion: 'rrf' } : { rrf: { k: this.#options.rrfK } },
         limit,
         with_payload: true,
       };

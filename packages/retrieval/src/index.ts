@@ -4,6 +4,7 @@ export * from './vector-index.js';
 export * from './dense-index.js';
 export * from './top-heap.js';
 export * from './reciprocal-rank-fusion.js';
+export * from './distribution-based-score-fusion.js';
 export * from './local-chunk-index.js';
 export * from './lexical-segment.js';
 export * from './lexical-segment-builder.js';

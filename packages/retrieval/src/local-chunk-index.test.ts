@@ -6,6 +6,7 @@ import { SqliteChunkStore, openDatabase, type SqliteDatabase } from '@passage/st
 import { temporaryDataDirectory } from '@passage/testing';
 import { Bm25Index } from './bm25-index.js';
 import { LocalChunkIndex, type LocalChunkIndexOptions } from './local-chunk-index.js';
+import { distributionBasedScoreFusion } from './distribution-based-score-fusion.js';
 
 function chunk(documentId: string, ordinal: number, terms: Record<string, number>, vector?: number[]): IndexedChunk {
   const text = Object.keys(terms).join(' ');
@@ -114,22 +115,43 @@ describe('LocalChunkIndex', () => {
     assert.deepEqual(names(await search(index, 'dense', {}, [1, 0], 1)), ['a#0']);
   });
 
-  it('fuses the lexical and dense lists by RRF in hybrid mode', async () => {
+  it("fuses the lexical and dense lists by their scores' distributions (dbsf) in hybrid mode by default", async () => {
     await put(index, 'a', [chunk('a', 0, { moon: 3 }, [0, 1])]);
     await put(index, 'b', [chunk('b', 0, { moon: 1, tide: 1, sea: 1 }, [0.8, 0.6])]);
     await put(index, 'c', [chunk('c', 0, { cake: 1 }, [1, 0])]);
-    assert.deepEqual(names(await search(index, 'lexical', { moon: 1 })), ['a#0', 'b#0']);
-    assert.deepEqual(names(await search(index, 'dense', {}, [1, 0])), ['c#0', 'b#0', 'a#0']);
+    await put(index, 'd', [chunk('d', 0, { moon: 1, tide: 1 }, [0.6, 0.8])]);
+    const asRanked = (hits: SearchHit[]) => hits.map((hit) => ({ id: hit.chunk.id, score: hit.score }));
+    const lexical = await search(index, 'lexical', { moon: 1 });
+    const dense = await search(index, 'dense', {}, [1, 0]);
+    const expected = distributionBasedScoreFusion([asRanked(lexical), asRanked(dense)]);
     const hits = await search(index, 'hybrid', { moon: 1 }, [1, 0]);
+    assert.deepEqual(asRanked(hits), expected);
+    assert.notDeepEqual(
+      names(hits),
+      names(await index.search({ knowledgeBaseId: 'kb', generation: 1, terms: { moon: 1 }, vector: [1, 0], mode: 'hybrid', fusion: 'rrf', topK: 10 })),
+      'the two fusions rank these lists differently',
+    );
+    assert.deepEqual(asRanked(await search(index, 'hybrid', { moon: 1 }, [1, 0], 2)), expected.slice(0, 2));
+  });
+
+  it('fuses the lexical and dense lists by RRF in hybrid mode when told to', async () => {
+    const rrf = open({ fusion: 'rrf' });
+    await put(rrf, 'a', [chunk('a', 0, { moon: 3 }, [0, 1])]);
+    await put(rrf, 'b', [chunk('b', 0, { moon: 1, tide: 1, sea: 1 }, [0.8, 0.6])]);
+    await put(rrf, 'c', [chunk('c', 0, { cake: 1 }, [1, 0])]);
+    assert.deepEqual(names(await search(rrf, 'lexical', { moon: 1 })), ['a#0', 'b#0']);
+    assert.deepEqual(names(await search(rrf, 'dense', {}, [1, 0])), ['c#0', 'b#0', 'a#0']);
+    const hits = await search(rrf, 'hybrid', { moon: 1 }, [1, 0]);
     // a: lexical 1st, dense 3rd; b: 2nd and 2nd; c: dense 1st only. Qdrant's 1 / (k + position from 0), k = 60.
     assert.deepEqual(names(hits), ['a#0', 'b#0', 'c#0']);
     assertClose(hits[0]?.score, 1 / 60 + 1 / 62);
     assertClose(hits[1]?.score, 2 / 61);
     assertClose(hits[2]?.score, 1 / 60);
-    assert.deepEqual(names(await search(index, 'hybrid', { moon: 1 }, [1, 0], 2)), ['a#0', 'b#0']);
+    assert.deepEqual(names(await search(rrf, 'hybrid', { moon: 1 }, [1, 0], 2)), ['a#0', 'b#0']);
+    await rrf.close();
 
     // k is configurable (RRF_K): with k = 2, a has 1/2 + 1/4, b 1/3 + 1/3, c 1/2.
-    const small = open({ rrfK: 2 });
+    const small = open({ fusion: 'rrf', rrfK: 2 });
     const smallHits = await search(small, 'hybrid', { moon: 1 }, [1, 0]);
     assert.deepEqual(names(smallHits), ['a#0', 'b#0', 'c#0']);
     assertClose(smallHits[0]?.score, 1 / 2 + 1 / 4);
@@ -145,13 +167,15 @@ describe('LocalChunkIndex', () => {
       ['y', [chunk('y', 0, { moon: 1, tide: 1, sea: 1 }, [0.8, 0.6])]],
       ['z', [chunk('z', 0, { cake: 1 }, [1, 0])]],
     ];
-    for (const [documentId, chunks] of documents) await put(index, documentId, chunks);
+    const rrf = open({ fusion: 'rrf' });
+    for (const [documentId, chunks] of documents) await put(rrf, documentId, chunks);
     // Whole lists: y has 1/61 + 1/61, more than the 1/60 of x or z.
-    const whole = await search(index, 'hybrid', { moon: 1 }, [1, 0], 1);
+    const whole = await search(rrf, 'hybrid', { moon: 1 }, [1, 0], 1);
     assert.deepEqual(names(whole), ['y#0']);
     assertClose(whole[0]?.score, 2 / 61);
+    await rrf.close();
     // One candidate per list: y is in neither, so x or z (1/60 each, the smaller chunk id) wins.
-    const limited = open({ fusionCandidates: 1 });
+    const limited = open({ fusion: 'rrf', fusionCandidates: 1 });
     const hits = await search(limited, 'hybrid', { moon: 1 }, [1, 0], 1);
     assert.equal(hits.length, 1);
     assert.notEqual(names(hits)[0], 'y#0');
@@ -186,6 +210,7 @@ describe('LocalChunkIndex', () => {
   it('rejects bad options', () => {
     assert.throws(() => open({ documentWeight: -1 }), RangeError);
     assert.throws(() => open({ rrfK: 0 }), RangeError);
+    assert.throws(() => open({ fusion: 'borda' as 'rrf' }), RangeError);
     assert.throws(() => open({ fusionCandidates: 0 }), RangeError);
   });
 });

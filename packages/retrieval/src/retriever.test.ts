@@ -14,6 +14,7 @@ import {
 import { SqliteCatalog, SqliteChunkStore, openDatabase, type SqliteDatabase } from '@passage/store-sqlite';
 import { temporaryDataDirectory } from '@passage/testing';
 import { createAnalyzer } from './analyzer.js';
+import { distributionBasedScoreFusion } from './distribution-based-score-fusion.js';
 import { LocalChunkIndex } from './local-chunk-index.js';
 import { Retriever } from './retriever.js';
 
@@ -89,13 +90,18 @@ describe('Retriever', () => {
     await rm(directory, { recursive: true, force: true });
   });
 
-  it('fuses lexical and dense candidates by RRF in hybrid mode, the default with an embedder', async () => {
+  it("fuses lexical and dense candidates in hybrid mode, the default with an embedder: by the index's dbsf, or by RRF when the request asks", async () => {
     const retriever = new Retriever({ catalog, index, analyzer, embedder });
     assert.equal(retriever.defaultMode, 'hybrid');
-    assert.deepEqual(names(await retriever.search({ knowledgeBaseId: 'kb', query: 'moon tides', topK: 10, mode: 'lexical' })), ['a', 'b']);
-    assert.deepEqual(names(await retriever.search({ knowledgeBaseId: 'kb', query: 'moon tides', topK: 10, mode: 'dense' })), ['c', 'b', 'a']);
+    const lexical = await retriever.search({ knowledgeBaseId: 'kb', query: 'moon tides', topK: 10, mode: 'lexical' });
+    const dense = await retriever.search({ knowledgeBaseId: 'kb', query: 'moon tides', topK: 10, mode: 'dense' });
+    assert.deepEqual(names(lexical), ['a', 'b']);
+    assert.deepEqual(names(dense), ['c', 'b', 'a']);
+    const asRanked = (hits: SearchHit[]) => hits.map((hit) => ({ id: hit.chunk.id, score: hit.score }));
+    const byScores = await retriever.search({ knowledgeBaseId: 'kb', query: 'moon tides', topK: 10 });
+    assert.deepEqual(asRanked(byScores), distributionBasedScoreFusion([asRanked(lexical), asRanked(dense)]));
 
-    const hits = await retriever.search({ knowledgeBaseId: 'kb', query: 'moon tides', topK: 10 });
+    const hits = await retriever.search({ knowledgeBaseId: 'kb', query: 'moon tides', topK: 10, fusion: 'rrf' });
     // a: 1st lexically, 3rd by vector; b: 2nd and 2nd; c: 1st by vector only. 1 / (60 + position from 0).
     assert.deepEqual(names(hits), ['a', 'b', 'c']);
     const expected = [1 / 60 + 1 / 62, 1 / 61 + 1 / 61, 1 / 60];

@@ -9,6 +9,7 @@ import {
   type Embedder,
   type KnowledgeBase,
   type Reranker,
+  type HybridFusion,
   type RetrievalMode,
   type SearchHit,
   type TextAnalyzer,
@@ -33,6 +34,8 @@ export interface RetrieveRequest {
   query: string;
   topK: number;
   mode?: RetrievalMode;
+  /** How a hybrid search fuses its lists. Default: the index's own (HYBRID_FUSION). */
+  fusion?: HybridFusion;
   /** Run the reranker, when one is configured. Default true. */
   rerank?: boolean;
   /** Told how long the reranker took, when it ran. */
@@ -99,6 +102,7 @@ export class Retriever {
         terms,
         ...(vector === undefined ? {} : { vector }),
         mode,
+        ...(request.fusion === undefined ? {} : { fusion: request.fusion }),
         topK,
         ...(request.signal === undefined ? {} : { signal: request.signal }),
       });

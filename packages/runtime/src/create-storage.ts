@@ -45,6 +45,7 @@ export async function createStorage(config: Config, logger: Logger): Promise<Sto
     config.QDRANT_URL === undefined
       ? new LocalChunkIndex({
           store: new SqliteChunkStore(embeddedDatabase()),
+          fusion: config.HYBRID_FUSION,
           rrfK: config.RRF_K,
           lexicalCacheBytes: config.LEXICAL_CACHE_MB * 1024 * 1024,
           dense: {
@@ -62,6 +63,7 @@ export async function createStorage(config: Config, logger: Logger): Promise<Sto
           url: config.QDRANT_URL,
           ...(config.QDRANT_API_KEY === undefined ? {} : { apiKey: config.QDRANT_API_KEY }),
           collectionPrefix: config.QDRANT_COLLECTION_PREFIX,
+          fusion: config.HYBRID_FUSION,
           rrfK: config.RRF_K,
           shards: config.QDRANT_SHARDS,
           replicas: config.QDRANT_REPLICAS,

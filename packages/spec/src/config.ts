@@ -64,6 +64,8 @@ export const configSchema = z.object({
   /** Weights of the local embedding model: `fp32` (onnx/model.onnx) or `q8` (onnx/model_quantized.onnx, smaller and faster on a CPU). */
   EMBEDDING_PRECISION: z.enum(['fp32', 'q8']).default('fp32'),
   RETRIEVAL_MODE: z.enum(['lexical', 'dense', 'hybrid']).optional(),
+  /** How hybrid searches fuse the lexical and dense lists: `dbsf` (distribution-based score fusion) or `rrf` (reciprocal rank fusion, k = RRF_K). */
+  HYBRID_FUSION: z.enum(['rrf', 'dbsf']).default('dbsf'),
   RRF_K: integer(60, 1, 10_000),
   /** Second stage of retrieval: `local` runs a cross-encoder in-process, `http` calls a `/rerank` server (TEI, vLLM, Jina, Cohere). */
   RERANK_PROVIDER: z.enum(['none', 'local', 'http']).default('none'),

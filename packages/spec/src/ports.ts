@@ -16,6 +16,7 @@ import type {
   ReindexState,
   ParsedDocument,
   RetrievalMode,
+  HybridFusion,
   SearchHit,
 } from './types.js';
 
@@ -144,6 +145,8 @@ export interface IndexSearchRequest {
   /** Dense query vector, when an embedder is configured. */
   vector?: number[];
   mode: RetrievalMode;
+  /** How a hybrid search fuses its two lists. Default: the index's own (HYBRID_FUSION). */
+  fusion?: HybridFusion;
   topK: number;
   signal?: AbortSignal;
 }

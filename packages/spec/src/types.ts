@@ -131,6 +131,13 @@ export interface IndexedChunk extends Chunk {
 
 export type RetrievalMode = 'lexical' | 'dense' | 'hybrid';
 
+/**
+ * How a hybrid search fuses its lexical and dense lists, as Qdrant's Query API names them: `rrf`,
+ * reciprocal rank fusion (positions only); `dbsf`, distribution-based score fusion (each list's
+ * scores normalized by its mean and deviation, then summed).
+ */
+export type HybridFusion = 'rrf' | 'dbsf';
+
 export interface SearchHit {
   chunk: Chunk;
   score: number;

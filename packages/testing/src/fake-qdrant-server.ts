@@ -204,15 +204,18 @@ export async function startFakeQdrantServer(): Promise<FakeQdrantServer> {
       const prefetches = Array.isArray(request.prefetch) ? request.prefetch : [request.prefetch];
       const rankings = prefetches.map((prefetch) => query(collection, { ...prefetch, filter: prefetch.filter ?? filter }).slice(0, prefetch.limit ?? 10));
       const fusion = request.query as { fusion?: string; rrf?: { k?: number | null } };
-      if (fusion?.fusion !== 'rrf' && fusion?.rrf === undefined) throw new QdrantHttpError(400, 'Wrong input: the fake fuses prefetches with rrf only');
+      if (fusion?.fusion !== 'rrf' && fusion?.fusion !== 'dbsf' && fusion?.rrf === undefined) {
+        throw new QdrantHttpError(400, 'Wrong input: the fake fuses prefetches with rrf or dbsf only');
+      }
       const k = fusion.rrf?.k ?? 2;
       const fused = new Map<string, { point: StoredPoint; score: number }>();
       for (const ranking of rankings) {
+        const normalized = fusion.fusion === 'dbsf' ? distributionNormalized(ranking.map((entry) => entry.score)) : null;
         ranking.forEach((entry, rank) => {
           const key = String(entry.point.id);
           const current = fused.get(key) ?? { point: entry.point, score: 0 };
-          // As the real server (lib/segment/src/common/reciprocal_rank_fusion.rs, v1.19): 1 / (position + k), position from 0.
-          current.score += 1 / (k + rank);
+          // As the real server (v1.19): lib/segment/src/common/score_fusion.rs for dbsf, reciprocal_rank_fusion.rs for rrf (1 / (position + k), position from 0).
+          current.score += normalized === null ? 1 / (k + rank) : normalized[rank]!;
           fused.set(key, current);
         });
       }
@@ -379,4 +382,12 @@ function matchesCondition(point: StoredPoint, condition: Condition): boolean {
     return (gt == null || value > gt) && (gte == null || value >= gte) && (lt == null || value < lt) && (lte == null || value <= lte);
   }
   throw new QdrantHttpError(400, 'Wrong input: the fake supports match and range conditions only');
+}
+
+/** Qdrant's dbsf normalization: between mean ∓ 3 sample deviations; one score, or equal scores, become 0.5. */
+function distributionNormalized(scores: number[]): number[] {
+  if (scores.length < 2) return scores.map(() => 0.5);
+  const mean = scores.reduce((sum, score) => sum + score, 0) / scores.length;
+  const deviation = Math.sqrt(scores.reduce((sum, score) => sum + (score - mean) ** 2, 0) / (scores.length - 1));
+  return deviation === 0 ? scores.map(() => 0.5) : scores.map((score) => (score - (mean - 3 * deviation)) / (6 * deviation));
 }

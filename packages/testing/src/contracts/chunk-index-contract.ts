@@ -63,6 +63,35 @@ export function describeChunkIndexContract(name: string, create: () => Promise<C
       assert.equal(await index.countChunks('kb1', 1, 'd1'), 2);
     });
 
+    it('fuses hybrid searches by dbsf by default or by rrf when asked: the chunk first in both lists first, every hit of either list present', async () => {
+      const { index } = fixture;
+      const target = { knowledgeBaseId: 'kb2', generation: 2 };
+      await index.createGeneration(target, { embeddingModel: 'contract', denseDimensions: 2 });
+      const withVector = (documentId: string, terms: Record<string, number>, vector: number[]): IndexedChunk => ({
+        ...chunk('kb2', documentId, 0, terms, 1, 2),
+        vector,
+      });
+      await index.upsertDocumentChunks({ ...target, documentId: 'both' }, [withVector('both', { comet: 3, tail: 1 }, [1, 0.05])]);
+      await index.upsertDocumentChunks({ ...target, documentId: 'words' }, [withVector('words', { comet: 1, dust: 2 }, [0, 1])]);
+      await index.upsertDocumentChunks({ ...target, documentId: 'meaning' }, [withVector('meaning', { ice: 1 }, [0.9, 0.3])]);
+      for (const fusion of [undefined, 'dbsf', 'rrf'] as const) {
+        const hits = await index.search({
+          ...target,
+          terms: { comet: 1 },
+          vector: [1, 0],
+          mode: 'hybrid',
+          topK: 10,
+          ...(fusion === undefined ? {} : { fusion }),
+        });
+        assert.equal(hits[0]?.chunk.documentId, 'both', `fusion ${fusion ?? 'default'}`);
+        assert.deepEqual(new Set(hits.map((hit) => hit.chunk.documentId)), new Set(['both', 'words', 'meaning']), `fusion ${fusion ?? 'default'}`);
+        assert.ok(
+          hits.every((hit, position) => position === 0 || hit.score <= hits[position - 1]!.score),
+          'best first',
+        );
+      }
+    });
+
     it('keeps knowledge bases apart', async () => {
       const { index } = fixture;
       await index.upsertDocumentChunks({ knowledgeBaseId: 'kb1', generation: 1, documentId: 'd1' }, [chunk('kb1', 'd1', 0, { shared: 1 })]);
