@@ -13,9 +13,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { IngestionService, type ChunkingOptions } from '@passage/ingestion';
-import { LocalChunkIndex, Retriever, createAnalyzer, defaultHybridFusion, type AnalyzerOptions, type LocalChunkIndexOptions } from '@passage/retrieval';
+import { LocalChunkIndex, Retriever, createAnalyzer, type AnalyzerOptions, type LocalChunkIndexOptions } from '@passage/retrieval';
 import {
   AppError,
+  defaultHybridFusion,
   generationSchemaOf,
   newDocumentId,
   newKnowledgeBaseId,

@@ -1,6 +1,7 @@
 import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
 import {
   AppError,
+  defaultHybridFusion,
   GenerationNotFoundError,
   InvalidRequestError,
   silentLogger,
@@ -27,7 +28,7 @@ export interface QdrantChunkIndexOptions {
   collectionPrefix?: string;
   /**
    * How hybrid searches fuse the sparse and dense prefetches when a request names no fusion
-   * (HYBRID_FUSION): `dbsf` (`fusion: "dbsf"`) or `rrf`. Default `dbsf`, as the embedded index.
+   * (HYBRID_FUSION): `dbsf` (`fusion: "dbsf"`) or `rrf`. Default {@link defaultHybridFusion}, as the embedded index.
    */
   fusion?: HybridFusion;
   /** k of reciprocal rank fusion in hybrid searches fused by `rrf` (RRF_K). Default: Qdrant's own (`fusion: "rrf"`). */
@@ -75,9 +76,10 @@ const payloadIndexes: Array<{ field: keyof ChunkPayload; schema: Schemas['Payloa
 /**
  * The chunk index in Qdrant: a named sparse vector `bm25` (the analyzer's terms, BM25-weighted,
  * `modifier: "idf"`) and, with an embedder, a named dense vector `dense`; hybrid searches fuse the
- * two with the Query API (prefetch both, then distribution-based score fusion or reciprocal rank fusion). One collection per knowledge base
- * and generation (collection-names.ts), so IDF statistics are those of the knowledge base alone,
- * as in the embedded index, and deleting a knowledge base drops its collections.
+ * two with the Query API (prefetch both, then distribution-based score fusion or reciprocal rank
+ * fusion). One collection per knowledge base and generation (collection-names.ts), so IDF
+ * statistics are those of the knowledge base alone, as in the embedded index, and deleting a
+ * knowledge base drops its collections.
  *
  * Each generation is created explicitly with its schema (`createGeneration`: the dense vector size
  * is per collection); nothing creates a collection or alias implicitly, so a writer that outlives
@@ -291,7 +293,7 @@ export class QdrantChunkIndex implements ChunkIndex {
     } else {
       // Candidates from each side, then Qdrant fuses the two: by their scores' distributions, or by rank.
       const candidates = Math.max(limit, this.#options.fusionCandidates ?? 100);
-      const fusion = request.fusion ?? this.#options.fusion ?? 'dbsf';
+      const fusion = request.fusion ?? this.#options.fusion ?? defaultHybridFusion;
       query = {
         prefetch: [
           { query: sparse, using: sparseName, limit: candidates },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { defaultHybridFusion } from './types.js';
 
 const integer = (defaultValue: number, minimum: number, maximum = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(minimum).max(maximum).default(defaultValue);
@@ -65,7 +66,7 @@ export const configSchema = z.object({
   EMBEDDING_PRECISION: z.enum(['fp32', 'q8']).default('fp32'),
   RETRIEVAL_MODE: z.enum(['lexical', 'dense', 'hybrid']).optional(),
   /** How hybrid searches fuse the lexical and dense lists: `dbsf` (distribution-based score fusion) or `rrf` (reciprocal rank fusion, k = RRF_K). */
-  HYBRID_FUSION: z.enum(['rrf', 'dbsf']).default('dbsf'),
+  HYBRID_FUSION: z.enum(['rrf', 'dbsf']).default(defaultHybridFusion),
   RRF_K: integer(60, 1, 10_000),
   /** Second stage of retrieval: `local` runs a cross-encoder in-process, `http` calls a `/rerank` server (TEI, vLLM, Jina, Cohere). */
   RERANK_PROVIDER: z.enum(['none', 'local', 'http']).default('none'),
