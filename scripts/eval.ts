@@ -198,7 +198,9 @@ for (const result of results) {
     console.log(
       JSON.stringify({
         ...rounded,
-        ...(embedder === null ? {} : { embedder: embedder.name, embeddingPrecision: config.EMBEDDING_PRECISION }),
+        ...(embedder === null ? {} : { embedder: embedder.name }),
+        // The precision is the local provider's setting; a server's model has its own.
+        ...(embedder === null || config.EMBEDDING_PROVIDER !== 'local' ? {} : { embeddingPrecision: config.EMBEDDING_PRECISION }),
         rerank: rerank === null ? null : { ...rerank, ...(config.RERANK_PROVIDER === 'local' ? { precision: config.RERANK_PRECISION } : {}) },
         chunksPerSecond: round(chunksPerSecond),
         wallSeconds: round(wallSeconds),
