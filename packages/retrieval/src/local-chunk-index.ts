@@ -155,10 +155,11 @@ interface GenerationState {
  *
  * The lexical index of a generation is a compact segment (typed arrays; see SegmentedBm25Index)
  * plus a tail of the documents written since it was built. With a store that is a
- * {@link LexicalSegmentSource}, the segment is read back from its file at start (nothing to parse;
- * the first searches read their terms' postings from the file while the whole of it is read in
- * the background, so a large segment does not hold up the first search, nor do the stored vectors,
- * read in the background too), or else built in a worker thread from the stored terms and written
+ * {@link LexicalSegmentSource}, the segment is opened from its file at start (nothing to parse;
+ * the file is never read whole: each search reads its terms' postings, kept afterwards in a cache
+ * of {@link LocalChunkIndexOptions.lexicalCacheBytes}, and the stored vectors are read in the
+ * background, so a large segment does not hold up the first search), or else built in a worker
+ * thread from the stored terms and written
  * for the next start; it is rebuilt in the background once the tail grows past
  * {@link LocalChunkIndexOptions.tailChunksBeforeRebuild}.
  * A search that arrives while a generation loads waits for it without holding the event loop.
