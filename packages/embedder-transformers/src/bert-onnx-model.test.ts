@@ -82,6 +82,17 @@ describe('bertOnnxModel', () => {
     }
   });
 
+  it('embeds a text with q8 weights the same alone and beside other texts, whatever the batch size asked', async () => {
+    const quantized = await TransformersEmbedder.load({ model: directory, precision: 'q8', batchSize: 8 });
+    try {
+      const [alone] = await quantized.embed(['the moon'], 'passage');
+      const [beside] = await quantized.embed(['the moon', 'the sun pulls the earth and the sea and the ocean water', 'flour'], 'passage');
+      assert.deepEqual(beside, alone);
+    } finally {
+      await quantized.close();
+    }
+  });
+
   it('names the tensor whose shape does not fit', () => {
     const tensors = randomWeights(10);
     tensors.set('encoder.layer.1.intermediate.dense.weight', { shape: [3, 3], data: new Float32Array(9) });

@@ -15,7 +15,11 @@ export interface TransformersRerankerOptions {
    * folder in the same layout (`onnx/model.onnx`, `tokenizer.json`, `config.json`), never fetched.
    */
   model: string;
-  /** Query–passage pairs per model call. Default 16. */
+  /**
+   * Query–passage pairs per model call with fp32 weights. Default 16. With q8 weights every pair
+   * runs alone: the q8 graph quantizes activations with one scale per call, so a pair's score would
+   * otherwise depend on the pairs beside it.
+   */
   batchSize?: number;
   /** Longest pair in tokens (query and passage together); longer passages are cut. Default: the tokenizer's `model_max_length`, at most 512. */
   maxTokens?: number;
@@ -59,7 +63,7 @@ export class TransformersReranker implements Reranker {
     const model = await AutoModelForSequenceClassification.from_pretrained(folder ?? options.model, { ...loading, dtype: options.precision ?? 'fp32' });
     const declared = Number(tokenizer.model_max_length);
     const maxTokens = options.maxTokens ?? (Number.isFinite(declared) && declared > 0 ? Math.min(declared, 512) : 512);
-    const reranker = new TransformersReranker(options.model, tokenizer, model, batchSize, maxTokens);
+    const reranker = new TransformersReranker(options.model, tokenizer, model, options.precision === 'q8' ? 1 : batchSize, maxTokens);
     try {
       await reranker.score('probe', ['probe passage'], signal);
     } catch (error) {
