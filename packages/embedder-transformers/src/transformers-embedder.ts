@@ -36,7 +36,7 @@ export interface TransformersEmbedderOptions {
    * Texts per model call with fp32 weights. Default 32. With q8 weights every text runs alone: the
    * q8 graph quantizes activations with one scale per call, so a text's vector would depend on the
    * texts beside it (the same passage would embed differently at a reindex). Alone is also faster
-   * on a CPU, with no padding: 93.5 against 72.6 chunks/s ingesting SciFact with all-MiniLM-L6-v2.
+   * on a CPU, with no padding: 84 to 94 against 73 chunks/s ingesting SciFact with all-MiniLM-L6-v2.
    */
   batchSize?: number;
   /** Weight format. Default "fp32" (`onnx/model.onnx`); "q8" is about 4 times smaller and 2 to 3 times faster on a CPU. */
