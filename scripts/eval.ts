@@ -14,8 +14,9 @@
  * variables, `--rerank-provider`, `--rerank-model`, `--rerank-candidates` and `--rerank-precision`
  * the RERANK_* ones. The mode defaults as the server's does: RETRIEVAL_MODE, else hybrid with an
  * embedder, else lexical. `--fusion dbsf,rrf` measures hybrid mode with each fusion (default
- * HYBRID_FUSION) over the same ingestion. `--sample-documents <n>` and `--sample-queries <n>` (`--seed`) evaluate a
- * reproducible sample of the set (see sampleDataset): for runs the full set makes too slow.
+ * HYBRID_FUSION) over the same ingestion. `--sample-documents <n>` and `--sample-queries <n>`
+ * (`--seed`) evaluate a reproducible sample of the set (see sampleDataset): for runs the full set
+ * makes too slow.
  */
 import { parseArgs } from 'node:util';
 import { ProgressBar, loadBeirDataset, runEvaluations, sampleDataset, type EvaluationResult } from '@passage/evaluation';
