@@ -15,7 +15,7 @@ import {
 } from './hnsw-graph.js';
 import { buildHnswGraphInThread, type HnswVectorPage } from './hnsw-graph-thread.js';
 import { IdTable } from './id-table.js';
-import type { RankedHit } from './top-heap.js';
+import { compareRankedHits, type RankedHit } from './top-heap.js';
 import { VectorIndex, type VectorEntry } from './vector-index.js';
 
 /** `exact` compares every vector; `approximate` searches an HNSW graph; `auto` does so from {@link DenseIndexOptions.approximateFrom} vectors. */
@@ -199,7 +199,7 @@ export class DenseIndex {
       }
     }
     hits.push(...graph.tail.search(unit, topK));
-    hits.sort((left, right) => right.score - left.score || (left.id < right.id ? -1 : left.id > right.id ? 1 : 0));
+    hits.sort(compareRankedHits);
     return hits.slice(0, topK);
   }
 

@@ -10,7 +10,7 @@
  * scores it 0.5, as does a list whose scores are all equal. Values beyond three deviations are not
  * clamped (Qdrant does not clamp them either). Ties go by id ascending, so results are repeatable.
  */
-import type { RankedHit } from './top-heap.js';
+import { rankedHits, type RankedHit } from './top-heap.js';
 
 export interface DistributionBasedScoreFusionOptions {
   /** Longest result. Default: every item of every list. */
@@ -26,9 +26,7 @@ export function distributionBasedScoreFusion(lists: ReadonlyArray<ReadonlyArray<
       scores.set(item.id, (scores.get(item.id) ?? 0) + normalized[position]!);
     });
   }
-  const fused = [...scores].map(([id, score]) => ({ id, score }));
-  fused.sort((left, right) => right.score - left.score || (left.id < right.id ? -1 : left.id > right.id ? 1 : 0));
-  return options.limit === undefined ? fused : fused.slice(0, Math.max(0, options.limit));
+  return rankedHits(scores, options.limit);
 }
 
 function normalizedScores(list: ReadonlyArray<RankedHit>): number[] {

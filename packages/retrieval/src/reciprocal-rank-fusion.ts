@@ -9,7 +9,7 @@
  * gets nothing from it, so each list's length (Qdrant's prefetch `limit`) bounds what can be fused.
  * Qdrant leaves ties in no defined order; here they go by id ascending, so results are repeatable.
  */
-import type { RankedHit } from './top-heap.js';
+import { rankedHits, type RankedHit } from './top-heap.js';
 
 /** Qdrant's and the literature's usual k; RRF_K in the configuration. */
 export const defaultRrfK = 60;
@@ -31,7 +31,5 @@ export function reciprocalRankFusion(lists: ReadonlyArray<ReadonlyArray<{ id: st
       scores.set(item.id, (scores.get(item.id) ?? 0) + 1 / (k + position));
     });
   }
-  const fused = [...scores].map(([id, score]) => ({ id, score }));
-  fused.sort((left, right) => right.score - left.score || (left.id < right.id ? -1 : left.id > right.id ? 1 : 0));
-  return options.limit === undefined ? fused : fused.slice(0, Math.max(0, options.limit));
+  return rankedHits(scores, options.limit);
 }

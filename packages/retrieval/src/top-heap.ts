@@ -4,6 +4,17 @@ export interface RankedHit {
   score: number;
 }
 
+/** The order of every ranked list here: higher score first, equal scores by id ascending (repeatable). */
+export function compareRankedHits(left: RankedHit, right: RankedHit): number {
+  return right.score - left.score || (left.id < right.id ? -1 : left.id > right.id ? 1 : 0);
+}
+
+/** Accumulated scores by id as a ranked list, best first, at most `limit` long (default: all). */
+export function rankedHits(scores: ReadonlyMap<string, number>, limit?: number): RankedHit[] {
+  const hits = [...scores].map(([id, score]) => ({ id, score })).sort(compareRankedHits);
+  return limit === undefined ? hits : hits.slice(0, Math.max(0, limit));
+}
+
 /**
  * Keeps the k best (slot, score) pairs seen: a binary min-heap whose root is the worst kept pair,
  * where lower score is worse and, at equal scores, the larger id is worse.
@@ -73,7 +84,7 @@ export class TopHeap {
 
   sorted(): RankedHit[] {
     const hits = this.slots.map((slot, index) => ({ id: this.idOf(slot), score: this.scores[index] as number }));
-    return hits.sort((left, right) => right.score - left.score || (left.id < right.id ? -1 : left.id > right.id ? 1 : 0));
+    return hits.sort(compareRankedHits);
   }
 
   /** Whether pair a ranks below pair b. */
